@@ -1,0 +1,56 @@
+# Everything a developer or CI runs. `make test` is the whole check: it installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup servers test test-fast lint format render plan bench clean
+
+help:
+	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
+	@echo "make test-fast       mocked and unit tests only (no servers)"
+	@echo "make lint            ruff and mypy"
+	@echo "make render STACK=dev  write the task's files to out/STACK"
+	@echo "make plan STACK=dev    offline plan with a cost estimate"
+	@echo "make bench           sidecar round-trip cost and storage growth"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+# PostgreSQL 15 with pg_cron and PgBouncer >= 1.21 for the integration tests (cached).
+servers:
+	@PLANO_PGBOUNCER=$$(scripts/ensure-test-servers.sh | tail -1) && echo "pgbouncer: $$PLANO_PGBOUNCER"
+
+test: setup lint
+	PLANO_PGBOUNCER=$$(scripts/ensure-test-servers.sh | tail -1) $(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not integration"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy components
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+render: setup
+	$(PY) -m components render --stack $(STACK) --out out/$(STACK)
+
+plan: setup
+	$(PY) -m components plan --stack $(STACK)
+
+bench: setup servers
+	PLANO_PGBOUNCER=$$(scripts/ensure-test-servers.sh | tail -1) $(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""Plano on AWS: RDS PostgreSQL (TLS only) for durable conversation state, Plano on ECS Fargate.
+
+    clients --(allowedCidrs only)--> load balancer --> task: init -> pgbouncer --TLS--> RDS
+                                                             plano --loopback--^
+    DB_PASS and provider keys: Secrets Manager -> ECS secrets (never in plain text)
+
+Read top to bottom: settings (all validation happens here, before any resource), then the
+components in the order data flows through them, then the stack outputs.
+"""
+
+from pathlib import Path
+
+import pulumi
+
+from components.database import Database, DatabaseArgs
+from components.firewall import Firewall, FirewallArgs
+from components.ingress import LoadBalancer, LoadBalancerArgs, primary_listener
+from components.network import Network, NetworkArgs
+from components.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
+from components.service import PlanoService, ServiceArgs
+from components.settings import Ingress, resource_tags, settings_from_pulumi
+from components.task_files import PgBouncerOptions, render_pgbouncer_ini, render_schema_sql
+
+settings = settings_from_pulumi(Path(__file__).parent)
+for warning in settings.warnings:
+    pulumi.log.warn(warning)
+names, tags, plano, policy = settings.names, resource_tags(settings), settings.plano, settings.policy
+use_alb = settings.ingress.mode is Ingress.ALB
+
+network = Network("network", NetworkArgs(settings.network, names.base, tags))
+
+firewall = Firewall(
+    "firewall",
+    FirewallArgs(
+        names=names,
+        vpc_id=network.vpc_id,
+        listeners=plano.listeners,
+        load_balancer=use_alb,
+        https=settings.ingress.https,
+        allowed_cidrs=settings.ingress.allowed_cidrs,
+        egress_ports=plano.egress_ports,
+        tags=tags,
+    ),
+)
+
+database = Database(
+    "database",
+    DatabaseArgs(
+        names=names,
+        settings=settings.database,
+        policy=policy,
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=firewall.db_security_group_id,
+        kms_key_arn=settings.secrets.kms_key_arn,
+        log_retention_days=settings.service.log_retention_days,
+        tags=tags,
+    ),
+)
+
+remind_empty_external_keys(names, settings.secrets.provider_keys_external, settings.region)
+provider_keys = ProviderKeys(
+    "provider-keys",
+    ProviderKeysArgs(
+        names=names,
+        provider_keys=settings.secrets.provider_keys,
+        external=settings.secrets.provider_keys_external,
+        kms_key_arn=settings.secrets.kms_key_arn,
+        recovery_window_days=policy.secret_recovery_window_days,
+        protect=policy.protect,
+        tags=tags,
+    ),
+)
+
+load_balancer = None
+if use_alb:
+    load_balancer = LoadBalancer(
+        "ingress",
+        LoadBalancerArgs(
+            names=names,
+            listeners=plano.listeners,
+            health_port=plano.health_listener.port,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids if settings.ingress.internal else network.public_subnet_ids,
+            security_group_id=firewall.alb_security_group_id,  # type: ignore[arg-type]
+            certificate_arn=settings.ingress.certificate_arn,
+            internal=settings.ingress.internal,
+            deregistration_delay_s=60 if policy.protect else 10,
+            deletion_protection=policy.deletion_protection,
+            tags=tags,
+        ),
+    )
+
+pgbouncer_ini = database.address.apply(
+    lambda host: render_pgbouncer_ini(
+        PgBouncerOptions(db_host=host, db_name=settings.database.name, tls_mode=settings.database.tls_mode)
+    )
+)
+service = PlanoService(
+    "plano",
+    ServiceArgs(
+        names=names,
+        region=settings.region,
+        images=(settings.service.image, settings.service.pgbouncer_image, settings.service.init_image),
+        cpu=settings.service.cpu,
+        memory=settings.service.memory,
+        architecture=settings.service.architecture.value,
+        capacity=settings.service.capacity,
+        desired_count=settings.service.desired_count,
+        max_count=settings.service.max_count,
+        autoscaling=policy.autoscaling,
+        log_retention_days=settings.service.log_retention_days,
+        subnet_ids=network.public_subnet_ids
+        if settings.network.tasks_in_public_subnets
+        else network.private_subnet_ids,
+        assign_public_ip=settings.network.tasks_in_public_subnets,
+        security_group_id=firewall.service_security_group_id,
+        listeners=plano.listeners,
+        health_port=plano.health_listener.port,
+        plano_config=plano.text,
+        pgbouncer_ini=pgbouncer_ini,
+        schema_sql=render_schema_sql(settings.database.state_retention_days),
+        db_host=database.address,
+        db_port=database.port,
+        db_name=settings.database.name,
+        db_user=settings.database.user,
+        tls_mode=settings.database.tls_mode,
+        db_secret_arn=database.secret_arn,
+        provider_key_arns=provider_keys.arns,
+        environment=settings.service.environment,
+        kms_key_arn=settings.secrets.kms_key_arn,
+        target_group_arns=load_balancer.target_group_arns if load_balancer else {},
+        container_insights=policy.protect,
+        protect=policy.protect,
+        depends_on=[database.secret_value, *provider_keys.values],
+        tags=tags,
+    ),
+)
+
+# Outputs: where to reach Plano, where its state and secrets live. No secret value among them.
+if load_balancer:
+    pulumi.export("endpoint_urls", load_balancer.endpoint_urls)
+    pulumi.export(
+        "endpoint_url", load_balancer.endpoint_urls.apply(lambda u: u[primary_listener(plano.listeners).name])
+    )
+else:
+    port = primary_listener(plano.listeners).port
+    pulumi.export("endpoint_url", f"http://localhost:{port} (after the port_forward_command)")
+    pulumi.export(
+        "port_forward_command",
+        pulumi.Output.concat("scripts/port-forward.sh ", service.cluster_name, " ", service.service_name, f" {port}"),
+    )
+pulumi.export("profile", settings.profile.value)
+pulumi.export("db_address", database.address)
+pulumi.export("db_secret_arn", database.secret_arn)
+pulumi.export("db_secret_name", database.secret_name)
+pulumi.export("provider_key_secret_arns", provider_keys.arns)
+pulumi.export(
+    "provider_key_fill_commands",
+    {
+        name: put_secret_value_command(provider_keys.secret_names[name], name, settings.region)
+        for name in settings.secrets.provider_keys_external
+    },
+)
+pulumi.export("cluster_name", service.cluster_name)
+pulumi.export("service_name", service.service_name)
+pulumi.export("log_group_names", [service.log_group_name, *[names.rds_log_group(log) for log in policy.log_exports]])
+pulumi.export("rendered_plano_config", plano.text)

@@ -1,0 +1,167 @@
+"""The task's three containers as ECS container definitions (pure: plain values in, dicts out).
+
+- ``init`` (not essential, exits 0): writes the rendered files into the task's two volumes and
+  applies ``schema.sql`` over TLS with psql. Gets the database password as an ECS secret.
+- ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded.
+- ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` and every provider key are
+  ECS secrets (``valueFrom``), never environment values; starts once PgBouncer is healthy,
+  because Plano 0.4.36 exits when its first database connection fails. Only the listener ports
+  are mapped: never 9901 (Envoy admin), 9091 or 9092.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
+from .settings import TlsMode
+from .task_files import (
+    INIT_PGBOUNCER_DIR,
+    INIT_PLANO_DIR,
+    PGBOUNCER_CONFIG_DIR,
+    PGBOUNCER_INI_NAME,
+    PLANO_CONFIG_DIR,
+    PLANO_CONFIG_NAME,
+    rds_ca_bundle_url,
+    render_init_script,
+)
+
+PLANO_VOLUME = "plano-config"
+PGBOUNCER_VOLUME = "pgbouncer-config"
+# Fargate stops a task's containers at most 120 s after SIGTERM: let in-flight streams finish.
+STOP_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """Everything the container definitions depend on, resolved to plain values."""
+
+    region: str
+    log_group: str
+    plano_image: str
+    pgbouncer_image: str
+    init_image: str
+    db_host: str
+    db_port: int
+    db_name: str
+    db_user: str
+    tls_mode: TlsMode
+    db_password_arn: str  # the DB secret's ARN; the password is its `password` JSON key
+    plano_config: str
+    pgbouncer_ini: str
+    schema_sql: str
+    listeners: tuple[Listener, ...]
+    health_port: int
+    provider_key_arns: Mapping[str, str] = field(default_factory=dict)
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in sorted(values.items())]
+
+
+def _logs(inputs: TaskInputs, prefix: str) -> dict[str, Any]:
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": inputs.log_group,
+            "awslogs-region": inputs.region,
+            "awslogs-stream-prefix": prefix,
+        },
+    }
+
+
+def db_password_value_from(secret_arn: str) -> str:
+    """ECS `valueFrom` for one JSON key of a Secrets Manager secret: <arn>:<key>:<stage>:<version>."""
+    return f"{secret_arn}:password::"
+
+
+def health_check_command(port: int) -> list[str]:
+    """Plano's image has Python but no curl: probe Envoy's /healthz with urllib."""
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=4)"
+    return ["CMD", "python3", "-c", probe]
+
+
+def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
+    password_ref = db_password_value_from(inputs.db_password_arn)
+    init_env = {
+        "PLANO_CONFIG_YAML": inputs.plano_config,
+        "PGBOUNCER_INI": inputs.pgbouncer_ini,
+        "SCHEMA_SQL": inputs.schema_sql,
+        "PGHOST": inputs.db_host,
+        "PGPORT": str(inputs.db_port),
+        "PGDATABASE": inputs.db_name,
+        "PGUSER": inputs.db_user,
+        "PGSSLMODE": inputs.tls_mode.value,
+        "PGCONNECT_TIMEOUT": "10",
+        "PGAPPNAME": "plano-init",
+    }
+    if inputs.tls_mode is TlsMode.VERIFY_FULL:
+        init_env["RDS_CA_BUNDLE_URL"] = rds_ca_bundle_url(inputs.region)
+    init = {
+        "name": "init",
+        "image": inputs.init_image,
+        "essential": False,
+        "entryPoint": ["sh", "-c"],
+        "command": [render_init_script()],
+        "environment": _env(init_env),
+        "secrets": [{"name": "PGPASSWORD", "valueFrom": password_ref}],
+        "mountPoints": [
+            {"sourceVolume": PLANO_VOLUME, "containerPath": INIT_PLANO_DIR, "readOnly": False},
+            {"sourceVolume": PGBOUNCER_VOLUME, "containerPath": INIT_PGBOUNCER_DIR, "readOnly": False},
+        ],
+        "logConfiguration": _logs(inputs, "init"),
+    }
+    pgbouncer = {
+        "name": "pgbouncer",
+        "image": inputs.pgbouncer_image,
+        "essential": True,
+        # The image's entrypoint script runs pgbouncer without exec, so SIGTERM would not reach
+        # it; run the binary directly on the rendered file.
+        "entryPoint": ["/usr/bin/pgbouncer"],
+        "command": [f"{PGBOUNCER_CONFIG_DIR}/{PGBOUNCER_INI_NAME}"],
+        "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+        "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
+        "healthCheck": {
+            "command": ["CMD", "pg_isready", "-q", "-h", SIDECAR_HOST, "-p", str(SIDECAR_PORT), "-d", inputs.db_name],
+            "interval": 10,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 10,
+        },
+        "stopTimeout": STOP_TIMEOUT_S,
+        "logConfiguration": _logs(inputs, "pgbouncer"),
+    }
+    secrets = [{"name": DB_PASSWORD_VAR, "valueFrom": password_ref}]
+    secrets += [{"name": name, "valueFrom": arn} for name, arn in sorted(inputs.provider_key_arns.items())]
+    plano = {
+        "name": "plano",
+        "image": inputs.plano_image,
+        "essential": True,
+        "portMappings": [
+            {"containerPort": listener.port, "hostPort": listener.port, "protocol": "tcp"}
+            for listener in inputs.listeners
+        ],
+        "environment": _env({**inputs.environment, "PLANO_CONFIG_FILE": f"{PLANO_CONFIG_DIR}/{PLANO_CONFIG_NAME}"}),
+        "secrets": secrets,
+        "mountPoints": [{"sourceVolume": PLANO_VOLUME, "containerPath": PLANO_CONFIG_DIR, "readOnly": True}],
+        "dependsOn": [
+            {"containerName": "init", "condition": "SUCCESS"},
+            {"containerName": "pgbouncer", "condition": "HEALTHY"},
+        ],
+        "healthCheck": {
+            "command": health_check_command(inputs.health_port),
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 90,
+        },
+        # Plano writes to /app, /etc and /tmp at start-up (DESIGN.md 2.6).
+        "readonlyRootFilesystem": False,
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": STOP_TIMEOUT_S,
+        "logConfiguration": _logs(inputs, "plano"),
+    }
+    return [init, pgbouncer, plano]

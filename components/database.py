@@ -1,0 +1,211 @@
+"""Database: RDS PostgreSQL that only accepts TLS, and the DB_PASS secret in Secrets Manager.
+
+Creates:
+- a DB subnet group over the private subnets;
+- a parameter group of the engine's family with ``rds.force_ssl = 1`` (the server refuses plain
+  text) and pg_cron preloaded for the retention job, scheduled in this database;
+- a generated password (alphanumeric, 40 characters, kept in Pulumi state as a secret and stable
+  across runs), and a Secrets Manager secret holding the RDS-style JSON
+  (username, password, host, port, dbname, engine): the only place the password is readable;
+- the instance: encrypted gp3 storage with autoscaling, not publicly accessible, CA
+  ``rds-ca-rsa2048-g1``, admitting only the service's security group.
+
+Profiles: dev has no deletion protection, no final snapshot, one day of backups, immediate changes,
+and a secret deleted without recovery window, so teardown and re-create just work. Prod is
+Multi-AZ, deletion-protected, ``protect``-ed in Pulumi, keeps 7+ days of backups, takes a final
+snapshot with a unique name, has Performance Insights and exports its logs to CloudWatch log
+groups the stack owns (so they have a retention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from .naming import Names
+from .settings import DatabaseSettings, ProfilePolicy
+
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+PASSWORD_LENGTH = 40
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
+
+
+def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
+    """Parameters of the stack's own group. All `pending-reboot`: they are set at creation."""
+    values = {
+        "rds.force_ssl": "1",
+        # pg_cron runs the retention job; pg_stat_statements is RDS's own default.
+        "shared_preload_libraries": "pg_stat_statements,pg_cron",
+        "cron.database_name": db.name,
+    }
+    return [{"name": name, "value": value, "apply_method": "pending-reboot"} for name, value in values.items()]
+
+
+@dataclass
+class DatabaseArgs:
+    names: Names
+    """Physical names for the stack."""
+    settings: DatabaseSettings
+    """Engine, size, names and TLS mode."""
+    policy: ProfilePolicy
+    """The profile's safety settings (Multi-AZ, deletion protection, snapshots, ...)."""
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets for the subnet group."""
+    security_group_id: pulumi.Input[str]
+    """The database's security group (admits only the service)."""
+    kms_key_arn: str
+    """Customer managed key for storage and the secret; empty for AWS managed keys."""
+    log_retention_days: int
+    """Retention of the exported PostgreSQL logs."""
+    tags: dict[str, str]
+    """Tags for every resource."""
+
+
+class Database(pulumi.ComponentResource):
+    """RDS PostgreSQL with enforced TLS, and its credentials in Secrets Manager."""
+
+    address: pulumi.Output[str]
+    """Host name of the instance (private)."""
+    port: pulumi.Output[int]
+    """Port of the instance."""
+    secret_arn: pulumi.Output[str]
+    """ARN of the Secrets Manager secret with the RDS-style JSON (password under `password`)."""
+    secret_name: pulumi.Output[str]
+    """Name of that secret."""
+    identifier: pulumi.Output[str]
+    """RDS instance identifier."""
+    secret_value: aws.secretsmanager.SecretVersion
+    """The secret's value: tasks must not start before it exists (use in depends_on)."""
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("plano:database:Database", name, None, opts)
+        db, policy, names = args.settings, args.policy, args.names
+        child = pulumi.ResourceOptions(parent=self)
+        # Prod's stateful resources cannot be deleted by a stray `pulumi destroy` or refactor.
+        keep = pulumi.ResourceOptions(parent=self, protect=policy.protect)
+        kms = args.kms_key_arn or None
+
+        subnet_group = aws.rds.SubnetGroup(
+            "subnets",
+            name=names.db_subnet_group,
+            subnet_ids=args.subnet_ids,
+            description="Private subnets of the Plano state database",
+            tags=args.tags,
+            opts=child,
+        )
+        parameters = aws.rds.ParameterGroup(
+            "parameters",
+            name=names.db_parameter_group(db.parameter_group_family),
+            family=db.parameter_group_family,
+            description="Plano state: TLS only, pg_cron for retention",
+            parameters=[aws.rds.ParameterGroupParameterArgs(**p) for p in parameter_group_parameters(db)],
+            tags=args.tags,
+            # A new family gets a new name: create the new group before the old one goes.
+            opts=child,
+        )
+        password = random.RandomPassword(
+            "password",
+            length=PASSWORD_LENGTH,
+            # Alphanumeric: it is pasted into a URL inside YAML and into PgBouncer's auth file.
+            special=False,
+            min_upper=2,
+            min_lower=2,
+            min_numeric=2,
+            opts=child,
+        )
+
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"rds-{log}",
+                name=names.rds_log_group(log),
+                retention_in_days=args.log_retention_days,
+                tags=args.tags,
+                opts=child,
+            )
+            for log in policy.log_exports
+        ]
+        final_snapshot = None
+        if not policy.skip_final_snapshot:
+            # A fixed name would collide with the snapshot of an earlier destroy of this stack.
+            suffix = random.RandomId("final-snapshot-suffix", byte_length=4, opts=child)
+            final_snapshot = suffix.hex.apply(lambda h: f"{names.final_snapshot_prefix()}-{h}")
+
+        instance = aws.rds.Instance(
+            "instance",
+            identifier=names.db_identifier,
+            engine="postgres",
+            engine_version=db.engine_version,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            instance_class=db.instance_class,
+            allocated_storage=db.allocated_storage_gb,
+            max_allocated_storage=db.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=kms,
+            db_name=db.name,
+            username=db.user,
+            password=password.result,
+            port=5432,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[args.security_group_id],
+            publicly_accessible=False,
+            parameter_group_name=parameters.name,
+            ca_cert_identifier=CA_CERT_IDENTIFIER,
+            multi_az=policy.multi_az,
+            deletion_protection=policy.deletion_protection,
+            skip_final_snapshot=policy.skip_final_snapshot,
+            final_snapshot_identifier=final_snapshot,
+            delete_automated_backups=policy.skip_final_snapshot,
+            backup_retention_period=db.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            apply_immediately=policy.apply_immediately,
+            performance_insights_enabled=policy.performance_insights,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_RETENTION_DAYS if policy.performance_insights else None
+            ),
+            performance_insights_kms_key_id=kms if policy.performance_insights else None,
+            enabled_cloudwatch_logs_exports=list(policy.log_exports),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=policy.protect, depends_on=log_groups),
+        )
+
+        secret = aws.secretsmanager.Secret(
+            "db-secret",
+            name=names.db_secret,
+            description="Plano state database credentials (RDS-style JSON); DB_PASS is `password`",
+            kms_key_id=kms,
+            recovery_window_in_days=policy.secret_recovery_window_days,
+            tags=args.tags,
+            opts=keep,
+        )
+        secret_json = pulumi.Output.json_dumps(
+            {
+                "engine": "postgres",
+                "host": instance.address,
+                "port": instance.port,
+                "dbname": db.name,
+                "username": db.user,
+                "password": password.result,
+            }
+        )
+        version = aws.secretsmanager.SecretVersion(
+            "db-secret-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(secret_json),  # type: ignore[arg-type]
+            opts=keep,
+        )
+
+        self.address = instance.address
+        self.port = instance.port
+        self.secret_arn = secret.arn
+        self.secret_name = secret.name
+        self.identifier = instance.identifier
+        self.secret_value = version
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}
+        )

@@ -1,0 +1,54 @@
+"""How a configuration error reads: the one place that formats them.
+
+Every bad input (stack config, the user's Plano config, a stack name) stops the program with a
+``ConfigError`` before any resource is registered. The message always names where the problem is
+(a config key or a file), the offending value (masked when secret), what is allowed and how to fix
+it. ``ConfigError`` derives from ``pulumi.RunError`` so that ``pulumi preview``/``up`` print the
+message alone, without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+SECRET_MASK = "[secret]"
+
+
+def show_value(value: object, *, secret: bool = False) -> str:
+    """Render a value for an error message: quoted, shortened, never a secret."""
+    if secret:
+        return SECRET_MASK
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class ConfigError(pulumi.RunError):
+    """A bad input, reported as ``<where>: <value> <problem>. Allowed: ... Fix: ...``."""
+
+    def __init__(
+        self,
+        where: str,
+        problem: str,
+        *,
+        value: object = None,
+        allowed: str | None = None,
+        fix: str,
+        secret: bool = False,
+    ) -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        parts = [f"{where}: "]
+        if value is not None:
+            parts.append(f"{show_value(value, secret=secret)} ")
+        parts.append(problem.rstrip("."))
+        parts.append(".")
+        if allowed:
+            parts.append(f" Allowed: {allowed.rstrip('.')}.")
+        parts.append(f" Fix: {fix.rstrip('.')}.")
+        super().__init__("".join(parts))
+
+
+def config_key(key: str) -> str:
+    """The fully qualified name users type in ``pulumi config set``."""
+    return key if ":" in key else f"plano:{key}"

@@ -1,0 +1,105 @@
+"""IAM policy documents for the task (pure: ARNs in, JSON-ready dicts out).
+
+The execution role (used by ECS to start the task) may write the task's logs, read exactly the
+secrets this task uses, decrypt them only when a customer managed key is configured, and pull
+from ECR only when an image lives there. The task role (what Plano itself may do) has no
+permission at all, except the four ``ssmmessages`` actions ECS Exec needs when the stack has no
+load balancer and is reached through SSM port forwarding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
+ECS_EXEC_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def ecs_tasks_trust_policy(account_id: str, partition: str, region: str) -> dict[str, Any]:
+    """Only ECS tasks of this account and region may assume the role (no confused deputy)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
+                },
+            }
+        ],
+    }
+
+
+def ecr_repository_arns(images: Sequence[str], partition: str) -> list[str]:
+    arns = []
+    for image in images:
+        match = _ECR_IMAGE.match(image)
+        if match:
+            account, region, repo = match.groups()
+            arns.append(f"arn:{partition}:ecr:{region}:{account}:repository/{repo}")
+    return sorted(set(arns))
+
+
+def execution_role_policy(
+    *,
+    log_group_arn: str,
+    secret_arns: Sequence[str],
+    kms_key_arn: str,
+    region: str,
+    images: Sequence[str],
+    partition: str,
+) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteTaskLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:log-stream:*",
+        },
+        {
+            "Sid": "ReadThisTasksSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": sorted(secret_arns),
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "DecryptThisTasksSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            }
+        )
+    repositories = ecr_repository_arns(images, partition)
+    if repositories:
+        statements += [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullTaskImages",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": repositories,
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ecs_exec_policy() -> dict[str, Any]:
+    """What the SSM agent inside the task needs for ECS Exec (and so port forwarding)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "EcsExec", "Effect": "Allow", "Action": list(ECS_EXEC_ACTIONS), "Resource": "*"}],
+    }

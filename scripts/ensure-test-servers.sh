@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Provide the real servers the integration tests run (idempotent, cached):
+#   - PostgreSQL 15 with pg_cron (Debian packages postgresql-15, postgresql-15-cron);
+#   - PgBouncer 1.21 or newer. Debian bookworm ships 1.18, which cannot keep prepared statements
+#     in transaction pooling, so PgBouncer is built from Debian trixie's source package into
+#     .cache/pgbouncer (about 10 s), unless a suitable pgbouncer is already on PATH.
+# Prints the path of the pgbouncer binary on its last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${PLANO_TEST_CACHE:-$PWD/.cache}"
+PGB_DIR="$CACHE/pgbouncer"
+MIN_PGBOUNCER="1.21"
+
+log() { echo "ensure-test-servers: $*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else log "need root for: $*"; return 1; fi; }
+
+missing=()
+for pkg in postgresql-15 postgresql-15-cron libevent-dev libc-ares-dev libssl-dev pkg-config dpkg-dev make gcc openssl wget; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+version_ok() {  # $1 = pgbouncer binary
+    local v
+    v=$("$1" --version 2>/dev/null | awk '/PgBouncer/ {print $2}') || return 1
+    [ -n "$v" ] && [ "$(printf '%s\n%s\n' "$MIN_PGBOUNCER" "$v" | sort -V | head -1)" = "$MIN_PGBOUNCER" ]
+}
+
+if [ -x "$PGB_DIR/pgbouncer" ] && version_ok "$PGB_DIR/pgbouncer"; then
+    echo "$PGB_DIR/pgbouncer"; exit 0
+fi
+if command -v pgbouncer >/dev/null && version_ok "$(command -v pgbouncer)"; then
+    command -v pgbouncer; exit 0
+fi
+
+log "building PgBouncer from Debian trixie's source package into $PGB_DIR"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# The mirror the machine already uses; a private sources list leaves the machine's lists untouched.
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" > "$work/sources.list"
+mkdir -p "$work/lists/partial"
+apt_opts=(-qq -o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$work/lists" -o "APT::Sandbox::User=root")
+apt-get "${apt_opts[@]}" update
+(cd "$work" && apt-get "${apt_opts[@]}" --download-only source pgbouncer >/dev/null)
+dsc=$(ls "$work"/pgbouncer_*.dsc)
+# apt checked the files against the signed Sources index; the .dsc signature itself needs the
+# maintainer keyrings, which this machine does not have.
+dpkg-source -q --no-check -x "$dsc" "$work/src" >/dev/null
+(cd "$work/src" && ./configure -q --without-systemd >/dev/null && make -s -j"$(nproc)" >/dev/null)
+mkdir -p "$PGB_DIR"
+install -m 0755 "$work/src/pgbouncer" "$PGB_DIR/pgbouncer"
+version_ok "$PGB_DIR/pgbouncer" || { log "built pgbouncer is older than $MIN_PGBOUNCER"; exit 1; }
+log "built $("$PGB_DIR/pgbouncer" --version | head -1)"
+echo "$PGB_DIR/pgbouncer"
