@@ -1,0 +1,82 @@
+"""Shared helpers: the project paths, and running the real program offline for a stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.settings import RawConfig
+from components.simulate import Registered, Run, read_stack_config, run_program, unwrap_secrets
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+UPSTREAM = SHARED / "upstream"
+STACKS = ("dev", "prod")
+
+_cache: dict[str, Run] = {}
+
+
+def stack_run(stack: str) -> Run:
+    """The committed stack file run through the real program (cached: the runs are pure)."""
+    if stack not in _cache:
+        _cache[stack] = run_program(PROJECT, stack)
+    return _cache[stack]
+
+
+def config_for(
+    stack: str,
+    *,
+    values: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    remove: Iterable[str] = (),
+) -> RawConfig:
+    """The stack file's config with keys set (plain or secret) or removed, as the CLI passes it.
+
+    Strings are passed as they are; other values (lists, maps, numbers, booleans) as JSON, like
+    the CLI does for structured config.
+    """
+    base = read_stack_config(PROJECT, stack)
+    merged = dict(base.values)
+    secret_keys = set(base.secret_keys)
+    for key in remove:
+        merged.pop(_full(key), None)
+        secret_keys.discard(_full(key))
+    for key, value in {**(values or {}), **(secrets or {})}.items():
+        merged[_full(key)] = value if isinstance(value, str) else json.dumps(value)
+    secret_keys |= {_full(k) for k in (secrets or {})}
+    return RawConfig(values=merged, secret_keys=frozenset(secret_keys))
+
+
+def _full(key: str) -> str:
+    return key if ":" in key else f"plano:{key}"
+
+
+def run_with(stack: str, **changes: Any) -> Run:
+    return run_program(PROJECT, stack, config=config_for(stack, **changes))
+
+
+def plain(value: Any) -> Any:
+    """Inputs with Pulumi's secret wrappers removed (to inspect values)."""
+    return unwrap_secrets(value)
+
+
+def containers(run: Run) -> dict[str, dict[str, Any]]:
+    task = run.one("aws:ecs/taskDefinition:TaskDefinition")
+    return {c["name"]: c for c in json.loads(plain(task.inputs["containerDefinitions"]))}
+
+
+def env_of(container: Mapping[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("environment", [])}
+
+
+def children_of(run: Run, parent: Registered) -> list[Registered]:
+    return [r for r in run.resources if r.parent == parent.urn]
+
+
+@pytest.fixture(params=STACKS)
+def any_stack(request: pytest.FixtureRequest) -> Run:
+    return stack_run(request.param)
