@@ -153,7 +153,6 @@ def load_plano_config(path: Path, *, key: str = "plano:configFile") -> dict[str,
         raise ConfigError(
             key,
             f"points at {path}, which does not exist",
-            value=str(path),
             fix=f"create the file, or run `pulumi config set {key} <path to your plano_config.yaml>`",
         )
     try:

@@ -584,12 +584,10 @@ def _check_unknown_keys(raw: RawConfig) -> None:
         if namespace != NAMESPACE or name in known:
             continue
         guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean plano:{guess[0]}? " if guess else ""
-        raise ConfigError(
-            full,
-            "is not a setting of this project",
-            fix=f"{hint}remove it with `pulumi config rm {full}`; the README lists every key",
-        )
+        fix = f"`pulumi config rm {full}`; the README lists every key"
+        if guess:
+            fix = f"did you mean plano:{guess[0]}? Move the value there and run {fix}"
+        raise ConfigError(full, "is not a setting of this project", fix=fix)
 
 
 def _region(region: str | None) -> str:
@@ -974,8 +972,8 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
     for name in sorted(set(provider_keys) | seen):
         if name in provider_keys and name in seen:
             raise ConfigError(
-                "plano:providerKeys",
-                f"and plano:providerKeysExternal both declare {name}; declare each key in exactly one way",
+                f"plano:providerKeys.{name}",
+                "is also listed in plano:providerKeysExternal; declare each key in exactly one way",
                 fix=f"keep plano:providerKeys.{name} (value in Pulumi, encrypted) or the entry in "
                 "plano:providerKeysExternal (value put into Secrets Manager by you), and remove the other",
             )

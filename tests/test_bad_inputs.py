@@ -1,0 +1,233 @@
+"""The catalogue of bad inputs: each stops the real program with one clear message, before any resource.
+
+Every entry is run through the whole program (``__main__.py`` under mocks), like ``pulumi
+preview`` would run it. The message must name the key or file, show the bad value (never a
+secret), say how to fix it, and nothing may have been registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.errors import ConfigError
+from components.simulate import run_program
+from tests.conftest import PROJECT, config_for
+
+VALID_PLANO = """\
+version: v0.4.0
+listeners:
+  - {type: model, name: llm, port: 12000}
+model_providers:
+  - {model: openai/gpt-4o-mini, access_key: $OPENAI_API_KEY}
+  - {model: anthropic/claude-sonnet-4-6, access_key: $ANTHROPIC_API_KEY}
+"""
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input: what is changed, and what the message must contain."""
+
+    id: str
+    where: str  # the key or file the message names
+    value: str | None  # the bad value the message shows (None: must not be shown)
+    stack: str = "dev"
+    values: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    plano_config: str | None = None  # a Plano config file's content, used as plano:configFile
+    stack_name: str | None = None  # run under this stack name (with the dev stack file's config)
+    hidden: str | None = None  # a string that must not appear (a secret)
+
+
+CATALOGUE = [
+    # --- stack config: types and choices
+    Bad("unknown profile", "plano:profile", "staging", values={"profile": "staging"}),
+    Bad("typo in a key", "plano:dbInstanceType", None, values={"dbInstanceType": "db.t4g.micro"}),
+    Bad("malformed instance class", "plano:dbInstanceClass", "t4g.micro", values={"dbInstanceClass": "t4g.micro"}),
+    Bad("engine version without family", "plano:dbEngineVersion", "9.6", values={"dbEngineVersion": "9.6"}),
+    Bad("engine version not a number", "plano:dbEngineVersion", "latest", values={"dbEngineVersion": "latest"}),
+    Bad("non-numeric storage", "plano:dbAllocatedStorageGb", "twenty", values={"dbAllocatedStorageGb": "twenty"}),
+    Bad("storage below minimum", "plano:dbAllocatedStorageGb", "10", values={"dbAllocatedStorageGb": 10}),
+    Bad(
+        "max storage below allocated",
+        "plano:dbMaxAllocatedStorageGb",
+        "100",
+        values={"dbAllocatedStorageGb": 100, "dbMaxAllocatedStorageGb": 100},
+    ),
+    Bad("backups out of range", "plano:dbBackupRetentionDays", "90", values={"dbBackupRetentionDays": 90}),
+    Bad("tls mode disable", "plano:dbTlsMode", "disable", values={"dbTlsMode": "disable"}),
+    Bad("database name with capitals", "plano:dbName", "Plano-DB", values={"dbName": "Plano-DB"}),
+    Bad("reserved database user", "plano:dbUser", "postgres", values={"dbUser": "postgres"}),
+    Bad("unknown ingress", "plano:ingress", "nlb", values={"ingress": "nlb"}),
+    Bad("open ingress", "plano:allowedCidrs", "0.0.0.0/0", stack="prod", values={"allowedCidrs": ["0.0.0.0/0"]}),
+    Bad("open IPv6 ingress", "plano:allowedCidrs", "::/0", stack="prod", values={"allowedCidrs": ["::/0"]}),
+    Bad("invalid CIDR", "plano:allowedCidrs", "10.0.0.300/8", stack="prod", values={"allowedCidrs": ["10.0.0.300/8"]}),
+    Bad(
+        "CIDR with host bits", "plano:allowedCidrs", "10.0.0.1/8", stack="prod", values={"allowedCidrs": ["10.0.0.1/8"]}
+    ),
+    Bad(
+        "CIDRs as a string",
+        "plano:allowedCidrs",
+        "203.0.113.0/24",
+        stack="prod",
+        values={"allowedCidrs": "203.0.113.0/24"},
+    ),
+    Bad("boolean as yes", "plano:allowPublicIngress", "yes", values={"allowPublicIngress": "yes"}),
+    Bad(
+        "certificate not an ARN", "plano:certificateArn", "my-cert", stack="prod", values={"certificateArn": "my-cert"}
+    ),
+    Bad("prod without HTTPS", "plano:certificateArn", None, stack="prod", remove=("certificateArn",)),
+    Bad("alb with no clients", "plano:allowedCidrs", "[]", values={"ingress": "alb"}),
+    Bad("malformed VPC id", "plano:vpcId", "vpc-123", values={"vpcId": "vpc-123"}),
+    Bad(
+        "one private subnet",
+        "plano:privateSubnetIds",
+        "subnet-0aaaaaaaaaaaaaaaa",
+        values={
+            "vpcId": "vpc-0123456789abcdef0",
+            "privateSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa"],
+            "publicSubnetIds": ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc"],
+        },
+    ),
+    Bad(
+        "subnets without VPC", "plano:privateSubnetIds", None, values={"privateSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa"]}
+    ),
+    Bad("VPC block public", "plano:vpcCidr", "8.8.0.0/16", values={"vpcCidr": "8.8.0.0/16"}),
+    Bad("NAT count word", "plano:natGateways", "two", values={"natGateways": "two"}),
+    Bad("Fargate CPU size", "plano:cpu", "300", values={"cpu": 300}),
+    Bad("memory not fitting CPU", "plano:memory", "512", values={"cpu": 1024, "memory": 512}),
+    Bad("prod with one task", "plano:desiredCount", "1", stack="prod", values={"desiredCount": 1}),
+    Bad("max below desired", "plano:maxCount", "2", stack="prod", values={"desiredCount": 3, "maxCount": 2}),
+    Bad("architecture arm", "plano:cpuArchitecture", "arm", values={"cpuArchitecture": "arm"}),
+    Bad("capacity word", "plano:capacity", "spot", values={"capacity": "spot"}),
+    Bad("log retention CloudWatch refuses", "plano:logRetentionDays", "10", values={"logRetentionDays": 10}),
+    Bad("negative state retention", "plano:stateRetentionDays", "-1", values={"stateRetentionDays": -1}),
+    Bad("image with no tag", "plano:image", "katanemo/plano:", values={"image": "katanemo/plano:"}),
+    Bad("KMS alias instead of ARN", "plano:kmsKeyArn", "alias/plano", values={"kmsKeyArn": "alias/plano"}),
+    Bad("region malformed", "aws:region", "us-east", values={"aws:region": "us-east"}),
+    # --- environment and provider keys
+    Bad("environment overrides DB_PASS", "plano:environment.DB_PASS", None, values={"environment": {"DB_PASS": "x"}}),
+    Bad(
+        "secret-looking environment",
+        "plano:environment.MY_API_TOKEN",
+        None,
+        values={"environment": {"MY_API_TOKEN": "t"}},
+    ),
+    Bad("debug logging", "plano:environment.LOG_LEVEL", "debug", values={"environment": {"LOG_LEVEL": "debug"}}),
+    Bad("environment as a string", "plano:environment", "LOG_LEVEL=info", values={"environment": "LOG_LEVEL=info"}),
+    Bad(
+        "provider key in plain text",
+        "plano:providerKeys",
+        None,
+        values={"providerKeys": {"OPENAI_API_KEY": "sk-plaintext-123"}, "providerKeysExternal": ["ANTHROPIC_API_KEY"]},
+        hidden="sk-plaintext-123",
+    ),
+    Bad(
+        "provider key declared twice",
+        "plano:providerKeys",
+        None,
+        secrets={"providerKeys": {"OPENAI_API_KEY": "sk-secret-456"}},
+        hidden="sk-secret-456",
+    ),
+    Bad(
+        "external key bad name",
+        "plano:providerKeysExternal",
+        "openai-key",
+        values={"providerKeysExternal": ["openai-key"]},
+    ),
+    Bad(
+        "external key twice",
+        "plano:providerKeysExternal",
+        "OPENAI_API_KEY",
+        values={"providerKeysExternal": ["OPENAI_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"]},
+    ),
+    # --- the user's Plano config
+    Bad("config file missing", "plano:configFile", "does-not-exist.yaml", values={"configFile": "does-not-exist.yaml"}),
+    Bad(
+        "config YAML syntax",
+        "plano.yaml",
+        None,
+        plano_config="version: v0.4.0\nlisteners:\n  - type: model\n   name: x\n",
+    ),
+    Bad("config without listeners", "plano.yaml", None, plano_config="version: v0.4.0\nmodel_providers: []\n"),
+    Bad(
+        "config unsupported version", "plano.yaml: version", "v2.0", plano_config=VALID_PLANO.replace("v0.4.0", "v2.0")
+    ),
+    Bad(
+        "config default-value placeholder",
+        "model_providers[0].access_key",
+        None,
+        plano_config=VALID_PLANO.replace("$OPENAI_API_KEY", '"${OPENAI_API_KEY:-none}"'),
+    ),
+    Bad(
+        "config placeholder in a number",
+        "tracing.random_sampling",
+        "$SAMPLING",
+        plano_config=VALID_PLANO + "tracing:\n  random_sampling: $SAMPLING\n",
+    ),
+    Bad(
+        "config variable nobody provides",
+        "plano.yaml",
+        "$MISTRAL_API_KEY",
+        plano_config=VALID_PLANO + "  - {model: mistral/m, access_key: $MISTRAL_API_KEY}\n",
+    ),
+    Bad(
+        "config postgres elsewhere",
+        "state_storage.connection_string",
+        None,
+        plano_config=VALID_PLANO
+        + "state_storage:\n  type: postgres\n  connection_string: postgresql://u:pw-9x@db.example.com/p\n",
+        hidden="pw-9x",
+    ),
+    Bad(
+        "config listener on Envoy admin port",
+        "listeners[0].port",
+        "9901",
+        plano_config=VALID_PLANO.replace("12000", "9901"),
+    ),
+    # --- stack names
+    Bad("stack name with a space", "stack name", "my stack", stack_name="my stack"),
+    Bad("stack name too long", "stack name", None, stack_name="x" * 101),
+]
+
+
+def _run(bad: Bad, tmp_path: Path) -> Any:
+    values = dict(bad.values)
+    if bad.plano_config is not None:
+        path = tmp_path / "plano.yaml"
+        path.write_text(bad.plano_config)
+        values["configFile"] = str(path)
+    config = config_for(bad.stack, values=values, secrets=bad.secrets, remove=bad.remove)
+    return run_program(PROJECT, bad.stack_name or bad.stack, config=config)
+
+
+def test_the_catalogue_is_large_and_distinct() -> None:
+    assert len(CATALOGUE) >= 30
+    assert len({bad.id for bad in CATALOGUE}) == len(CATALOGUE)
+
+
+@pytest.mark.parametrize("bad", CATALOGUE, ids=[bad.id for bad in CATALOGUE])
+def test_bad_input_stops_with_one_clear_message(bad: Bad, tmp_path: Path) -> None:
+    run = _run(bad, tmp_path)
+    assert isinstance(run.error, ConfigError), f"expected a ConfigError, got {run.error!r}"
+    message = str(run.error)
+    assert bad.where in message, message
+    if bad.value is not None:
+        assert bad.value in message, message
+    assert "Fix:" in message and len(message.split("Fix:")[1].strip()) > 10, message
+    assert "Traceback" not in message and "\n" not in message
+    if bad.hidden:
+        assert bad.hidden not in message
+    assert run.resources == [], "resources were registered before the error"
+
+
+def test_config_errors_print_without_a_traceback() -> None:
+    """The Pulumi language host prints a RunError's message alone; ConfigError is one."""
+    import pulumi
+
+    assert issubclass(ConfigError, pulumi.RunError)
