@@ -15,21 +15,31 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-# Longest name each service accepts (the kinds of names the stacks set).
-LIMITS = {
-    "alb": 32,  # Elastic Load Balancing: load balancer name
-    "target_group": 32,  # Elastic Load Balancing: target group name
-    "rds": 63,  # RDS DB instance identifier (also the subnet/parameter group names here)
-    "iam_role": 64,  # IAM role name
-    "ecs": 255,  # ECS cluster, service and task family names
-    "security_group": 255,  # EC2 security group name
-    "log_group": 512,  # CloudWatch Logs log group name
-    "secret": 512,  # Secrets Manager secret name
-    "snapshot": 255,  # RDS snapshot identifier
+# Each service's rule for the names the stacks set: (longest length, allowed form).
+RULES: dict[str, tuple[int, str]] = {
+    # Elastic Load Balancing: letters, digits, hyphens; no hyphen at either end; not "internal-".
+    "alb": (32, r"(?!internal-)[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"),
+    "target_group": (32, r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"),
+    # RDS identifiers (instance, subnet and parameter groups here): start with a letter, no "--",
+    # no hyphen at the end.
+    "rds": (63, r"[a-z](?:[a-z0-9]|-(?!-))*(?<!-)"),
+    "snapshot": (255, r"[a-zA-Z](?:[a-zA-Z0-9]|-(?!-))*(?<!-)"),
+    "iam_role": (64, r"[\w+=,.@-]+"),
+    "ecs": (255, r"[a-zA-Z0-9_-]+"),
+    "security_group": (255, r"(?!sg-)[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"),
+    "log_group": (512, r"[\w#/.\-]+"),
+    "secret": (512, r"[\w/+=.@-]+"),
 }
+LIMITS = {kind: rule[0] for kind, rule in RULES.items()}
 HASH_LEN = 6
 # Pulumi's own rule for stack names.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def fits(kind: str, name: str) -> bool:
+    """Whether ``name`` satisfies the service rule for ``kind``."""
+    limit, form = RULES[kind]
+    return 0 < len(name) <= limit and re.fullmatch(form, name) is not None
 
 
 def _hash(text: str) -> str:
