@@ -19,7 +19,7 @@ from components.network import Network, NetworkArgs
 from components.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
 from components.service import PlanoService, ServiceArgs
 from components.settings import Ingress, resource_tags, settings_from_pulumi
-from components.task_files import PgBouncerOptions, render_pgbouncer_ini, render_schema_sql
+from components.task_files import task_files
 
 settings = settings_from_pulumi(Path(__file__).parent)
 for warning in settings.warnings:
@@ -90,11 +90,6 @@ if use_alb:
         ),
     )
 
-pgbouncer_ini = database.address.apply(
-    lambda host: render_pgbouncer_ini(
-        PgBouncerOptions(db_host=host, db_name=settings.database.name, tls_mode=settings.database.tls_mode)
-    )
-)
 service = PlanoService(
     "plano",
     ServiceArgs(
@@ -116,9 +111,7 @@ service = PlanoService(
         security_group_id=firewall.service_security_group_id,
         listeners=plano.listeners,
         health_port=plano.health_listener.port,
-        plano_config=plano.text,
-        pgbouncer_ini=pgbouncer_ini,
-        schema_sql=render_schema_sql(settings.database.state_retention_days),
+        files=pulumi.Output.all(database.address, database.port).apply(lambda a: task_files(settings, a[0], a[1])),
         db_host=database.address,
         db_port=database.port,
         db_name=settings.database.name,

@@ -20,12 +20,13 @@ from .settings import TlsMode
 from .task_files import (
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
+    INIT_SCRIPT_NAME,
     PGBOUNCER_CONFIG_DIR,
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_DIR,
     PLANO_CONFIG_NAME,
+    SCHEMA_NAME,
     rds_ca_bundle_url,
-    render_init_script,
 )
 
 PLANO_VOLUME = "plano-config"
@@ -49,9 +50,7 @@ class TaskInputs:
     db_user: str
     tls_mode: TlsMode
     db_password_arn: str  # the DB secret's ARN; the password is its `password` JSON key
-    plano_config: str
-    pgbouncer_ini: str
-    schema_sql: str
+    files: Mapping[str, str]  # task_files.task_files(): what init writes and runs
     listeners: tuple[Listener, ...]
     health_port: int
     provider_key_arns: Mapping[str, str] = field(default_factory=dict)
@@ -87,9 +86,9 @@ def health_check_command(port: int) -> list[str]:
 def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
     password_ref = db_password_value_from(inputs.db_password_arn)
     init_env = {
-        "PLANO_CONFIG_YAML": inputs.plano_config,
-        "PGBOUNCER_INI": inputs.pgbouncer_ini,
-        "SCHEMA_SQL": inputs.schema_sql,
+        "PLANO_CONFIG_YAML": inputs.files[PLANO_CONFIG_NAME],
+        "PGBOUNCER_INI": inputs.files[PGBOUNCER_INI_NAME],
+        "SCHEMA_SQL": inputs.files[SCHEMA_NAME],
         "PGHOST": inputs.db_host,
         "PGPORT": str(inputs.db_port),
         "PGDATABASE": inputs.db_name,
@@ -105,7 +104,7 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "image": inputs.init_image,
         "essential": False,
         "entryPoint": ["sh", "-c"],
-        "command": [render_init_script()],
+        "command": [inputs.files[INIT_SCRIPT_NAME]],
         "environment": _env(init_env),
         "secrets": [{"name": "PGPASSWORD", "valueFrom": password_ref}],
         "mountPoints": [

@@ -60,12 +60,8 @@ class ServiceArgs:
     """Plano's listeners (container ports)."""
     health_port: int
     """Port of the listener that answers /healthz."""
-    plano_config: str
-    """The rendered Plano config (no secrets)."""
-    pgbouncer_ini: pulumi.Input[str]
-    """The rendered pgbouncer.ini (depends on the database address)."""
-    schema_sql: str
-    """The rendered schema and retention SQL."""
+    files: pulumi.Input[Mapping[str, str]]
+    """The files the init step writes and runs (task_files.task_files; no secrets)."""
     db_host: pulumi.Input[str]
     """Database address."""
     db_port: pulumi.Input[int]
@@ -193,7 +189,7 @@ class PlanoService(pulumi.ComponentResource):
             args.db_host,
             args.db_port,
             args.db_secret_arn,
-            args.pgbouncer_ini,
+            args.files,
             *[args.provider_key_arns[n] for n in provider_names],
         ).apply(
             lambda v: json.dumps(
@@ -210,9 +206,7 @@ class PlanoService(pulumi.ComponentResource):
                         db_user=args.db_user,
                         tls_mode=args.tls_mode,
                         db_password_arn=v[3],
-                        plano_config=args.plano_config,
-                        pgbouncer_ini=v[4],
-                        schema_sql=args.schema_sql,
+                        files=v[4],
                         listeners=args.listeners,
                         health_port=args.health_port,
                         provider_key_arns=dict(zip(provider_names, v[5:], strict=True)),

@@ -76,6 +76,8 @@ class Key:
     default: Any
     # Set when `default` is the "use the profile's value" sentinel ("" or 0).
     per_profile: bool = False
+    # What a valid value looks like (shown in the README's config reference).
+    rule: str = ""
 
     @property
     def full_name(self) -> str:
@@ -114,65 +116,220 @@ PROFILES: dict[Profile, dict[str, Any]] = {
     },
 }
 
-_P = "Empty/0 = the profile's value (see the profile table)."
+_P = "Empty/0 = the profile's value."
 KEYS: tuple[Key, ...] = (
-    Key("profile", "string", "Stack profile: dev (cheap, disposable) or prod (safe by default).", "dev"),
-    Key("configFile", "string", "Your Plano config, relative to Pulumi.yaml.", "plano_config.yaml"),
-    Key("image", "string", "Plano container image; pin by @sha256 digest in prod.", "katanemo/plano:0.4.36"),
+    Key(
+        "profile",
+        "string",
+        "Stack profile: dev (cheap, disposable) or prod (safe by default).",
+        "dev",
+        rule="dev or prod",
+    ),
+    Key(
+        "configFile",
+        "string",
+        "Your Plano config, relative to Pulumi.yaml.",
+        "plano_config.yaml",
+        rule="must exist; see the Plano config rules below",
+    ),
+    Key(
+        "image",
+        "string",
+        "Plano container image.",
+        "katanemo/plano:0.4.36",
+        rule="image reference; prod warns unless pinned by @sha256 digest",
+    ),
     Key(
         "pgbouncerImage",
         "string",
-        "PgBouncer (1.21 or newer) sidecar image that speaks TLS to RDS.",
+        "PgBouncer sidecar image (speaks TLS to RDS).",
         "ghcr.io/cloudnative-pg/pgbouncer:1.24.1",
+        rule="PgBouncer 1.21 or newer; prod warns unless pinned",
     ),
-    Key("initImage", "string", "Image of the init step (needs sh and psql).", "postgres:17-alpine"),
-    Key("dbInstanceClass", "string", f"RDS instance class. {_P}", "", per_profile=True),
-    Key("dbEngineVersion", "string", "PostgreSQL version: a major (17) or major.minor (17.6).", "17"),
-    Key("dbName", "string", "Database name.", "plano"),
-    Key("dbUser", "string", "Database master user name.", "plano"),
-    Key("dbAllocatedStorageGb", "integer", f"Initial gp3 storage in GB. {_P}", 0, per_profile=True),
+    Key(
+        "initImage",
+        "string",
+        "Image of the init step.",
+        "postgres:17-alpine",
+        rule="needs sh, psql and an HTTPS-verifying wget; prod warns unless pinned",
+    ),
+    Key("dbInstanceClass", "string", f"RDS instance class. {_P}", "", per_profile=True, rule="db.<family>.<size>"),
+    Key(
+        "dbEngineVersion",
+        "string",
+        "PostgreSQL version: a major (17) or major.minor (17.6).",
+        "17",
+        rule="major 14-18 (the parameter group family follows it)",
+    ),
+    Key(
+        "dbName",
+        "string",
+        "Database name.",
+        "plano",
+        rule="lower-case letters, digits, _; starts with a letter; not postgres",
+    ),
+    Key(
+        "dbUser",
+        "string",
+        "Database master user name.",
+        "plano",
+        rule="lower-case letters, digits, _; not a reserved name (postgres, admin, rdsadmin, ...)",
+    ),
+    Key("dbAllocatedStorageGb", "integer", f"Initial gp3 storage in GB. {_P}", 0, per_profile=True, rule="20-65536"),
     Key(
         "dbMaxAllocatedStorageGb",
         "integer",
         f"Storage autoscaling ceiling in GB. {_P}",
         0,
         per_profile=True,
+        rule="at least 10% above dbAllocatedStorageGb",
     ),
-    Key("dbBackupRetentionDays", "integer", f"Automated backup retention (1-35 days). {_P}", 0, per_profile=True),
-    Key("dbTlsMode", "string", "How the sidecar checks RDS: require or verify-full.", "verify-full"),
-    Key("kmsKeyArn", "string", "Customer managed KMS key for RDS and secrets; empty = AWS managed keys.", ""),
-    Key("ingress", "string", f"alb (load balancer) or none (SSM port forwarding only). {_P}", "", per_profile=True),
-    Key("allowedCidrs", "array", "CIDRs allowed to reach the load balancer.", []),
-    Key("allowPublicIngress", "boolean", "Allow 0.0.0.0/0 or ::/0 in allowedCidrs.", False),
-    Key("certificateArn", "string", "ACM certificate for HTTPS on the load balancer.", ""),
-    Key("allowPlainHttp", "boolean", "Allow a prod load balancer without HTTPS.", False),
-    Key("albInternal", "boolean", "Make the load balancer internal (reachable only from the VPC).", False),
-    Key("vpcId", "string", "Existing VPC to use; empty = create one.", ""),
-    Key("publicSubnetIds", "array", "Public subnets of the existing VPC (for the load balancer).", []),
-    Key("privateSubnetIds", "array", "Private subnets of the existing VPC (database and tasks).", []),
-    Key("vpcCidr", "string", "CIDR of the VPC this stack creates.", "10.40.0.0/16"),
-    Key("natGateways", "string", f"none, single or per-az (new VPC only). {_P}", "", per_profile=True),
-    Key("cpu", "integer", f"Fargate task CPU units (1024 = 1 vCPU). {_P}", 0, per_profile=True),
-    Key("memory", "integer", f"Fargate task memory in MiB. {_P}", 0, per_profile=True),
-    Key("cpuArchitecture", "string", "ARM64 or X86_64.", "ARM64"),
-    Key("capacity", "string", f"fargate or fargate-spot. {_P}", "", per_profile=True),
-    Key("desiredCount", "integer", f"Tasks to run (the autoscaling minimum). {_P}", 0, per_profile=True),
-    Key("maxCount", "integer", f"Autoscaling maximum. {_P}", 0, per_profile=True),
-    Key("logRetentionDays", "integer", f"CloudWatch Logs retention in days. {_P}", 0, per_profile=True),
+    Key(
+        "dbBackupRetentionDays",
+        "integer",
+        f"Automated backup retention in days. {_P}",
+        0,
+        per_profile=True,
+        rule="1-35",
+    ),
+    Key(
+        "dbTlsMode",
+        "string",
+        "How the sidecar and the init step check RDS's certificate.",
+        "verify-full",
+        rule="require or verify-full (never plain text)",
+    ),
+    Key(
+        "kmsKeyArn",
+        "string",
+        "Customer managed KMS key for RDS and secrets; empty = AWS managed keys.",
+        "",
+        rule="a KMS key ARN; grants kms:Decrypt to the task's execution role",
+    ),
+    Key(
+        "ingress",
+        "string",
+        f"alb (load balancer) or none (SSM port forwarding only). {_P}",
+        "",
+        per_profile=True,
+        rule="alb or none",
+    ),
+    Key(
+        "allowedCidrs",
+        "array",
+        "Client networks allowed to reach the load balancer.",
+        [],
+        rule="valid CIDRs; required with alb; 0.0.0.0/0 and ::/0 only with allowPublicIngress",
+    ),
+    Key(
+        "allowPublicIngress",
+        "boolean",
+        "Consent to an endpoint open to the whole internet.",
+        False,
+        rule="true or false",
+    ),
+    Key(
+        "certificateArn",
+        "string",
+        "ACM certificate: HTTPS on the load balancer, HTTP redirects.",
+        "",
+        rule="an ACM certificate ARN; required by prod with alb unless allowPlainHttp",
+    ),
+    Key("allowPlainHttp", "boolean", "Allow a prod load balancer without HTTPS.", False, rule="true or false"),
+    Key(
+        "albInternal",
+        "boolean",
+        "Internal load balancer (reachable only from the VPC and peers).",
+        False,
+        rule="true or false",
+    ),
+    Key("vpcId", "string", "Existing VPC to use; empty = create one.", "", rule="vpc-<hex>"),
+    Key(
+        "publicSubnetIds",
+        "array",
+        "Public subnets of the existing VPC (load balancer).",
+        [],
+        rule="two or more subnet-<hex>, only with vpcId",
+    ),
+    Key(
+        "privateSubnetIds",
+        "array",
+        "Private subnets of the existing VPC (database, tasks; need NAT).",
+        [],
+        rule="two or more subnet-<hex>, only with vpcId",
+    ),
+    Key("vpcCidr", "string", "CIDR of the VPC this stack creates.", "10.40.0.0/16", rule="private IPv4, /16 to /22"),
+    Key(
+        "natGateways",
+        "string",
+        f"NAT gateways of a new VPC. {_P}",
+        "",
+        per_profile=True,
+        rule="none (tasks get a public IP, no inbound), single or per-az",
+    ),
+    Key(
+        "cpu",
+        "integer",
+        f"Fargate task CPU units (1024 = 1 vCPU). {_P}",
+        0,
+        per_profile=True,
+        rule="256, 512, 1024, 2048, 4096, 8192 or 16384",
+    ),
+    Key(
+        "memory",
+        "integer",
+        f"Fargate task memory in MiB. {_P}",
+        0,
+        per_profile=True,
+        rule="a Fargate size valid for cpu",
+    ),
+    Key("cpuArchitecture", "string", "CPU architecture of the tasks.", "ARM64", rule="ARM64 or X86_64"),
+    Key("capacity", "string", f"Fargate capacity. {_P}", "", per_profile=True, rule="fargate or fargate-spot"),
+    Key(
+        "desiredCount",
+        "integer",
+        f"Tasks to run (the autoscaling minimum in prod). {_P}",
+        0,
+        per_profile=True,
+        rule="1-100; prod at least 2",
+    ),
+    Key("maxCount", "integer", f"Autoscaling maximum (prod). {_P}", 0, per_profile=True, rule="desiredCount to 100"),
+    Key(
+        "logRetentionDays",
+        "integer",
+        f"CloudWatch Logs retention in days. {_P}",
+        0,
+        per_profile=True,
+        rule="a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...",
+    ),
     Key(
         "providerKeys",
         "object",
-        "Model-provider keys as secrets: env name -> value (set with --secret --path).",
+        "Model-provider keys kept in Pulumi (encrypted): env name -> value.",
         {},
+        rule="set with --secret --path; each name once across providerKeys and providerKeysExternal",
     ),
     Key(
         "providerKeysExternal",
         "array",
-        "Env names of provider keys whose values you put into Secrets Manager yourself.",
+        "Provider-key env names whose values you put into Secrets Manager.",
         [],
+        rule="env names ([A-Za-z_][A-Za-z0-9_]*), no duplicates",
     ),
-    Key("environment", "object", "Plain, non-secret environment variables for Plano: name -> value.", {}),
-    Key("stateRetentionDays", "integer", "Delete conversation state idle this long; 0 = keep forever.", 30),
+    Key(
+        "environment",
+        "object",
+        "Plain environment variables for Plano: name -> value.",
+        {},
+        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY); no DB_PASS; LOG_LEVEL not debug/trace",
+    ),
+    Key(
+        "stateRetentionDays",
+        "integer",
+        "Delete conversation state idle this long; 0 = keep forever.",
+        30,
+        rule="0-3650",
+    ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
@@ -1045,6 +1202,30 @@ def plaintext_secret_leaves(stack_file: Path | None) -> dict[str, tuple[str, ...
             if plain:
                 found[f"{NAMESPACE}:providerKeys"] = plain
     return found
+
+
+def config_reference_markdown() -> str:
+    """The README's config reference: every key, its default (per profile) and its rule."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, (list, dict)):
+            return f"`{json.dumps(value)}`"
+        if isinstance(value, bool):
+            return f"`{str(value).lower()}`"
+        return f"`{value}`"
+
+    lines = [
+        "| key | type | default | valid values | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for key in KEYS:
+        if key.per_profile:
+            default = f"dev {shown(PROFILES[Profile.DEV][key.name])}, prod {shown(PROFILES[Profile.PROD][key.name])}"
+        else:
+            default = shown(key.default)
+        description = key.description.replace(f" {_P}", "")
+        lines.append(f"| `plano:{key.name}` | {key.type} | {default} | {key.rule} | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 def pulumi_yaml_config_block() -> dict[str, dict[str, Any]]:

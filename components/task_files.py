@@ -13,6 +13,8 @@ Files:
 - ``schema.sql``: Plano's table and indexes (Plano 0.4.36 does not create them) and the pg_cron
   retention job; idempotent and safe when several tasks start at once.
 - ``init.sh``: what the init container runs.
+- ``userlist.txt``: written by ``init.sh`` at task start from the password secret; rendered here
+  with the ``$PGPASSWORD`` reference in its place.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .plano_config import SIDECAR_HOST, SIDECAR_PORT
-from .settings import TlsMode
+from .settings import Settings, TlsMode
 
 TABLE = "public.conversation_states"
 RETENTION_JOB = "plano-state-retention"
@@ -38,6 +40,8 @@ PLANO_CONFIG_NAME = "plano_config.yaml"
 PGBOUNCER_INI_NAME = "pgbouncer.ini"
 CA_BUNDLE_NAME = "rds-ca.pem"
 USERLIST_NAME = "userlist.txt"
+SCHEMA_NAME = "schema.sql"
+INIT_SCRIPT_NAME = "init.sh"
 
 
 def rds_ca_bundle_url(region: str) -> str:
@@ -219,11 +223,23 @@ echo "init: files written, schema applied"
 """
 
 
-def render_task_files(plano_config: str, pgbouncer: PgBouncerOptions, retention_days: int) -> dict[str, str]:
-    """Name -> content of every file the init step writes (the password file excepted)."""
+def render_userlist(user: str, password: str) -> str:
+    """PgBouncer's auth file, as init.sh writes it (it uses the same format string)."""
+    return f'"{user}" "{password}"\n'
+
+
+def task_files(settings: Settings, db_host: str, db_port: int = 5432) -> dict[str, str]:
+    """Name -> content of the files the task's init step works with, for a stack's settings.
+
+    The one source of the task definition's file contents and of ``python -m components render``.
+    ``userlist.txt`` holds only the ``$PGPASSWORD`` reference; the task fills in the secret.
+    """
+    db = settings.database
+    pgbouncer = PgBouncerOptions(db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode)
     return {
-        PLANO_CONFIG_NAME: plano_config,
+        PLANO_CONFIG_NAME: settings.plano.text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),
-        "schema.sql": render_schema_sql(retention_days),
-        "init.sh": render_init_script(),
+        SCHEMA_NAME: render_schema_sql(db.state_retention_days),
+        INIT_SCRIPT_NAME: render_init_script(),
+        USERLIST_NAME: render_userlist(db.user, "$PGPASSWORD"),
     }
