@@ -415,6 +415,11 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 RESERVED_DB_USERS = frozenset(
     {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
 )
+# Example values in the committed stack files (RFC 5737 / RFC 3849 networks, AWS's example account).
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+EXAMPLE_ACCOUNT = "123456789012"
 SECRET_LOOKING = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Env vars the task sets itself; users may not override them through plano:environment.
@@ -929,6 +934,14 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
             allowed="arn:aws:acm:<region>:<account>:certificate/<uuid>",
             fix="pulumi config set plano:certificateArn arn:aws:acm:us-east-1:123456789012:certificate/<id>",
         )
+    examples = [c for c in cidrs if any(ipaddress.ip_network(c).overlaps(net) for net in DOCUMENTATION_NETWORKS)]
+    if examples:
+        warnings.append(
+            f"plano:allowedCidrs holds documentation example networks ({', '.join(examples)}): "
+            "replace them with your clients' networks before deploying"
+        )
+    if f":{EXAMPLE_ACCOUNT}:" in certificate:
+        warnings.append("plano:certificateArn is the documentation example: set your ACM certificate before deploying")
     if mode is Ingress.ALB:
         if not cidrs:
             raise ConfigError(
