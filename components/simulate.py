@@ -42,6 +42,7 @@ class Registered:
     urn: str
     parent: str
     inputs: dict[str, Any]
+    id: str = ""
     protect: bool = False
     ignore_changes: tuple[str, ...] = ()
     delete_before_replace: bool = False
@@ -247,6 +248,7 @@ def _monitor_class() -> type:
                         urn=response.urn,
                         parent=request.parent,
                         inputs=dict(inputs),
+                        id=response.id,
                         protect=bool(request.protect),
                         ignore_changes=tuple(request.ignoreChanges),
                         delete_before_replace=bool(request.deleteBeforeReplace),

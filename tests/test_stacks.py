@@ -49,14 +49,7 @@ def sg_by_role(run: Run, role: str) -> Any:
 
 
 def rules_of(run: Run, kind: str, group: Any) -> list[dict[str, Any]]:
-    sg_id = _id_of(run, group)
-    return [r.inputs for r in run.of_type(kind) if r.inputs["securityGroupId"] == sg_id]
-
-
-def _id_of(run: Run, resource: Any) -> str:
-    from components.simulate import _fake_id
-
-    return f"sg-{_fake_id(resource.type, resource.name)}"
+    return [r.inputs for r in run.of_type(kind) if r.inputs["securityGroupId"] == group.id]
 
 
 def test_both_stacks_run_without_error(any_stack: Run) -> None:
@@ -145,11 +138,11 @@ def test_database_storage_is_encrypted_gp3_with_autoscaling_and_private(any_stac
 
 def test_database_admits_5432_only_from_the_service(any_stack: Run) -> None:
     db_sg, service_sg = sg_by_role(any_stack, "db"), sg_by_role(any_stack, "service")
-    assert any_stack.one(RDS).inputs["vpcSecurityGroupIds"] == [_id_of(any_stack, db_sg)]
+    assert any_stack.one(RDS).inputs["vpcSecurityGroupIds"] == [db_sg.id]
     rules = rules_of(any_stack, INGRESS_RULE, db_sg)
     assert len(rules) == 1
     assert rules[0]["fromPort"] == rules[0]["toPort"] == 5432
-    assert rules[0]["referencedSecurityGroupId"] == _id_of(any_stack, service_sg)
+    assert rules[0]["referencedSecurityGroupId"] == service_sg.id
     assert "cidrIpv4" not in rules[0] and "cidrIpv6" not in rules[0]
     assert rules_of(any_stack, EGRESS_RULE, db_sg) == []
 
@@ -456,7 +449,7 @@ def test_alb_admits_only_allowed_cidrs() -> None:
     assert {r["cidrIpv4"] for r in alb_rules} == {"203.0.113.0/24"}
     assert {r["fromPort"] for r in alb_rules} == {80, 443}
     service_rules = rules_of(run, INGRESS_RULE, sg_by_role(run, "service"))
-    assert [r["referencedSecurityGroupId"] for r in service_rules] == [_id_of(run, sg_by_role(run, "alb"))]
+    assert [r["referencedSecurityGroupId"] for r in service_rules] == [sg_by_role(run, "alb").id]
     assert {r["fromPort"] for r in service_rules} == {12000}
 
 
@@ -484,9 +477,7 @@ def test_service_egress_is_https_and_the_database_only() -> None:
     open_ports = {(r["fromPort"], r.get("cidrIpv4")) for r in rules if "cidrIpv4" in r}
     assert open_ports == {(443, "0.0.0.0/0")}
     to_db = [r for r in rules if "referencedSecurityGroupId" in r]
-    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in to_db] == [
-        (5432, _id_of(run, sg_by_role(run, "db")))
-    ]
+    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in to_db] == [(5432, sg_by_role(run, "db").id)]
 
 
 # --- 9. Provider keys ---------------------------------------------------------------------------------
