@@ -1,0 +1,200 @@
+"""The offline plan (pure: a recorded run in, a JSON document or text out) and its diff.
+
+The JSON document is a stable contract (README, "Offline plan"):
+
+    {"stack", "profile",
+     "resources": [{"type", "name", "parent", "inputs"}],
+     "outputs": {...},
+     "cost": {"monthly_usd", "currency", "region", "prices_as_of", "assumptions",
+              "items": [{"resource", "what", "monthly_usd"}]}}
+
+``inputs`` are what Pulumi passes to the provider (camelCase), with every secret replaced by
+``"[secret]"``. ``parent`` is ``"<type>::<name>"`` of the component a resource belongs to, or null
+for the stack's direct children. A resource is identified by (type, name, parent).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import SECRET_MASK
+from .pricing import estimate
+from .simulate import Run, unwrap_secrets
+
+# Inputs a reviewer cares about, per resource type (the text plan shows only these).
+REVIEW_KEYS: dict[str, tuple[str, ...]] = {
+    "aws:rds/instance:Instance": (
+        "instanceClass",
+        "engineVersion",
+        "multiAz",
+        "allocatedStorage",
+        "maxAllocatedStorage",
+        "storageEncrypted",
+        "publiclyAccessible",
+        "deletionProtection",
+        "skipFinalSnapshot",
+        "backupRetentionPeriod",
+        "caCertIdentifier",
+    ),
+    "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
+    "aws:ecs/taskDefinition:TaskDefinition": ("cpu", "memory", "runtimePlatform"),
+    "aws:ecs/service:Service": ("desiredCount", "capacityProviderStrategies", "enableExecuteCommand"),
+    "aws:lb/loadBalancer:LoadBalancer": ("internal", "idleTimeout"),
+    "aws:lb/listener:Listener": ("port", "protocol", "certificateArn"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "fromPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "referencedSecurityGroupId",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "fromPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
+    ),
+    "aws:secretsmanager/secret:Secret": ("name", "recoveryWindowInDays"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:appautoscaling/target:Target": ("minCapacity", "maxCapacity"),
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
+}
+
+
+def _parent_key(run: Run, parent_urn: str) -> str | None:
+    parent = run.by_urn(parent_urn)
+    return f"{parent.type}::{parent.name}" if parent else None
+
+
+def _tidy(value: Any) -> Any:
+    """Whole numbers arrive from the engine as floats (300.0); show them as integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    return value
+
+
+def plan_document(run: Run) -> dict[str, Any]:
+    """The JSON contract for a recorded run, secrets masked, in a stable order."""
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": _parent_key(run, r.parent),
+            "inputs": _tidy(unwrap_secrets(r.inputs, SECRET_MASK)),
+        }
+        for r in run.resources
+    ]
+    resources.sort(key=lambda r: (r["parent"] or "", r["type"], r["name"]))
+    profile = run.outputs.get("profile") or run.config.values.get("plano:profile", "dev")
+    region = run.config.values.get("aws:region", "us-east-1")
+    return {
+        "stack": run.stack,
+        "profile": profile,
+        "resources": resources,
+        "outputs": _tidy(unwrap_secrets(run.outputs, SECRET_MASK)),
+        "cost": estimate(resources, region),
+    }
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def plan_text(document: dict[str, Any]) -> str:
+    """Resources grouped by component with the settings a reviewer cares about, then the cost."""
+    lines = [f"Offline plan for stack {document['stack']} (profile {document['profile']})", ""]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    components = [r for r in document["resources"] if r["parent"] is None]
+    for resource in document["resources"]:
+        if resource["parent"] is not None:
+            groups.setdefault(resource["parent"], []).append(resource)
+    for component in components:
+        key = f"{component['type']}::{component['name']}"
+        children = groups.get(key, [])
+        lines.append(f"{component['type']}  {component['name']}  ({len(children)} resources)")
+        for child in children:
+            shown = {k: child["inputs"][k] for k in REVIEW_KEYS.get(child["type"], ()) if k in child["inputs"]}
+            detail = ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
+            lines.append(f"  + {child['type'].split(':')[-1]:<28} {child['name']}" + (f"  {detail}" if detail else ""))
+        lines.append("")
+    cost = document["cost"]
+    lines.append(
+        f"Estimated monthly cost: {cost['monthly_usd']:.2f} {cost['currency']} in {cost['region']} "
+        f"(list prices as of {cost['prices_as_of']})"
+    )
+    for item in sorted(cost["items"], key=lambda i: -i["monthly_usd"]):
+        lines.append(f"  {item['monthly_usd']:>9.2f}  {item['what']}")
+    lines.append("Assumes: " + "; ".join(cost["assumptions"]))
+    return "\n".join(lines) + "\n"
+
+
+def _identity(resource: dict[str, Any]) -> tuple[str, str, str]:
+    return (resource["type"], resource["name"], resource["parent"] or "")
+
+
+def _changed_inputs(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    keys = sorted(set(base) | set(head))
+    return [(k, base.get(k), head.get(k)) for k in keys if base.get(k) != head.get(k)]
+
+
+def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
+    """Markdown for a pull-request comment: what the change adds, removes, changes and costs."""
+    base_by = {_identity(r): r for r in base["resources"]}
+    head_by = {_identity(r): r for r in head["resources"]}
+    added = [head_by[k] for k in head_by if k not in base_by]
+    removed = [base_by[k] for k in base_by if k not in head_by]
+    changed = [
+        (head_by[k], _changed_inputs(base_by[k]["inputs"], head_by[k]["inputs"]))
+        for k in head_by
+        if k in base_by and base_by[k]["inputs"] != head_by[k]["inputs"]
+    ]
+    old, new = base["cost"]["monthly_usd"], head["cost"]["monthly_usd"]
+    delta = new - old
+    lines = [
+        f"### Offline plan: stack `{head['stack']}` (profile `{head['profile']}`)",
+        "",
+        f"**Monthly cost:** {old:.2f} → {new:.2f} {head['cost']['currency']} "
+        f"(**{'+' if delta >= 0 else '-'}{abs(delta):.2f}**) at list prices as of {head['cost']['prices_as_of']}",
+        "",
+        f"{len(added)} to add, {len(changed)} to change, {len(removed)} to remove.",
+    ]
+    if not (added or removed or changed):
+        lines += ["", "No infrastructure change."]
+    for title, items in (("Added", added), ("Removed", removed)):
+        if items:
+            lines += ["", f"#### {title}", ""]
+            lines += [
+                f"- `{r['type']}` **{r['name']}**" + (f" (in {r['parent']})" if r["parent"] else "") for r in items
+            ]
+    if changed:
+        lines += ["", "#### Changed", ""]
+        for resource, diffs in changed:
+            lines.append(f"- `{resource['type']}` **{resource['name']}**")
+            for key, before, after in diffs:
+                lines.append(f"  - `{key}`: `{_short(before)}` → `{_short(after)}`")
+    cost_changes = _cost_item_changes(base["cost"]["items"], head["cost"]["items"])
+    if cost_changes:
+        lines += ["", "#### Cost items", "", "| item | before | after |", "|---|---:|---:|"]
+        lines += [f"| {what} | {b:.2f} | {a:.2f} |" for what, b, a in cost_changes]
+    lines += ["", "_Secrets are shown as `[secret]`. Generated offline under mocks: no cloud credentials used._"]
+    return "\n".join(lines) + "\n"
+
+
+def _cost_item_changes(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    def totals(items: list[dict[str, Any]]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for item in items:
+            out[item["what"]] = out.get(item["what"], 0.0) + float(item["monthly_usd"])
+        return out
+
+    b, h = totals(base), totals(head)
+    return [
+        (k, b.get(k, 0.0), h.get(k, 0.0))
+        for k in sorted(set(b) | set(h))
+        if abs(b.get(k, 0.0) - h.get(k, 0.0)) >= 0.005
+    ]

@@ -1,0 +1,556 @@
+"""The cost model: a monthly estimate for the resources of an offline plan, at AWS list prices.
+
+``estimate(resources, region)`` takes the plan document's resources (``{"type", "name", "parent",
+"inputs"}``, inputs in camelCase as Pulumi passes them) and returns::
+
+    {"monthly_usd", "currency", "region", "prices_as_of", "assumptions",
+     "items": [{"resource": "<type>::<name>", "what", "monthly_usd"}]}
+
+Prices come from ``prices.py`` (dated and sourced). Usage that a plan cannot know (traffic, log
+volume, API calls) is assumed with the constants below, and every assumption that shaped the number
+is listed in ``assumptions``. Each item is rounded to cents and the total is the sum of the rounded
+items. ``prices_as_of`` is the oldest ``as_of`` date among the prices the estimate used.
+
+A region, RDS instance class, engine, storage type, load balancer type, Fargate launch type or
+operating system that the table has no price for raises ``PricingError`` (a ``ConfigError``): an
+estimate that silently leaves out the biggest item would be worse than none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ConfigError
+from .prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED
+
+PRICES_FILE = "components/prices.py"
+
+# --- Assumed usage (each one is stated in the estimate when it is used) -------------------------
+ALB_BASELINE_LCU = 1.0  # capacity units per hour for a lightly used load balancer
+ALB_DEFAULT_AZS = 2  # public IPv4 addresses of an internet-facing ALB when its subnets are unknown
+NAT_GB_PER_MONTH = 10.0  # data processed per NAT gateway
+SECRET_API_CALLS_PER_MONTH = 10_000  # per secret: task starts, deployments, the provider's reads
+ECS_LOG_GB_PER_MONTH = 1.0  # ingested per application log group
+RDS_LOG_GB_PER_MONTH = 0.5  # ingested per RDS log export group
+LOG_MONTHS_WITHOUT_RETENTION = 12  # stored months priced for a log group that never expires
+RDS_BACKUP_DAILY_CHANGE = 0.02  # share of the allocated storage that changes per day
+PI_FREE_RETENTION_DAYS = 7
+
+RDS = "aws:rds/instance:Instance"
+SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+SCALING_TARGET = "aws:appautoscaling/target:Target"
+CLUSTER_PROVIDERS = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+EIP = "aws:ec2/eip:Eip"
+SECRET = "aws:secretsmanager/secret:Secret"
+KMS_KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+# Resource types that cost money but are not in the model: named in the assumptions when present.
+UNPRICED_TYPES: dict[str, str] = {
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "VPC endpoints",
+    "aws:ecr/repository:Repository": "ECR image storage",
+    "aws:route53/zone:Zone": "Route 53 hosted zones",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "CloudWatch alarms",
+    "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboards",
+    "aws:ec2/flowLog:FlowLog": "VPC flow logs",
+    "aws:wafv2/webAcl:WebAcl": "WAF web ACLs",
+}
+
+_CAPACITY_PROVIDERS = {"FARGATE": "on-demand", "FARGATE_SPOT": "spot"}
+_ARCHITECTURES = {"X86_64": "x86_64", "ARM64": "arm64"}
+
+
+class PricingError(ConfigError):
+    """Something the price table has no price for: a region, an instance class, a launch type."""
+
+
+def supported_regions() -> list[str]:
+    return sorted(PRICES)
+
+
+def known_instance_classes(region: str) -> list[str]:
+    prefix, suffix = "rds.instance.", ".single-az"
+    return sorted(k[len(prefix) : -len(suffix)] for k in PRICES[region] if k.startswith(prefix) and k.endswith(suffix))
+
+
+def estimate(resources: list[dict[str, Any]], region: str) -> dict[str, Any]:
+    """The monthly cost of ``resources`` in ``region`` at on-demand list prices, itemized."""
+    if region not in PRICES:
+        raise PricingError(
+            "aws:region",
+            "has no prices in the cost model",
+            value=region,
+            allowed=", ".join(supported_regions()),
+            fix=f"deploy to a supported region, or add the region's prices (every key, with a source and date) "
+            f"to {PRICES_FILE}",
+        )
+    model = _Model(region, resources)
+    model.run()
+    return model.result()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _key(resource: Mapping[str, Any]) -> str:
+    return f"{resource['type']}::{resource['name']}"
+
+
+def _inputs(resource: Mapping[str, Any]) -> dict[str, Any]:
+    inputs = resource.get("inputs") or {}
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _label(resource: Mapping[str, Any]) -> str:
+    """A short human name for assumptions: the AWS name when the plan knows it, else the resource name."""
+    inputs = _inputs(resource)
+    name = inputs.get("identifier") or inputs.get("name") or resource.get("name")
+    kind = {RDS: "RDS instance", SERVICE: "ECS service", TASK_DEFINITION: "task definition", LOG_GROUP: "log group"}
+    return f"{kind.get(str(resource.get('type')), str(resource.get('type')))} {name}"
+
+
+def _qty(value: float) -> str:
+    """A quantity for a "what" line: 1, 0.5, 2.96."""
+    return f"{round(value, 2):g}"
+
+
+def _plural(count: float, word: str) -> str:
+    return f"{_qty(count)} {word}" + ("" if count == 1 else "s")
+
+
+class _Model:
+    def __init__(self, region: str, resources: list[dict[str, Any]]) -> None:
+        self.region = region
+        self.table = PRICES[region]
+        self.resources = resources
+        self.items: list[dict[str, Any]] = []
+        self.assumptions: list[str] = []
+        self.used: set[str] = set()
+
+    # -- bookkeeping
+
+    def price(self, key: str) -> float:
+        self.used.add(key)
+        return self.table[key]["usd"]
+
+    def add(self, resource: Mapping[str, Any], what: str, usd: float) -> None:
+        self.items.append({"resource": _key(resource), "what": what, "monthly_usd": round(usd, 2)})
+
+    def assume(self, text: str) -> None:
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r.get("type") == type_]
+
+    def result(self) -> dict[str, Any]:
+        dates = [self.table[k]["as_of"] for k in self.used] or [p["as_of"] for p in self.table.values()]
+        total = round(sum(item["monthly_usd"] for item in self.items), 2)
+        return {
+            "monthly_usd": total,
+            "currency": "USD",
+            "region": self.region,
+            "prices_as_of": min(dates) if dates else TABLE_COMPILED,
+            "assumptions": self.assumptions,
+            "items": self.items,
+        }
+
+    # -- the model
+
+    def run(self) -> None:
+        hours = _qty(HOURS_PER_MONTH)
+        self.assume(f"{hours} hours per month, every resource running the whole month")
+        self.assume(
+            f"on-demand list prices in {self.region} from {PRICES_FILE}, without free tier, Savings Plans, "
+            "reserved instances, taxes or support plans"
+        )
+        self.assume("not priced: data transfer (internet egress, cross-AZ), CloudWatch metrics, DNS queries")
+        for resource in self.of_type(RDS):
+            self.rds(resource)
+        for resource in self.of_type(SERVICE):
+            self.service(resource)
+        for resource in self.of_type(LOAD_BALANCER):
+            self.load_balancer(resource)
+        for resource in self.of_type(NAT_GATEWAY):
+            self.nat_gateway(resource)
+        for resource in self.of_type(EIP):
+            self.eip(resource)
+        for resource in self.of_type(SECRET):
+            self.secret(resource)
+        for resource in self.of_type(KMS_KEY):
+            self.kms_key(resource)
+        for resource in self.of_type(LOG_GROUP):
+            self.log_group(resource)
+        self.unpriced()
+
+    def rds(self, resource: dict[str, Any]) -> None:
+        inputs = _inputs(resource)
+        engine = str(inputs.get("engine") or "postgres")
+        if engine != "postgres":
+            raise PricingError(
+                f"{_key(resource)} engine",
+                "has no prices in the cost model",
+                value=engine,
+                allowed="postgres",
+                fix=f"add the engine's instance prices to {PRICES_FILE}",
+            )
+        instance_class = str(inputs.get("instanceClass") or "")
+        multi_az = bool(inputs.get("multiAz"))
+        az = "multi-az" if multi_az else "single-az"
+        az_text = "Multi-AZ" if multi_az else "Single-AZ"
+        key = f"rds.instance.{instance_class}.{az}"
+        if key not in self.table:
+            known = known_instance_classes(self.region)
+            cheapest = min(known, key=lambda c: self.table[f"rds.instance.{c}.single-az"]["usd"])
+            raise PricingError(
+                "plano:dbInstanceClass",
+                f"has no price in the cost model for {self.region} ({_label(resource)})",
+                value=instance_class,
+                allowed=", ".join(known),
+                fix=f"choose a known class (e.g. pulumi config set plano:dbInstanceClass {cheapest}), or add the "
+                f"class's Single-AZ and Multi-AZ hourly prices for every region, with a source and date, "
+                f"to {PRICES_FILE}",
+            )
+        hours = HOURS_PER_MONTH
+        self.add(
+            resource,
+            f"RDS PostgreSQL {instance_class} {az_text}, {_qty(hours)} h",
+            self.price(key) * hours,
+        )
+
+        storage_type = str(inputs.get("storageType") or "gp2")
+        storage_key = f"rds.storage.{storage_type}.{az}"
+        if storage_key not in self.table:
+            raise PricingError(
+                f"{_key(resource)} storageType",
+                "has no price in the cost model",
+                value=storage_type,
+                allowed="gp3",
+                fix=f"use storageType gp3 (the provider's default is gp2), or add the storage type's prices "
+                f"to {PRICES_FILE}",
+            )
+        allocated = _num(inputs.get("allocatedStorage"))
+        self.add(
+            resource,
+            f"RDS {storage_type} storage {_qty(allocated)} GB {az_text}",
+            self.price(storage_key) * allocated,
+        )
+        if inputs.get("iops") is not None or inputs.get("storageThroughput") is not None:
+            self.assume(f"{_label(resource)}: provisioned gp3 IOPS/throughput above the baseline are not priced")
+        if inputs.get("maxAllocatedStorage"):
+            self.assume(
+                "RDS storage priced at allocatedStorage (storage autoscaling up to maxAllocatedStorage is not priced)"
+            )
+
+        retention = int(_num(inputs.get("backupRetentionPeriod"), 0))
+        change = RDS_BACKUP_DAILY_CHANGE
+        self.assume(
+            f"RDS automated backups: a full copy of the allocated storage plus {change:.0%} of it per further day "
+            "of retention, billed only beyond the free allowance (100% of provisioned storage)"
+        )
+        billable = allocated * change * max(retention - 1, 0)
+        if billable <= 0:
+            self.assume(f"{_label(resource)}: {retention}-day backup retention fits in the free allowance")
+        else:
+            self.add(
+                resource,
+                f"RDS backup storage beyond the free allowance, {_qty(billable)} GB ({retention}-day retention)",
+                self.price("rds.backup") * billable,
+            )
+
+        if inputs.get("performanceInsightsEnabled"):
+            pi_days = int(_num(inputs.get("performanceInsightsRetentionPeriod"), PI_FREE_RETENTION_DAYS))
+            if pi_days <= PI_FREE_RETENTION_DAYS:
+                self.assume(f"Performance Insights with {pi_days}-day retention is free")
+            else:
+                self.assume(
+                    f"{_label(resource)}: Performance Insights retention of {pi_days} days (beyond the free "
+                    f"{PI_FREE_RETENTION_DAYS}) is not priced: no price in the table"
+                )
+
+    def _task_definition(self, service: dict[str, Any]) -> dict[str, Any]:
+        tasks = self.of_type(TASK_DEFINITION)
+        ref = str(_inputs(service).get("taskDefinition") or "")
+        family = ref.rsplit("/", 1)[-1].split(":", 1)[0]
+        matches = [t for t in tasks if _inputs(t).get("family") == family] if family else []
+        if not matches:
+            matches = [t for t in tasks if t.get("parent") == service.get("parent")]
+        if not matches and len(tasks) == 1:
+            matches = tasks
+        if len(matches) != 1:
+            raise PricingError(
+                f"{_key(service)} taskDefinition",
+                "does not match exactly one task definition in the plan, so its Fargate cost is unknown",
+                value=ref or None,
+                fix="give the service the ARN (or family) of a task definition created in the same program",
+            )
+        return matches[0]
+
+    def _task_count(self, service: dict[str, Any]) -> tuple[float, float | None]:
+        """Tasks priced (desired, or the autoscaling minimum if higher) and the autoscaling maximum."""
+        inputs = _inputs(service)
+        desired = _num(inputs.get("desiredCount"))
+        name = str(inputs.get("name") or "")
+        for target in self.of_type(SCALING_TARGET):
+            t = _inputs(target)
+            if t.get("scalableDimension") != "ecs:service:DesiredCount":
+                continue
+            if name and str(t.get("resourceId") or "").rsplit("/", 1)[-1] == name:
+                return max(desired, _num(t.get("minCapacity"))), _num(t.get("maxCapacity"))
+        return desired, None
+
+    def _strategy(self, service: dict[str, Any]) -> list[dict[str, Any]]:
+        inputs = _inputs(service)
+        strategies = inputs.get("capacityProviderStrategies") or []
+        if strategies:
+            return list(strategies)
+        launch_type = inputs.get("launchType")
+        if launch_type == "FARGATE":
+            return [{"capacityProvider": "FARGATE", "weight": 1}]
+        if launch_type is None:
+            for cluster in self.of_type(CLUSTER_PROVIDERS):
+                default = _inputs(cluster).get("defaultCapacityProviderStrategies") or []
+                if default:
+                    self.assume(f"{_label(service)}: runs on the cluster's default capacity provider strategy")
+                    return list(default)
+            self.assume(f"{_label(service)}: no launch type or capacity provider set, priced as Fargate on-demand")
+            return [{"capacityProvider": "FARGATE", "weight": 1}]
+        raise PricingError(
+            f"{_key(service)} launchType",
+            "is not in the cost model (it prices Fargate only)",
+            value=launch_type,
+            allowed="FARGATE, or capacity providers FARGATE and FARGATE_SPOT",
+            fix="run the service on Fargate, or extend components/pricing.py with EC2 capacity",
+        )
+
+    def _split(self, service: dict[str, Any], tasks: float) -> dict[str, float]:
+        """Tasks per capacity provider: the base first, the rest by weight."""
+        strategies = self._strategy(service)
+        out: dict[str, float] = {}
+        remaining = tasks
+        for s in strategies:
+            provider = str(s.get("capacityProvider"))
+            if provider not in _CAPACITY_PROVIDERS:
+                raise PricingError(
+                    f"{_key(service)} capacityProviderStrategies",
+                    "names a capacity provider the cost model has no price for",
+                    value=provider,
+                    allowed=", ".join(_CAPACITY_PROVIDERS),
+                    fix="use FARGATE or FARGATE_SPOT, or extend components/pricing.py",
+                )
+            base = min(_num(s.get("base")), remaining)
+            if base > 0:
+                out[provider] = out.get(provider, 0.0) + base
+                remaining -= base
+        weights = [(str(s.get("capacityProvider")), _num(s.get("weight"))) for s in strategies]
+        total_weight = sum(w for _, w in weights)
+        if remaining > 0:
+            if total_weight <= 0:
+                weights, total_weight = [(weights[0][0], 1.0)], 1.0
+            for provider, weight in weights:
+                if weight > 0:
+                    out[provider] = out.get(provider, 0.0) + remaining * weight / total_weight
+        if len([p for p, n in out.items() if n > 0]) > 1:
+            self.assume(f"{_label(service)}: tasks split between capacity providers by base and weight")
+        return out
+
+    def _fargate_rate(self, provider: str, arch: str, unit: str) -> float:
+        """USD per vCPU-hour or GB-hour for a capacity provider and architecture."""
+        on_demand = self.price(f"fargate.{arch}.{unit}")
+        if provider == "FARGATE":
+            return on_demand
+        spot_key = f"fargate-spot.{arch}.{unit}"
+        if spot_key in self.table:
+            return self.price(spot_key)
+        # No Spot price for this architecture: apply the region's x86_64 Spot discount.
+        ratio = self.price(f"fargate-spot.x86_64.{unit}") / self.price(f"fargate.x86_64.{unit}")
+        discount = 1 - self.price("fargate-spot.x86_64.vcpu-hour") / self.price("fargate.x86_64.vcpu-hour")
+        self.assume(
+            f"Fargate Spot {arch.upper()}: the table has no {arch.upper()} Spot price, so the region's x86_64 Spot "
+            f"discount ({discount:.0%} off on-demand in {self.region}) is applied to the {arch.upper()} on-demand price"
+        )
+        return on_demand * ratio
+
+    def service(self, service: dict[str, Any]) -> None:
+        task = self._task_definition(service)
+        t = _inputs(task)
+        platform = t.get("runtimePlatform") or {}
+        os_family = str(platform.get("operatingSystemFamily") or "LINUX")
+        arch_name = str(platform.get("cpuArchitecture") or "X86_64")
+        if os_family != "LINUX" or arch_name not in _ARCHITECTURES:
+            raise PricingError(
+                f"{_key(task)} runtimePlatform",
+                "has no Fargate price in the cost model",
+                value={"operatingSystemFamily": os_family, "cpuArchitecture": arch_name},
+                allowed="LINUX with X86_64 or ARM64",
+                fix=f"use Linux on X86_64 or ARM64, or add the platform's prices to {PRICES_FILE}",
+            )
+        arch = _ARCHITECTURES[arch_name]
+        vcpu = _num(t.get("cpu")) / 1024
+        memory_gb = _num(t.get("memory")) / 1024
+        if vcpu <= 0 or memory_gb <= 0:
+            raise PricingError(
+                f"{_key(task)} cpu/memory",
+                "must be set at the task level for Fargate, so the cost model can price the task",
+                value={"cpu": t.get("cpu"), "memory": t.get("memory")},
+                fix="set the task definition's cpu and memory",
+            )
+        tasks, maximum = self._task_count(service)
+        hours = HOURS_PER_MONTH
+        monthly = 0.0
+        for provider, count in self._split(service, tasks).items():
+            label = "Fargate" if provider == "FARGATE" else "Fargate Spot"
+            cpu_usd = self._fargate_rate(provider, arch, "vcpu-hour") * vcpu * count * hours
+            mem_usd = self._fargate_rate(provider, arch, "gb-hour") * memory_gb * count * hours
+            tasks_text = _plural(count, "task")
+            self.add(service, f"{label} {arch_name} {_qty(vcpu)} vCPU × {tasks_text}, {_qty(hours)} h", cpu_usd)
+            self.add(
+                service, f"{label} {arch_name} {_qty(memory_gb)} GB memory × {tasks_text}, {_qty(hours)} h", mem_usd
+            )
+            monthly += cpu_usd + mem_usd
+            if provider == "FARGATE_SPOT":
+                self.assume("Fargate Spot prices are a snapshot (AWS changes them with spare capacity)")
+        network = _inputs(service).get("networkConfiguration") or {}
+        if network.get("assignPublicIp") and tasks > 0:
+            ip_usd = self.price("ipv4.hour") * tasks * hours
+            self.add(
+                service,
+                f"Public IPv4 address × {_qty(tasks)} (tasks, assignPublicIp), {_qty(hours)} h",
+                ip_usd,
+            )
+            monthly += ip_usd
+        ephemeral = _num((t.get("ephemeralStorage") or {}).get("sizeInGib"))
+        if ephemeral > 20:
+            self.assume(f"{_label(task)}: ephemeral storage beyond the included 20 GiB is not priced")
+        if maximum is not None and maximum > tasks > 0:
+            extra = monthly / tasks * (maximum - tasks)
+            self.assume(
+                f"{_label(service)}: priced at {_plural(tasks, 'task')} (desired count / autoscaling minimum), "
+                f"scaling out to the maximum of {_qty(maximum)} would add up to {extra:.2f} USD per month"
+            )
+        else:
+            self.assume(f"{_label(service)}: priced at its desired count of {_plural(tasks, 'task')}")
+
+    def load_balancer(self, resource: dict[str, Any]) -> None:
+        inputs = _inputs(resource)
+        lb_type = str(inputs.get("loadBalancerType") or "application")
+        if lb_type != "application":
+            raise PricingError(
+                f"{_key(resource)} loadBalancerType",
+                "has no price in the cost model",
+                value=lb_type,
+                allowed="application",
+                fix=f"add the load balancer type's hourly and capacity-unit prices to {PRICES_FILE}",
+            )
+        hours = HOURS_PER_MONTH
+        internal = bool(inputs.get("internal"))
+        self.add(
+            resource,
+            f"Application load balancer ({'internal' if internal else 'internet-facing'}), {_qty(hours)} h",
+            self.price("alb.hour") * hours,
+        )
+        self.add(
+            resource,
+            f"ALB capacity units, {_qty(ALB_BASELINE_LCU)} LCU baseline (assumed), {_qty(hours)} h",
+            self.price("alb.lcu-hour") * ALB_BASELINE_LCU * hours,
+        )
+        self.assume(f"ALB traffic: a baseline of {_qty(ALB_BASELINE_LCU)} LCU per hour")
+        if internal:
+            return
+        subnets = inputs.get("subnets") or inputs.get("subnetMappings") or []
+        azs = len(subnets) if subnets else ALB_DEFAULT_AZS
+        self.assume(
+            "an internet-facing ALB uses one public IPv4 address per availability zone "
+            f"({'one per subnet' if subnets else f'{ALB_DEFAULT_AZS} AZs assumed'}, AWS may add more under load)"
+        )
+        self.add(
+            resource,
+            f"Public IPv4 address × {azs} (ALB, one per AZ), {_qty(hours)} h",
+            self.price("ipv4.hour") * azs * hours,
+        )
+
+    def nat_gateway(self, resource: dict[str, Any]) -> None:
+        hours = HOURS_PER_MONTH
+        name = resource.get("name")
+        self.add(resource, f"NAT gateway {name}, {_qty(hours)} h", self.price("nat.hour") * hours)
+        self.add(
+            resource,
+            f"NAT gateway {name} data processed, {_qty(NAT_GB_PER_MONTH)} GB (assumed)",
+            self.price("nat.gb") * NAT_GB_PER_MONTH,
+        )
+        self.assume(f"NAT gateway traffic: {_qty(NAT_GB_PER_MONTH)} GB processed per gateway per month")
+
+    def eip(self, resource: dict[str, Any]) -> None:
+        hours = HOURS_PER_MONTH
+        self.add(
+            resource,
+            f"Public IPv4 address (Elastic IP {resource.get('name')}), {_qty(hours)} h",
+            self.price("ipv4.hour") * hours,
+        )
+
+    def secret(self, resource: dict[str, Any]) -> None:
+        calls = SECRET_API_CALLS_PER_MONTH
+        name = _inputs(resource).get("name") or resource.get("name")
+        self.add(resource, f"Secrets Manager secret {name}, 1 month", self.price("secretsmanager.secret-month"))
+        self.add(
+            resource,
+            f"Secrets Manager API calls for {name}, {calls:,} (assumed)",
+            self.price("secretsmanager.10k-calls") * calls / 10_000,
+        )
+        self.assume(f"Secrets Manager: {calls:,} API calls per secret per month")
+
+    def kms_key(self, resource: dict[str, Any]) -> None:
+        self.add(resource, "KMS customer managed key, 1 month", self.price("kms.key-month"))
+        self.assume("KMS API requests are not priced (assumed few)")
+
+    def log_group(self, resource: dict[str, Any]) -> None:
+        inputs = _inputs(resource)
+        name = str(inputs.get("name") or "")
+        is_rds = name.startswith("/aws/rds/")
+        gb = RDS_LOG_GB_PER_MONTH if is_rds else ECS_LOG_GB_PER_MONTH
+        self.assume(
+            f"CloudWatch Logs volume: {_qty(ECS_LOG_GB_PER_MONTH)} GB per month per application log group, "
+            f"{_qty(RDS_LOG_GB_PER_MONTH)} GB per RDS log export group, stored uncompressed"
+        )
+        if inputs.get("logGroupClass") not in (None, "STANDARD"):
+            self.assume(f"{_label(resource)}: priced at the Standard log class (an upper bound)")
+        self.add(
+            resource,
+            f"CloudWatch Logs ingestion {name}, {_qty(gb)} GB (assumed)",
+            self.price("logs.ingest-gb") * gb,
+        )
+        retention_days = _num(inputs.get("retentionInDays"))
+        if retention_days > 0:
+            stored = gb * retention_days / (HOURS_PER_MONTH / 24)
+            retention = f"{_qty(retention_days)}-day retention"
+        else:
+            stored = gb * LOG_MONTHS_WITHOUT_RETENTION
+            retention = f"no expiry, {LOG_MONTHS_WITHOUT_RETENTION} months kept (assumed)"
+            self.assume(f"{_label(resource)}: never expires, priced at {LOG_MONTHS_WITHOUT_RETENTION} months stored")
+        self.add(
+            resource,
+            f"CloudWatch Logs storage {name}, {_qty(stored)} GB ({retention})",
+            self.price("logs.storage-gb-month") * stored,
+        )
+
+    def unpriced(self) -> None:
+        found: dict[str, int] = {}
+        for resource in self.resources:
+            type_ = str(resource.get("type"))
+            if type_ in UNPRICED_TYPES:
+                found[UNPRICED_TYPES[type_]] = found.get(UNPRICED_TYPES[type_], 0) + 1
+        for label, count in sorted(found.items()):
+            self.assume(f"not priced: {label} ({count} in the plan)")
