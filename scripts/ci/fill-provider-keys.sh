@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Put the external provider keys of STACK (the names in its `providerKeysExternal` config, i.e. the
+# keys of the stack output `provider_key_fill_commands`) into their Secrets Manager secrets, from
+# environment variables of the same name (the workflow maps repository secrets onto them).
+#
+#   OPENAI_API_KEY=... ANTHROPIC_API_KEY=... scripts/ci/fill-provider-keys.sh STACK
+#
+# A key with no (or an empty) variable is left alone, with a warning. Values never reach the
+# command line or the log: each is written to a private temporary file that the AWS CLI reads.
+# When a secret had no value before, the tasks could not start, so the service is redeployed.
+set -euo pipefail
+
+[ $# -eq 1 ] || { echo "usage: $0 STACK" >&2; exit 2; }
+stack="$1"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 700 "$tmp"
+
+outputs=$(pulumi stack output --json --stack "$stack")
+names=$(jq -r '.provider_key_fill_commands // {} | keys[]' <<<"$outputs")
+redeploy=""
+region=""
+for name in $names; do
+    [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "::warning::skipping provider key with odd name '$name'"; continue; }
+    arn=$(jq -r --arg n "$name" '.provider_key_secret_arns[$n] // empty' <<<"$outputs")
+    [ -n "$arn" ] || { echo "::warning::$stack has no secret for $name"; continue; }
+    value="${!name:-}"
+    if [ -z "$value" ]; then
+        echo "::warning::$name: no repository secret of that name, so $stack's $name stays as it is"
+        continue
+    fi
+    region=$(cut -d: -f4 <<<"$arn")
+    versions=$(aws secretsmanager describe-secret --region "$region" --secret-id "$arn" --output json |
+        jq '.VersionIdsToStages // {} | length')
+    printf '%s' "$value" >"$tmp/value"
+    aws secretsmanager put-secret-value --region "$region" --secret-id "$arn" \
+        --secret-string "file://$tmp/value" --output text --query VersionId >/dev/null
+    rm -f "$tmp/value"
+    echo "fill-provider-keys: $name put into $arn"
+    [ "$versions" != 0 ] || redeploy=1
+done
+
+if [ -n "$redeploy" ]; then
+    cluster=$(jq -r '.cluster_name' <<<"$outputs")
+    service=$(jq -r '.service_name' <<<"$outputs")
+    aws ecs update-service --region "$region" --cluster "$cluster" --service "$service" \
+        --force-new-deployment --output text --query service.serviceName >/dev/null
+    echo "fill-provider-keys: keys were empty before, so $cluster/$service was redeployed"
+fi

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Review stacks: `pr-<number>` with the dev profile, one per pull request.
+#
+#   scripts/ci/review-stack.sh up PR_NUMBER       create or update pr-N from Pulumi.dev.yaml, then
+#                                                 fill its external provider keys
+#   scripts/ci/review-stack.sh destroy PR_NUMBER  destroy pr-N and remove it (nothing left behind)
+#
+# Needs the Pulumi CLI, AWS credentials and the backend's credentials (see pulumi-prepare.sh), and
+# PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true: the stack's config file never outlives the job, so
+# later runs take the secrets provider from the stack's state. POLICY_PACKS (optional) is passed to
+# --policy-pack.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+[ $# -eq 2 ] || { echo "usage: $0 up|destroy PR_NUMBER" >&2; exit 2; }
+action="$1"
+[[ "$2" =~ ^[0-9]+$ ]] || { echo "review-stack: PR number must be digits, got '$2'" >&2; exit 2; }
+stack="pr-$2"
+
+stack_exists() {
+    pulumi stack ls --json | jq -e --arg s "$stack" 'any(.[]; .name == $s or (.name | endswith("/" + $s)))' >/dev/null
+}
+
+# Pulumi.pr-N.yaml gets the `config:` block of Pulumi.dev.yaml (the dev profile and everything the
+# pull request changed in it) and keeps its own secrets-provider keys. A dev file with `secure:`
+# values needs re-encryption, which only `pulumi config cp` can do (and it needs the dev stack).
+copy_dev_config() {
+    if grep -q 'secure:' Pulumi.dev.yaml; then
+        pulumi config cp --stack dev --dest "$stack"
+        return
+    fi
+    .venv/bin/python - "$stack" <<'EOF'
+import sys
+from pathlib import Path
+
+import yaml
+
+dev = yaml.safe_load(Path("Pulumi.dev.yaml").read_text(encoding="utf-8")) or {}
+target = Path(f"Pulumi.{sys.argv[1]}.yaml")
+review = (yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else None) or {}
+review["config"] = dev.get("config") or {}
+target.write_text(
+    f"# Review stack: a copy of Pulumi.dev.yaml's config, written by scripts/ci/review-stack.sh.\n"
+    + yaml.safe_dump(review, sort_keys=False),
+    encoding="utf-8",
+)
+EOF
+}
+
+policy_args=()
+[ -z "${POLICY_PACKS:-}" ] || policy_args=(--policy-pack "$POLICY_PACKS")
+
+case "$action" in
+    up)
+        pulumi stack select --create --non-interactive "$stack"
+        copy_dev_config
+        pulumi up --yes --non-interactive --stack "$stack" "${policy_args[@]}"
+        scripts/ci/fill-provider-keys.sh "$stack"
+        if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+            {
+                echo "### Review stack \`$stack\`"
+                echo
+                echo "| output | value |"
+                echo "|---|---|"
+                pulumi stack output --json --stack "$stack" |
+                    jq -r 'to_entries[] | select(.key | IN("endpoint_url", "port_forward_command", "db_address", "cluster_name"))
+                           | "| \(.key) | `\(.value | tostring)` |"'
+                echo
+                echo "Destroyed when the pull request closes, or after ${REVIEW_STACK_MAX_AGE_DAYS:-3} days without an update."
+            } >>"$GITHUB_STEP_SUMMARY"
+        fi
+        ;;
+    destroy)
+        if ! stack_exists; then
+            echo "review-stack: $stack does not exist (never created, or already removed): nothing to do"
+            exit 0
+        fi
+        pulumi destroy --yes --non-interactive --remove --stack "$stack"
+        echo "review-stack: destroyed and removed $stack"
+        ;;
+    *)
+        echo "usage: $0 up|destroy PR_NUMBER" >&2
+        exit 2
+        ;;
+esac

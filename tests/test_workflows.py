@@ -1,0 +1,310 @@
+"""GitHub Actions workflows: zizmor finds nothing, the schema check passes, and the promises hold.
+
+Both tools come from PyPI (requirements-dev.txt) and run offline: zizmor with ``--offline`` (no
+GitHub API audits), check-jsonschema with its vendored copy of the workflow schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT
+
+WORKFLOWS_DIR = PROJECT / ".github" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
+DEPENDABOT = PROJECT / ".github" / "dependabot.yml"
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$")
+VERSION_COMMENT = re.compile(r"^\s*#\s*v\d+\.\d+\.\d+\s*$")
+PULUMI_STEP_ACTIONS = ("pulumi/actions@",)
+
+
+def _tool(name: str) -> str:
+    """The tool installed next to the interpreter running the tests (the project's virtualenv)."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: make setup (it is in requirements-dev.txt)")
+    return found
+
+
+def _offline_env() -> dict[str, str]:
+    # No token: even a misconfigured run cannot reach the GitHub API.
+    drop = {"GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN"}
+    return {k: v for k, v in os.environ.items() if k not in drop} | {"NO_COLOR": "1"}
+
+
+def _load(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), path
+    return document
+
+
+def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the key `on` as the boolean true.
+    triggers = workflow.get("on", workflow.get(True))
+    if isinstance(triggers, str):
+        return {triggers: None}
+    if isinstance(triggers, list):
+        return dict.fromkeys(triggers)
+    assert isinstance(triggers, dict)
+    return triggers
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def _uses(job: dict[str, Any]) -> list[str]:
+    return [str(step["uses"]) for step in _steps(job) if "uses" in step]
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(step["run"]) for step in _steps(job) if "run" in step)
+
+
+WORKFLOWS = {path.name: _load(path) for path in WORKFLOW_FILES}
+JOBS = [(name, job_id, job) for name, wf in WORKFLOWS.items() for job_id, job in wf["jobs"].items()]
+
+
+def _job(workflow: str, job_id: str) -> dict[str, Any]:
+    job = WORKFLOWS[workflow]["jobs"][job_id]
+    assert isinstance(job, dict)
+    return job
+
+
+def test_the_three_workflows_exist() -> None:
+    assert set(WORKFLOWS) == {"pull-request.yml", "review-stacks.yml", "deploy.yml"}
+
+
+# --- the tools ------------------------------------------------------------------------------------
+
+
+def test_zizmor_reports_nothing() -> None:
+    result = subprocess.run(
+        [
+            _tool("zizmor"),
+            "--offline",
+            "--strict-collection",  # a workflow zizmor cannot parse is an error, not a skipped file
+            "--no-progress",
+            "--format",
+            "json",
+            str(WORKFLOWS_DIR.parent),  # the workflows and dependabot.yml
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_offline_env(),
+        cwd=PROJECT,
+    )
+    findings = json.loads(result.stdout) if result.stdout.strip() else None
+    assert result.returncode == 0 and findings == [], (
+        f"zizmor exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    for path in [*WORKFLOW_FILES, DEPENDABOT]:  # every file was audited, none silently skipped
+        assert re.search(rf"completed \S*/{re.escape(path.name)}$", result.stderr, re.M), result.stderr
+
+
+def test_check_jsonschema_accepts_the_workflows() -> None:
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOW_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_offline_env(),
+        cwd=PROJECT,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+def test_dependabot_keeps_the_pins_current() -> None:
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(DEPENDABOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_offline_env(),
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    ecosystems = {u["package-ecosystem"] for u in _load(DEPENDABOT)["updates"]}
+    assert ecosystems == {"github-actions", "pip"}
+
+
+# --- supply chain and permissions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha_with_its_version(path: Path) -> None:
+    lines = [m for line in path.read_text(encoding="utf-8").splitlines() if (m := USES_LINE.match(line))]
+    assert lines, f"{path.name} uses no action"
+    for match in lines:
+        ref, rest = match.group(1), match.group(2)
+        assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned by a full commit SHA"
+        assert VERSION_COMMENT.match(rest), f"{path.name}: {ref} needs a '# vX.Y.Z' comment, got {rest!r}"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_no_pull_request_target(path: Path) -> None:
+    assert "pull_request_target" not in _triggers(WORKFLOWS[path.name])
+    assert "pull_request_target" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_top_level_permissions_grant_nothing(name: str) -> None:
+    assert WORKFLOWS[name].get("permissions") == {}, "top level: `permissions: {}`, jobs ask for their own"
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_every_job_declares_minimal_permissions(workflow: str, job_id: str, job: dict[str, Any]) -> None:
+    permissions = job.get("permissions")
+    assert isinstance(permissions, dict), f"{workflow}:{job_id} must declare its permissions"
+    allowed = {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    for scope, level in permissions.items():
+        assert allowed.get(scope) == level, f"{workflow}:{job_id} asks for {scope}: {level}"
+    uses_aws = any(u.startswith("aws-actions/configure-aws-credentials@") for u in _uses(job))
+    assert ("id-token" in permissions) == uses_aws, f"{workflow}:{job_id}: id-token only where OIDC is used"
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_checkouts_do_not_persist_credentials(workflow: str, job_id: str, job: dict[str, Any]) -> None:
+    for step in _steps(job):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, f"{workflow}:{job_id}"
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_no_expression_is_interpolated_into_a_script(workflow: str, job_id: str, job: dict[str, Any]) -> None:
+    # Stricter than zizmor's template-injection audit: values reach scripts through `env:` only.
+    assert "${{" not in _runs(job), f"{workflow}:{job_id}: pass the value through env"
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_cloud_credentials_only_when_configured_and_never_for_forks(
+    workflow: str, job_id: str, job: dict[str, Any]
+) -> None:
+    if not any(u.startswith("aws-actions/configure-aws-credentials@") for u in _uses(job)):
+        return
+    condition = " ".join(str(job.get("if", "")).split())
+    assert "vars.AWS_ROLE_ARN != ''" in condition, f"{workflow}:{job_id} must be skipped without AWS_ROLE_ARN"
+    runs_on_pull_requests = "pull_request" in _triggers(WORKFLOWS[workflow]) and not re.search(
+        r"github\.event_name == '(schedule|workflow_dispatch)'", condition
+    )
+    if runs_on_pull_requests:
+        assert "github.event.pull_request.head.repo.full_name == github.repository" in condition, (
+            f"{workflow}:{job_id} must not run for pull requests from forks"
+        )
+    for step in _steps(job):
+        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+            assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+            assert "aws-access-key-id" not in step["with"], "OIDC only, no long-lived keys"
+
+
+def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
+    requirements = (PROJECT / "requirements.txt").read_text(encoding="utf-8")
+    [sdk] = re.findall(r"^pulumi==(\S+)", requirements, re.M)
+    for name, workflow in WORKFLOWS.items():
+        for job_id, job in workflow["jobs"].items():
+            for step in _steps(job):
+                if str(step.get("uses", "")).startswith(PULUMI_STEP_ACTIONS):
+                    version = step["with"]["pulumi-version"]
+                    if version == "${{ env.PULUMI_VERSION }}":
+                        version = {**workflow.get("env", {}), **job.get("env", {})}["PULUMI_VERSION"]
+                    assert version == sdk, f"{name}:{job_id} installs Pulumi {version}, the SDK is {sdk}"
+
+
+def test_scripts_the_workflows_run_exist_and_are_executable() -> None:
+    scripts = set()
+    for _, _, job in JOBS:
+        scripts |= set(re.findall(r"(?:head/)?(scripts/ci/[\w.-]+\.sh)", _runs(job)))
+    assert scripts
+    for script in scripts:
+        path = PROJECT / script
+        assert path.is_file() and os.access(path, os.X_OK), script
+
+
+# --- the promises of each workflow --------------------------------------------------------------
+
+
+def test_pull_requests_run_the_tests_the_offline_plan_and_previews() -> None:
+    workflow = WORKFLOWS["pull-request.yml"]
+    assert set(_triggers(workflow)) == {"pull_request"}
+    assert "make test" in _runs(_job("pull-request.yml", "test"))
+    plan = _job("pull-request.yml", "offline-plan")
+    assert plan["permissions"] == {"contents": "read"}, "pull request code runs with a read-only token"
+    checkouts = [s for s in _steps(plan) if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert any(s["with"].get("ref") == "${{ github.event.pull_request.base.sha }}" for s in checkouts)
+    assert "offline-plan.sh" in _runs(plan)
+    assert "GITHUB_STEP_SUMMARY" in (PROJECT / "scripts/ci/offline-plan.sh").read_text(), "the plan is always shown"
+    comment = _job("pull-request.yml", "plan-comment")
+    assert not any(str(u).startswith("actions/checkout@") for u in _uses(comment)), "no PR code beside a write token"
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
+    preview = _job("pull-request.yml", "preview")
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    [run] = [s for s in _steps(preview) if s.get("with", {}).get("command") == "preview"]
+    assert run["with"]["comment-on-pr"] is True
+    assert run["with"]["policyPacks"] == "${{ steps.prepare.outputs.policy_packs }}"
+
+
+def test_review_stacks_follow_the_pull_request_and_expire() -> None:
+    workflow = WORKFLOWS["review-stacks.yml"]
+    triggers = _triggers(workflow)
+    assert set(triggers["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "closed"}
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    up, destroy = _job("review-stacks.yml", "up"), _job("review-stacks.yml", "destroy")
+    assert "github.event.action != 'closed'" in up["if"]
+    assert "github.event.action == 'closed'" in destroy["if"]
+    assert 'review-stack.sh up "$PR_NUMBER"' in _runs(up)
+    assert 'review-stack.sh destroy "$PR_NUMBER"' in _runs(destroy)
+    for job in (up, destroy):
+        assert job["concurrency"] == {
+            "group": "pulumi-pr-${{ github.event.pull_request.number }}",
+            "cancel-in-progress": False,
+        }
+    cleanup = _job("review-stacks.yml", "cleanup")
+    env = next(s["env"] for s in _steps(cleanup) if "cleanup-review-stacks.sh" in str(s.get("run", "")))
+    assert "vars.REVIEW_STACK_MAX_AGE_DAYS || '3'" in env["MAX_AGE_DAYS"]
+
+
+def test_review_stack_teardown_removes_the_stack() -> None:
+    review = (PROJECT / "scripts/ci/review-stack.sh").read_text()
+    cleanup = (PROJECT / "scripts/ci/cleanup-review-stacks.sh").read_text()
+    for script in (review, cleanup):
+        destroys = [line for line in script.splitlines() if re.search(r"\bpulumi destroy\b", line)]
+        assert destroys and all("--remove" in line and "--yes" in line for line in destroys)
+    assert "pulumi stack select --create" in review
+    assert "Pulumi.dev.yaml" in review, "review stacks start from the dev profile"
+
+
+def test_dev_deploys_on_push_and_prod_only_through_the_protected_environment() -> None:
+    workflow = WORKFLOWS["deploy.yml"]
+    triggers = _triggers(workflow)
+    assert triggers["push"]["branches"] == ["main"] and "workflow_dispatch" in triggers
+    dev, prod = _job("deploy.yml", "dev"), _job("deploy.yml", "prod")
+    assert "environment" not in dev
+    assert prod["environment"] == "production"
+    assert prod["needs"] == "dev"
+    for job, stack in ((dev, "dev"), (prod, "prod")):
+        [up] = [s for s in _steps(job) if s.get("with", {}).get("command") == "up"]
+        assert up["with"]["stack-name"] == stack
+        assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}
+        assert "github.ref == 'refs/heads/main'" in job["if"]
+    assert not any(
+        s.get("with", {}).get("stack-name") == "prod"
+        for name, wf in WORKFLOWS.items()
+        for job_id, job in wf["jobs"].items()
+        if (name, job_id) != ("deploy.yml", "prod")
+        for s in _steps(job)
+        if s.get("with", {}).get("command") in {"up", "destroy", "refresh"}
+    ), "only the protected job changes prod"
