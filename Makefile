@@ -38,6 +38,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy components
+	$(PY) -m mypy --explicit-package-bases policy
 
 format: setup
 	$(PY) -m ruff format .

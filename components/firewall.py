@@ -27,6 +27,7 @@ from .naming import Names
 from .plano_config import Listener
 
 POSTGRES_PORT = 5432
+PUBLIC_INGRESS_TAG = "public-ingress"
 
 
 def _is_ipv6(cidr: str) -> bool:
@@ -88,6 +89,9 @@ class Firewall(pulumi.ComponentResource):
             alb = group("alb", "Plano load balancer")
             alb_ports = sorted({plan.port for plan in alb_listeners(args.listeners, https=args.https)})
             for cidr in args.allowed_cidrs:
+                # An internet-wide rule exists only with plano:allowPublicIngress; the tag records
+                # that consent for the policy pack (no-open-ingress).
+                public = ipaddress.ip_network(cidr).prefixlen == 0
                 for port in alb_ports:
                     aws.vpc.SecurityGroupIngressRule(
                         f"alb-in-{port}-{re.sub('[^0-9a-fA-F]+', '-', cidr)}",
@@ -98,6 +102,7 @@ class Firewall(pulumi.ComponentResource):
                         description=f"clients {cidr}",
                         cidr_ipv4=None if _is_ipv6(cidr) else cidr,
                         cidr_ipv6=cidr if _is_ipv6(cidr) else None,
+                        tags={**args.tags, PUBLIC_INGRESS_TAG: "allowed"} if public else args.tags,
                         opts=child,
                     )
             for port in container_ports:
@@ -109,6 +114,7 @@ class Firewall(pulumi.ComponentResource):
                     to_port=port,
                     referenced_security_group_id=service.id,
                     description="to Plano listeners",
+                    tags=args.tags,
                     opts=child,
                 )
                 aws.vpc.SecurityGroupIngressRule(
@@ -119,6 +125,7 @@ class Firewall(pulumi.ComponentResource):
                     to_port=port,
                     referenced_security_group_id=alb.id,
                     description="from the load balancer",
+                    tags=args.tags,
                     opts=child,
                 )
 
@@ -131,6 +138,7 @@ class Firewall(pulumi.ComponentResource):
                 to_port=port,
                 cidr_ipv4="0.0.0.0/0",
                 description="model providers, registries, AWS APIs",
+                tags=args.tags,
                 opts=child,
             )
         aws.vpc.SecurityGroupEgressRule(
@@ -141,6 +149,7 @@ class Firewall(pulumi.ComponentResource):
             to_port=POSTGRES_PORT,
             referenced_security_group_id=db.id,
             description="to the database (TLS, via the pgbouncer sidecar and the init step)",
+            tags=args.tags,
             opts=child,
         )
         aws.vpc.SecurityGroupIngressRule(
@@ -151,6 +160,7 @@ class Firewall(pulumi.ComponentResource):
             to_port=POSTGRES_PORT,
             referenced_security_group_id=service.id,
             description="from Plano tasks only",
+            tags=args.tags,
             opts=child,
         )
 

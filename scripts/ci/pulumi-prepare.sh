@@ -8,7 +8,9 @@
 #   silently become the stack's passphrase); Pulumi Cloud (PULUMI_BACKEND_URL empty) needs
 #   PULUMI_ACCESS_TOKEN.
 # - Step outputs (under GitHub Actions): `policy_packs` = "policy" when the policy pack directory
-#   exists (pass it to --policy-pack), else empty; with STACK, `exists` = true/false.
+#   exists (pass it to --policy-pack), else empty; with STACK, `exists` = true/false and
+#   `policy_pack_configs` = policy/config/STACK.json when that file exists (prod holds the pack to
+#   the prod rules whatever the stack's tags say), else empty.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,6 +40,12 @@ if [ -f policy/PulumiPolicy.yaml ]; then
     echo "pulumi-prepare: policy pack policy/ is enforced" >&2
 else
     echo "policy_packs=" >>"$out"
+fi
+
+if [ $# -ge 1 ] && [ -f "policy/config/$1.json" ] && [ -f policy/PulumiPolicy.yaml ]; then
+    echo "policy_pack_configs=policy/config/$1.json" >>"$out"
+else
+    echo "policy_pack_configs=" >>"$out"
 fi
 
 if [ $# -ge 1 ]; then

@@ -1,0 +1,842 @@
+"""The security invariants of the Plano stacks, as pure functions over plain dicts.
+
+No import of ``pulumi_policy`` here: the tests (and ``python policy/validators.py plan.json``) call
+these functions directly, and ``__main__.py`` wires them into the policy pack.
+
+Resource validators take ``(resource_type, props, context)`` where ``props`` are the resource's
+inputs in the camelCase wire form Pulumi passes (``storageEncrypted``, ``containerDefinitions``,
+...), and return a list of violation messages (empty: compliant, or the type is not theirs).
+
+Stack validators take the stack's resources as ``{"type", "name", "props", "protect"?, "id"?,
+"urn"?}`` dicts (the pack builds them from ``StackValidationArgs``; the tests from offline runs)
+and return messages that name the resource concerned.
+
+Values Pulumi cannot know yet (during a preview, anything computed from another resource's
+outputs) arrive as sentinel strings; a validator that needs one raises ``NotKnownYetError``, which
+the pack turns into pulumi_policy's "can't run policy during preview" advisory. The resource
+policies run again, before anything is created, during ``pulumi up`` with every value known.
+
+The stack profile (the ``prod-*`` policies) comes from the policy config ``profile`` when it is
+set and from the resource's ``profile`` tag otherwise; whichever says ``prod`` wins, and a
+resource with neither is held to the prod rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# --- resource types -------------------------------------------------------------------------------
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+INGRESS_TYPES = (INGRESS_RULE, SECURITY_GROUP_RULE, SECURITY_GROUP, DEFAULT_SECURITY_GROUP)
+
+PROD = "prod"
+PROFILE_TAG = "profile"
+# Tag that records consent to an ingress rule open to the whole internet (see README).
+PUBLIC_INGRESS_TAG = "public-ingress"
+PUBLIC_INGRESS_ALLOWED = "allowed"
+
+# Ports Plano binds inside the task and that must never be published (components/plano_config.py,
+# PLANO_INTERNAL_PORTS; tests/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
+# /config_dump shows the substituted config, secrets included.
+INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
+_INTERNAL_PORT_LIST = ", ".join(str(p) for p in sorted(INTERNAL_PORTS))
+
+SECRET_NAME_WORDS = ("PASSWORD", "PASS", "SECRET", "TOKEN", "KEY")
+_PLACEHOLDER = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an API key in the sk-... format (OpenAI, Anthropic)", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")),
+    ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    (
+        "a GitHub token (ghp_..., github_pat_...)",
+        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    ),
+    ("a Slack token (xox...)", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a private key (-----BEGIN ... PRIVATE KEY-----)", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
+    ("a Google API key (AIza...)", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe live key", re.compile(r"(?<![A-Za-z0-9])[sr]k_live_[0-9A-Za-z]{16,}")),
+)
+# scheme://user:password@host, password captured (placeholders such as $DB_PASS are fine).
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<password>[^\s@/?#]*)@")
+_SECRET_KEYS = r"password|passwd|pwd|secret|client_secret|secret_key|token|api_key|apikey|access_key"
+# A literal where a $VAR placeholder belongs: a YAML/INI line `access_key: ...` / `password = ...`,
+# or a conninfo/query pair `password=...` (comments and prose do not match).
+_ASSIGNED_SECRET = re.compile(
+    rf"(?im)^[ \t]*-?[ \t]*[\"']?(?P<key>{_SECRET_KEYS})[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'#;,}}]+)"
+    rf"|(?:^|[\s;&?])(?P<pair>{_SECRET_KEYS})=(?P<pair_value>[^\s&;\"']+)"
+)
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+# pulumi_policy's sentinels for values that are unknown during a preview (pulumi_policy.proxy).
+UNKNOWN_SENTINELS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+    }
+)
+
+
+class NotKnownYetError(Exception):
+    """A value the check needs is not known yet (preview); ``path`` is where it sits."""
+
+    def __init__(self, sentinel: str, path: Sequence[str]) -> None:
+        super().__init__(f"{'.'.join(path)} is not known until the update")
+        self.sentinel = sentinel
+        self.path = tuple(path)
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value in UNKNOWN_SENTINELS
+
+
+def _require_known(value: Any, path: Sequence[str]) -> Any:
+    if is_unknown(value):
+        raise NotKnownYetError(value, path)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _require_known(item, [*path, str(key)])
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _require_known(item, [*path, str(index)])
+    return value
+
+
+def _get(props: Mapping[str, Any], key: str) -> Any:
+    """``props[key]`` (None when absent), raising NotKnownYetError if any part of it is unknown."""
+    return _require_known(props.get(key), [key])
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A property that may be absent, one string or a list of strings, as a tuple of non-empty strings."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value if v not in (None, ""))
+
+
+# --- context ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a validator knows besides the resource's inputs."""
+
+    profile: str | None = None
+    """Policy config ``profile`` (dev or prod); None: take the resource's ``profile`` tag."""
+    allow_public_ingress: bool = False
+    """Policy config ``allowPublicIngress``: consent to rules open to the internet for this stack."""
+    protect: bool | None = None
+    """The resource's Pulumi ``protect`` option, when known."""
+
+
+def context_from_config(config: Mapping[str, Any] | None, protect: bool | None = None) -> Context:
+    """The context for one policy from its policy config (``--policy-pack-config``)."""
+    config = config or {}
+    profile = config.get("profile")
+    return Context(
+        profile=str(profile) if profile not in (None, "") else None,
+        allow_public_ingress=_true(config.get("allowPublicIngress", False)),
+        protect=protect,
+    )
+
+
+def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
+    """The resource's tags; unknown ones (``tagsAll`` of a resource not created yet) are left out."""
+    tags: dict[str, str] = {}
+    for key in ("tagsAll", "tags"):
+        value = props.get(key)
+        if isinstance(value, Mapping):
+            tags.update({str(k): str(v) for k, v in value.items() if not is_unknown(v)})
+    return tags
+
+
+def profile_of(props: Mapping[str, Any], context: Context) -> str:
+    """The profile the resource is held to: the stricter of config and tag; prod if neither says."""
+    tag = tags_of(props).get(PROFILE_TAG)
+    if PROD in (context.profile, tag):
+        return PROD
+    return context.profile or tag or PROD
+
+
+def _is_prod(props: Mapping[str, Any], context: Context) -> bool:
+    return profile_of(props, context) == PROD
+
+
+# --- helpers over resource shapes ------------------------------------------------------------------
+
+
+def _containers(props: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The task definition's container definitions, and a message if they cannot be read."""
+    raw = _get(props, "containerDefinitions")
+    if raw is None:
+        return [], []
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return [], ["containerDefinitions is not valid JSON, so it cannot be checked"]
+    if not isinstance(parsed, list) or not all(isinstance(c, Mapping) for c in parsed):
+        return [], ["containerDefinitions is not a list of container definitions, so it cannot be checked"]
+    return list(parsed), []
+
+
+def _force_ssl_value(parameters: Any) -> str | None:
+    for parameter in parameters or ():
+        if isinstance(parameter, Mapping) and parameter.get("name") == "rds.force_ssl":
+            value = parameter.get("value")
+            number = _number(value)
+            return str(int(number)) if number is not None and number.is_integer() else str(value)
+    return None
+
+
+def _is_postgres(engine: Any) -> bool:
+    return engine in (None, "") or str(engine).startswith("postgres")
+
+
+def _is_open(cidr: str) -> bool:
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return cidr.strip() in ("0.0.0.0/0", "::/0")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One ingress permission, whatever resource shape it was declared with."""
+
+    label: str
+    security_group_id: str | None
+    """The group it opens: None if not known to the resource, or an unknown sentinel in a preview."""
+    cidrs: tuple[str, ...]
+    prefix_lists: tuple[str, ...]
+    source_groups: tuple[str, ...]
+    self_reference: bool
+    consent: bool
+    ports: str
+
+    @property
+    def open_cidrs(self) -> tuple[str, ...]:
+        return tuple(c for c in self.cidrs if _is_open(c))
+
+
+def _ports(rule: Mapping[str, Any]) -> str:
+    low, high = _number(rule.get("fromPort")), _number(rule.get("toPort"))
+    protocol = str(rule.get("ipProtocol") or rule.get("protocol") or "")
+    if protocol in ("-1", "all"):
+        return "all ports"
+    if low is None:
+        return "some ports"
+    if high is None or low == high:
+        return f"port {int(low)}"
+    return f"ports {int(low)}-{int(high)}"
+
+
+def ingress_permissions(
+    resource_type: str, props: Mapping[str, Any], resource_id: str | None = None
+) -> list[Permission]:
+    """Every ingress permission the resource declares (an ingress rule, or a group's inline rules)."""
+    # aws:ec2/securityGroupRule has no tags: consent for it can only come from the policy config.
+    consent = resource_type != SECURITY_GROUP_RULE and tags_of(props).get(PUBLIC_INGRESS_TAG) == PUBLIC_INGRESS_ALLOWED
+    if resource_type == INGRESS_RULE:
+        return [
+            Permission(
+                label="this rule",
+                security_group_id=props.get("securityGroupId"),
+                cidrs=_strings(_get(props, "cidrIpv4")) + _strings(_get(props, "cidrIpv6")),
+                prefix_lists=_strings(_get(props, "prefixListId")),
+                source_groups=_strings(_get(props, "referencedSecurityGroupId")),
+                self_reference=False,
+                consent=consent,
+                ports=_ports(props),
+            )
+        ]
+    if resource_type == SECURITY_GROUP_RULE:
+        if _get(props, "type") != "ingress":
+            return []
+        return [
+            Permission(
+                label="this rule",
+                security_group_id=props.get("securityGroupId"),
+                cidrs=_strings(_get(props, "cidrBlocks")) + _strings(_get(props, "ipv6CidrBlocks")),
+                prefix_lists=_strings(_get(props, "prefixListIds")),
+                source_groups=_strings(_get(props, "sourceSecurityGroupId")),
+                self_reference=_true(_get(props, "self")),
+                consent=consent,
+                ports=_ports(props),
+            )
+        ]
+    if resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
+        group_id = resource_id or props.get("id")
+        permissions = []
+        for index, rule in enumerate(_get(props, "ingress") or ()):
+            permissions.append(
+                Permission(
+                    label=f"inline ingress rule #{index + 1}",
+                    security_group_id=str(group_id) if group_id else None,
+                    cidrs=_strings(rule.get("cidrBlocks")) + _strings(rule.get("ipv6CidrBlocks")),
+                    prefix_lists=_strings(rule.get("prefixListIds")),
+                    source_groups=_strings(rule.get("securityGroups")),
+                    self_reference=_true(rule.get("self")),
+                    consent=consent,
+                    ports=_ports(rule),
+                )
+            )
+        return permissions
+    return []
+
+
+# --- resource validators -------------------------------------------------------------------------------
+
+Props = Mapping[str, Any]
+ResourceValidator = Callable[[str, Props, Context], list[str]]
+Resource = Mapping[str, Any]
+StackValidator = Callable[[Sequence[Resource], Context], list[str]]
+
+
+def rds_storage_encrypted(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != RDS_INSTANCE or _true(_get(props, "storageEncrypted")):
+        return []
+    return [
+        "storageEncrypted is not true: the database, its backups and snapshots would be stored "
+        "unencrypted. Set storage_encrypted=True (it cannot be switched on later without a restore)."
+    ]
+
+
+def rds_not_public(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != RDS_INSTANCE or not _true(_get(props, "publiclyAccessible")):
+        return []
+    return [
+        "publiclyAccessible is true: the database would get a public address. Set "
+        "publicly_accessible=False; clients reach it through the tasks (or SSM port forwarding)."
+    ]
+
+
+def rds_force_ssl(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type == PARAMETER_GROUP:
+        family = _get(props, "family")
+        if not str(family or "").startswith("postgres"):
+            return []
+        value = _force_ssl_value(_get(props, "parameters"))
+        if value == "1":
+            return []
+        shown = "is not set" if value is None else f"is {value!r}"
+        return [
+            f"PostgreSQL parameter group (family {family}): rds.force_ssl {shown}, so the database "
+            "would accept plain-text connections. Add the parameter rds.force_ssl = 1."
+        ]
+    if resource_type == RDS_INSTANCE and _is_postgres(_get(props, "engine")):
+        group = _get(props, "parameterGroupName")
+        if not group:
+            return [
+                "parameterGroupName is not set: the instance would use the engine's default parameter "
+                "group, which this stack cannot make TLS-only. Use the stack's group with rds.force_ssl = 1."
+            ]
+        if str(group).startswith("default."):
+            return [
+                f"parameterGroupName is {group}, a default parameter group this stack cannot make "
+                "TLS-only. Use the stack's group with rds.force_ssl = 1."
+            ]
+    return []
+
+
+def no_secrets_in_container_environment(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != TASK_DEFINITION:
+        return []
+    containers, problems = _containers(props)
+    messages = list(problems)
+    fix = "pass it in the container's `secrets` (valueFrom a Secrets Manager ARN), not in `environment`"
+    for container in containers:
+        where = f"container {container.get('name', '?')}"
+        for entry in container.get("environment") or ():
+            name = str(entry.get("name", ""))
+            word = next((w for w in SECRET_NAME_WORDS if w in name.upper()), None)
+            if word:
+                messages.append(f"{where}: environment variable {name} has a secret's name (contains {word}); {fix}.")
+            value = entry.get("value")
+            if isinstance(value, str):
+                messages.extend(
+                    f"{where}: environment variable {name} holds {what} (value not shown); {fix}, and refer "
+                    "to it as a $VAR placeholder."
+                    for what in secret_findings(value)
+                )
+    return messages
+
+
+def secret_findings(value: str) -> list[str]:
+    """What in ``value`` looks like a secret (descriptions only: never the value itself)."""
+    found = [what for what, pattern in _SECRET_VALUES if pattern.search(value)]
+    for match in _URL_PASSWORD.finditer(value):
+        password = match.group("password")
+        if password and not _PLACEHOLDER.fullmatch(password):
+            found.append("a URL with an inline password")
+            break
+    for match in _ASSIGNED_SECRET.finditer(value):
+        key, literal = match.group("key") or match.group("pair"), match.group("value") or match.group("pair_value")
+        if not _PLACEHOLDER.fullmatch(literal):
+            found.append(f"a literal {key.lower()} where a $VAR placeholder belongs")
+            break
+    return found
+
+
+def no_internal_ports(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != TASK_DEFINITION:
+        return []
+    containers, problems = _containers(props)
+    messages = list(problems)
+    for container in containers:
+        where = f"container {container.get('name', '?')}"
+        for mapping in container.get("portMappings") or ():
+            ports = {int(n) for k in ("containerPort", "hostPort") if (n := _number(mapping.get(k))) is not None}
+            span = str(mapping.get("containerPortRange") or "")
+            if re.fullmatch(r"\d+-\d+", span):
+                low, high = (int(p) for p in span.split("-"))
+                ports |= {p for p in INTERNAL_PORTS if low <= p <= high}
+            for port in sorted(ports & INTERNAL_PORTS):
+                messages.append(
+                    f"{where} maps port {port}, one of Plano's internal ports ({_INTERNAL_PORT_LIST}; 9901 is "
+                    "Envoy's admin interface, which shows the config with its secrets). Map only the listener "
+                    "ports of your Plano config."
+                )
+    return messages
+
+
+def no_open_ingress(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type not in INGRESS_TYPES:
+        return []
+    messages = []
+    for permission in ingress_permissions(resource_type, props):
+        opened = permission.open_cidrs
+        if opened and not (permission.consent or context.allow_public_ingress):
+            messages.append(
+                f"{permission.label} admits {' and '.join(opened)} (the whole internet) on {permission.ports}. "
+                "Admit known networks (plano:allowedCidrs) or a security group. Only the load balancer may be "
+                f"public, and only with explicit consent: the rule tagged {PUBLIC_INGRESS_TAG}={PUBLIC_INGRESS_ALLOWED}"
+                " or the policy config allowPublicIngress=true."
+            )
+    return messages
+
+
+def log_group_retention(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != LOG_GROUP:
+        return []
+    days = _number(_get(props, "retentionInDays"))
+    if days is not None and days > 0:
+        return []
+    shown = "not set" if days is None else f"{int(days)}"
+    return [
+        f"retentionInDays is {shown}: the logs would be kept forever. Set a retention "
+        "(plano:logRetentionDays; the profiles use 14 days in dev and 90 in prod)."
+    ]
+
+
+def prod_deletion_protection(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type == RDS_INSTANCE and _is_prod(props, context):
+        messages = []
+        if not _true(_get(props, "deletionProtection")):
+            messages.append("deletionProtection is not true on a prod database. Set deletion_protection=True.")
+        if context.protect is False:
+            messages.append("the prod database is not protected in Pulumi. Register it with protect=True.")
+        return messages
+    if (
+        resource_type in LOAD_BALANCERS
+        and _is_prod(props, context)
+        and not _true(_get(props, "enableDeletionProtection"))
+    ):
+        return ["enableDeletionProtection is not true on a prod load balancer. Set enable_deletion_protection=True."]
+    return []
+
+
+def prod_multi_az(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != RDS_INSTANCE or not _is_prod(props, context) or _true(_get(props, "multiAz")):
+        return []
+    return ["multiAz is not true on a prod database: one zone's outage would stop Plano. Set multi_az=True."]
+
+
+def prod_backups_7_days(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != RDS_INSTANCE or not _is_prod(props, context):
+        return []
+    days = _number(_get(props, "backupRetentionPeriod"))
+    if days is not None and days >= 7:
+        return []
+    shown = "not set" if days is None else f"{int(days)} days"
+    return [f"backupRetentionPeriod is {shown} on a prod database; keep 7 days or more (plano:dbBackupRetentionDays)."]
+
+
+def prod_final_snapshot(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != RDS_INSTANCE or not _is_prod(props, context):
+        return []
+    messages = []
+    if _true(_get(props, "skipFinalSnapshot")):
+        messages.append("skipFinalSnapshot is true on a prod database: deleting it would lose the data.")
+    if not _get(props, "finalSnapshotIdentifier"):
+        messages.append("finalSnapshotIdentifier is not set on a prod database, so no final snapshot can be taken.")
+    return messages
+
+
+def prod_images_pinned_by_digest(resource_type: str, props: Props, context: Context) -> list[str]:
+    if resource_type != TASK_DEFINITION or not _is_prod(props, context):
+        return []
+    containers, problems = _containers(props)
+    messages = list(problems)
+    for container in containers:
+        image = str(container.get("image", ""))
+        if not _DIGEST.search(image):
+            messages.append(
+                f"container {container.get('name', '?')}: image {image} is not pinned by digest (a tag can "
+                f"be moved to another image). Use {image}@sha256:<digest>; `docker buildx imagetools "
+                f"inspect {image}` prints the digest."
+            )
+    return messages
+
+
+# --- stack validators --------------------------------------------------------------------------------------
+
+
+def _props(resource: Resource) -> Mapping[str, Any]:
+    props = resource.get("props")
+    return props if isinstance(props, Mapping) else {}
+
+
+def _label(resource: Resource) -> str:
+    return f"{resource.get('type')} {resource.get('name')}"
+
+
+def _resource_id(resource: Resource) -> str | None:
+    value = resource.get("id") or _props(resource).get("id")
+    return str(value) if value else None
+
+
+class _Deferred:
+    """Checks that go on past unknown values; if nothing was found, the first unknown is raised."""
+
+    def __init__(self) -> None:
+        self.unknown: NotKnownYetError | None = None
+
+    def each(self, resources: Iterable[Resource], wanted: Iterable[str]) -> Iterator[Resource]:
+        types = set(wanted)
+        for resource in resources:
+            if resource.get("type") in types:
+                yield resource
+
+    def group_of(self, permission: Permission) -> str | None:
+        """The group a permission opens, or None (remembered, if only because it is not known yet)."""
+        if is_unknown(permission.security_group_id):
+            self.unknown = self.unknown or NotKnownYetError(str(permission.security_group_id), ["securityGroupId"])
+            return None
+        return permission.security_group_id
+
+    def attempt(self, check: Callable[[], list[str]]) -> list[str]:
+        try:
+            return check()
+        except NotKnownYetError as unknown:
+            self.unknown = self.unknown or unknown
+            return []
+
+    def result(self, messages: list[str]) -> list[str]:
+        if not messages and self.unknown is not None:
+            raise self.unknown
+        return messages
+
+
+def rds_force_ssl_attached(resources: Sequence[Resource], context: Context) -> list[str]:
+    """Each PostgreSQL instance names a parameter group of this stack that sets rds.force_ssl = 1."""
+    deferred = _Deferred()
+    groups: dict[str, Resource] = {}
+    for group in deferred.each(resources, [PARAMETER_GROUP]):
+
+        def register(g: Resource = group) -> list[str]:
+            name = _get(_props(g), "name") or _resource_id(g)
+            if name:
+                groups[str(name)] = g
+            return []
+
+        deferred.attempt(register)
+
+    def check(instance: Resource) -> list[str]:
+        props = _props(instance)
+        if not _is_postgres(_get(props, "engine")):
+            return []
+        name = _get(props, "parameterGroupName")
+        if not name:
+            return [f"{_label(instance)} has no parameterGroupName, so it does not use a TLS-only group."]
+        group = groups.get(str(name))
+        if group is None:
+            return [
+                f"{_label(instance)} uses parameter group {name}, which this stack does not manage, so "
+                "rds.force_ssl = 1 cannot be verified. Use the stack's own parameter group."
+            ]
+        value = _force_ssl_value(_get(_props(group), "parameters"))
+        if value != "1":
+            return [
+                f"{_label(instance)} uses parameter group {name}, where rds.force_ssl is "
+                f"{'not set' if value is None else repr(value)}; it must be 1."
+            ]
+        return []
+
+    messages: list[str] = []
+    for instance in deferred.each(resources, [RDS_INSTANCE]):
+        messages += deferred.attempt(functools.partial(check, instance))
+    return deferred.result(messages)
+
+
+def _permissions(deferred: _Deferred, resources: Sequence[Resource]) -> list[tuple[Resource, Permission]]:
+    found: list[tuple[Resource, Permission]] = []
+    for resource in deferred.each(resources, INGRESS_TYPES):
+
+        def collect(r: Resource = resource) -> list[str]:
+            found.extend((r, p) for p in ingress_permissions(str(r["type"]), _props(r), _resource_id(r)))
+            return []
+
+        deferred.attempt(collect)
+    return found
+
+
+def db_ingress_only_from_security_groups(resources: Sequence[Resource], context: Context) -> list[str]:
+    """The database's security groups admit other security groups only: no CIDR, no prefix list."""
+    deferred = _Deferred()
+    messages: list[str] = []
+    db_groups: set[str] = set()
+    for instance in deferred.each(resources, [RDS_INSTANCE]):
+
+        def groups_of(i: Resource = instance) -> list[str]:
+            ids = _strings(_get(_props(i), "vpcSecurityGroupIds"))
+            db_groups.update(ids)
+            if not ids:
+                return [
+                    f"{_label(i)} has no vpcSecurityGroupIds, so the VPC's default security group would "
+                    "apply. Attach the stack's database security group."
+                ]
+            return []
+
+        messages += deferred.attempt(groups_of)
+    for resource, permission in _permissions(deferred, resources):
+        if deferred.group_of(permission) not in db_groups:
+            continue
+        sources = permission.cidrs + permission.prefix_lists
+        if sources or not (permission.source_groups or permission.self_reference):
+            admitted = ", ".join(sources) if sources else "no security group"
+            messages.append(
+                f"{_label(resource)}: {permission.label} admits {admitted} on {permission.ports} into the "
+                f"database's security group {permission.security_group_id}. The database admits only "
+                "security groups (the service's), never CIDRs or prefix lists."
+            )
+    return deferred.result(messages)
+
+
+def public_ingress_only_on_load_balancer(resources: Sequence[Resource], context: Context) -> list[str]:
+    """A rule open to the internet (allowed with consent) must be on a load balancer's security group."""
+    deferred = _Deferred()
+    lb_groups: set[str] = set()
+    for balancer in deferred.each(resources, LOAD_BALANCERS):
+
+        def register(b: Resource = balancer) -> list[str]:
+            lb_groups.update(_strings(_get(_props(b), "securityGroups")))
+            return []
+
+        deferred.attempt(register)
+    messages = []
+    for resource, permission in _permissions(deferred, resources):
+        if not permission.open_cidrs or (group_id := deferred.group_of(permission)) is None:
+            continue
+        if group_id not in lb_groups:
+            messages.append(
+                f"{_label(resource)}: {permission.label} admits {' and '.join(permission.open_cidrs)} into "
+                f"security group {permission.security_group_id}, which no load balancer of this stack uses. "
+                "Only the load balancer may be open to the internet."
+            )
+    return deferred.result(messages)
+
+
+# --- the registry ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourcePolicy:
+    name: str
+    description: str
+    resource_types: tuple[str, ...]
+    validate: ResourceValidator
+    config: tuple[str, ...] = ()
+    """Policy config keys it reads (PulumiPolicy config schema)."""
+
+
+@dataclass(frozen=True)
+class StackPolicy:
+    name: str
+    description: str
+    validate: StackValidator
+    config: tuple[str, ...] = ()
+
+
+RESOURCE_POLICIES: tuple[ResourcePolicy, ...] = (
+    ResourcePolicy(
+        "rds-storage-encrypted", "RDS storage is encrypted at rest.", (RDS_INSTANCE,), rds_storage_encrypted
+    ),
+    ResourcePolicy("rds-not-public", "The RDS instance is not publicly accessible.", (RDS_INSTANCE,), rds_not_public),
+    ResourcePolicy(
+        "rds-force-ssl",
+        "PostgreSQL parameter groups set rds.force_ssl = 1 and the instance uses its own group, not a default.",
+        (PARAMETER_GROUP, RDS_INSTANCE),
+        rds_force_ssl,
+    ),
+    ResourcePolicy(
+        "no-secrets-in-container-environment",
+        "No container environment variable has a secret's name or value; secrets go in `secrets`.",
+        (TASK_DEFINITION,),
+        no_secrets_in_container_environment,
+    ),
+    ResourcePolicy(
+        "no-internal-ports",
+        "No container maps one of Plano's internal ports (9901 Envoy admin, 9091, 9092, ...).",
+        (TASK_DEFINITION,),
+        no_internal_ports,
+    ),
+    ResourcePolicy(
+        "no-open-ingress",
+        "No security group rule admits 0.0.0.0/0 or ::/0 without explicit consent.",
+        INGRESS_TYPES,
+        no_open_ingress,
+        ("allowPublicIngress",),
+    ),
+    ResourcePolicy("log-group-retention", "Log groups have a retention.", (LOG_GROUP,), log_group_retention),
+    ResourcePolicy(
+        "prod-deletion-protection",
+        "Prod: the database and the load balancer have deletion protection (and the database protect=True).",
+        (RDS_INSTANCE, *LOAD_BALANCERS),
+        prod_deletion_protection,
+        ("profile",),
+    ),
+    ResourcePolicy("prod-multi-az", "Prod: the database is Multi-AZ.", (RDS_INSTANCE,), prod_multi_az, ("profile",)),
+    ResourcePolicy(
+        "prod-backups-7-days",
+        "Prod: automated backups are kept 7 days or more.",
+        (RDS_INSTANCE,),
+        prod_backups_7_days,
+        ("profile",),
+    ),
+    ResourcePolicy(
+        "prod-final-snapshot",
+        "Prod: deleting the database takes a final snapshot.",
+        (RDS_INSTANCE,),
+        prod_final_snapshot,
+        ("profile",),
+    ),
+    ResourcePolicy(
+        "prod-images-pinned-by-digest",
+        "Prod: every container image is pinned by digest (@sha256:...).",
+        (TASK_DEFINITION,),
+        prod_images_pinned_by_digest,
+        ("profile",),
+    ),
+)
+
+STACK_POLICIES: tuple[StackPolicy, ...] = (
+    StackPolicy(
+        "rds-force-ssl-attached",
+        "The RDS instance uses a parameter group of this stack that sets rds.force_ssl = 1.",
+        rds_force_ssl_attached,
+    ),
+    StackPolicy(
+        "db-ingress-only-from-security-groups",
+        "The database's security group admits only security groups, never CIDRs.",
+        db_ingress_only_from_security_groups,
+    ),
+    StackPolicy(
+        "public-ingress-only-on-load-balancer",
+        "A rule open to the internet is only ever on a load balancer's security group.",
+        public_ingress_only_on_load_balancer,
+    ),
+)
+
+POLICY_NAMES: tuple[str, ...] = tuple(p.name for p in RESOURCE_POLICIES) + tuple(p.name for p in STACK_POLICIES)
+
+
+def check_resource(resource: Resource, context: Context = Context()) -> list[str]:
+    """Every resource policy on one resource, as ``"<policy>: <type> <name>: <message>"``."""
+    resource_type = str(resource.get("type"))
+    context = dataclasses.replace(context, protect=resource.get("protect", context.protect))
+    return [
+        f"{policy.name}: {_label(resource)}: {message}"
+        for policy in RESOURCE_POLICIES
+        if resource_type in policy.resource_types
+        for message in policy.validate(resource_type, _props(resource), context)
+    ]
+
+
+def check_stack(resources: Sequence[Resource], context: Context = Context()) -> list[str]:
+    """Every stack policy, as ``"<policy>: <message>"``."""
+    return [f"{policy.name}: {message}" for policy in STACK_POLICIES for message in policy.validate(resources, context)]
+
+
+def check(resources: Sequence[Resource], context: Context = Context()) -> list[str]:
+    """The whole pack over a stack's resources: what ``pulumi preview --policy-pack policy`` would report."""
+    return [m for r in resources for m in check_resource(r, context)] + check_stack(resources, context)
+
+
+def violated_policies(messages: Iterable[str]) -> set[str]:
+    return {m.split(":", 1)[0] for m in messages}
+
+
+def resources_from_plan(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources of an offline plan (``python -m components plan --json``) in the validators' shape."""
+    return [{"type": r["type"], "name": r["name"], "props": r.get("inputs") or {}} for r in document["resources"]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check offline plan documents: ``python policy/validators.py plan-prod.json [--profile prod]``."""
+    parser = argparse.ArgumentParser(description="Run the Plano policy pack's validators over offline plans.")
+    parser.add_argument("plans", nargs="+", type=Path, help="plan JSON documents")
+    parser.add_argument("--profile", choices=("dev", "prod"), help="hold every resource to this profile")
+    parser.add_argument("--allow-public-ingress", action="store_true", help="consent to open ingress rules")
+    args = parser.parse_args(argv)
+    context = Context(profile=args.profile, allow_public_ingress=args.allow_public_ingress)
+    failed = False
+    for path in args.plans:
+        messages = check(resources_from_plan(json.loads(path.read_text(encoding="utf-8"))), context)
+        for message in messages:
+            print(f"{path}: {message}")
+        print(f"{path}: {len(messages)} violation(s)")
+        failed |= bool(messages)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
