@@ -211,7 +211,7 @@ chmod 0400 "$PLANO_DIR/{PLANO_CONFIG_NAME}"
 
 # The database may still be coming up (first deploy, failover): retry for about a minute.
 attempt=1
-until printf '%s' "$SCHEMA_SQL" | psql -X -q -v ON_ERROR_STOP=1 -f - ; do
+until printf '%s' "$SCHEMA_SQL" | psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -f - ; do
     if [ "$attempt" -ge 10 ]; then
         echo "init: could not apply the schema after $attempt attempts" >&2
         exit 1

@@ -1,0 +1,55 @@
+"""Fixtures for the integration tests: one PostgreSQL and the task's sidecars per session.
+
+The servers start once per session (well under a second each) and are stopped at the end of
+the session, whatever happens. When a binary is missing the tests skip with the reason; when
+PLANO_PGBOUNCER is set (``make test``, and so CI, which installs every server first) a missing
+server is a failure instead, so CI cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from components.settings import TlsMode
+from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[StatePath]:
+    try:
+        state_path = StatePath()
+    except ServersUnavailableError as missing:
+        if os.environ.get("PLANO_PGBOUNCER"):
+            pytest.fail(f"PLANO_PGBOUNCER is set, so the test servers must run, but: {missing}")
+        pytest.skip(f"integration servers unavailable: {missing}")
+    with state_path:
+        yield state_path
+
+
+@pytest.fixture(scope="session")
+def sidecar(servers: StatePath) -> Sidecar:
+    """The task's default: init.sh with verify-full (CA bundle over HTTP), then PgBouncer."""
+    return servers.sidecar("verify-full", TlsMode.VERIFY_FULL)
+
+
+@pytest.fixture(scope="session")
+def require_sidecar(servers: StatePath) -> Sidecar:
+    """The same with dbTlsMode = require (no CA bundle)."""
+    return servers.sidecar("require", TlsMode.REQUIRE)
+
+
+@pytest.fixture(params=[TlsMode.VERIFY_FULL, TlsMode.REQUIRE], ids=lambda m: str(m))
+def any_sidecar(request: pytest.FixtureRequest) -> Sidecar:
+    name = "sidecar" if request.param is TlsMode.VERIFY_FULL else "require_sidecar"
+    sidecar: Sidecar = request.getfixturevalue(name)
+    return sidecar
+
+
+@pytest.fixture
+def ids() -> str:
+    """A prefix that keeps one test's rows apart from the others'."""
+    return f"resp_{uuid.uuid4().hex[:12]}"
