@@ -24,7 +24,9 @@ from pathlib import Path
 from .errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-PLACEHOLDER_DB_HOST = "db-address.invalid"  # .invalid never resolves: obviously not a real host
+PLACEHOLDER_DB_HOST = "db-address.invalid"
+PLAN_FIX = "create it with `python -m components plan --stack STACK --json > FILE`"
+PLAN_KEYS = ("stack", "profile", "resources", "cost")  # .invalid never resolves: obviously not a real host
 
 
 def _settings(stack: str, project_dir: Path):  # type: ignore[no-untyped-def]
@@ -81,13 +83,13 @@ def cmd_plan_diff(args: argparse.Namespace) -> int:
     documents = []
     for path in (args.base, args.head):
         try:
-            documents.append(json.loads(Path(path).read_text(encoding="utf-8")))
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(
-                str(path),
-                f"is not a plan JSON file ({exc})",
-                fix="create it with `python -m components plan --stack STACK --json > FILE`",
-            ) from None
+            raise ConfigError(str(path), f"is not a plan JSON file ({exc})", fix=PLAN_FIX) from None
+        missing = [k for k in PLAN_KEYS if not isinstance(document, dict) or k not in document]
+        if missing:
+            raise ConfigError(str(path), f"is JSON but not a plan (no {', '.join(missing)})", fix=PLAN_FIX)
+        documents.append(document)
     sys.stdout.write(plan_diff_markdown(documents[0], documents[1]))
     return 0
 

@@ -124,7 +124,21 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
         "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
         "healthCheck": {
-            "command": ["CMD", "pg_isready", "-q", "-h", SIDECAR_HOST, "-p", str(SIDECAR_PORT), "-d", inputs.db_name],
+            # A liveness probe of PgBouncer itself (the init step already proved the database is
+            # reachable over TLS); -U names a known user so each probe does not log a failed login.
+            "command": [
+                "CMD",
+                "pg_isready",
+                "-q",
+                "-h",
+                SIDECAR_HOST,
+                "-p",
+                str(SIDECAR_PORT),
+                "-U",
+                inputs.db_user,
+                "-d",
+                inputs.db_name,
+            ],
             "interval": 10,
             "timeout": 5,
             "retries": 3,

@@ -139,7 +139,8 @@ class Database(pulumi.ComponentResource):
             engine="postgres",
             engine_version=db.engine_version,
             auto_minor_version_upgrade=True,
-            allow_major_version_upgrade=False,
+            # A new plano:dbEngineVersion major is an in-place upgrade (README, "Upgrading PostgreSQL").
+            allow_major_version_upgrade=True,
             instance_class=db.instance_class,
             allocated_storage=db.allocated_storage_gb,
             max_allocated_storage=db.max_allocated_storage_gb,
@@ -170,7 +171,11 @@ class Database(pulumi.ComponentResource):
             performance_insights_kms_key_id=kms if policy.performance_insights else None,
             enabled_cloudwatch_logs_exports=list(policy.log_exports),
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=policy.protect, depends_on=log_groups),
+            # The identifier is fixed, so a replacement (new dbName, dbUser or kmsKeyArn) must delete
+            # the old instance first; in prod `protect` stops any replacement before it starts.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=policy.protect, depends_on=log_groups, delete_before_replace=True
+            ),
         )
 
         secret = aws.secretsmanager.Secret(

@@ -25,6 +25,7 @@ import pulumi_aws as aws
 from .ingress import alb_listeners
 from .naming import Names
 from .plano_config import Listener
+from .settings import is_internet_wide
 
 POSTGRES_PORT = 5432
 PUBLIC_INGRESS_TAG = "public-ingress"
@@ -91,7 +92,7 @@ class Firewall(pulumi.ComponentResource):
             for cidr in args.allowed_cidrs:
                 # An internet-wide rule exists only with plano:allowPublicIngress; the tag records
                 # that consent for the policy pack (no-open-ingress).
-                public = ipaddress.ip_network(cidr).prefixlen == 0
+                public = is_internet_wide(cidr)
                 for port in alb_ports:
                     aws.vpc.SecurityGroupIngressRule(
                         f"alb-in-{port}-{re.sub('[^0-9a-fA-F]+', '-', cidr)}",

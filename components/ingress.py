@@ -118,7 +118,8 @@ class LoadBalancer(pulumi.ComponentResource):
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.deletion_protection,
             tags=args.tags,
-            opts=child,
+            # The name is fixed, so a replacement (plano:albInternal) must delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         groups: dict[str, aws.lb.TargetGroup] = {}
         for listener in args.listeners:

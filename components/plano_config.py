@@ -285,6 +285,14 @@ def _listeners(raw: Any, source: str) -> tuple[Listener, ...]:
             "declares more than one model listener; Plano allows only one",
             fix="merge them into one `type: model` listener",
         )
+    names = [lst.name for lst in listeners]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(
+                where,
+                f"has two listeners named `{name}`",
+                fix="give each listener its own name (the load balancer routes by it)",
+            )
     seen: dict[int, str] = {}
     for lst in listeners:
         if lst.port in seen:

@@ -1,6 +1,6 @@
 """Service: the ECS cluster and the Fargate service running Plano with its TLS sidecar.
 
-Creates the cluster (with Fargate Spot available when the profile uses it), a log group with a
+Creates the cluster (with both Fargate and Fargate Spot available), a log group with a
 retention, the execution role (logs, exactly this task's secrets, KMS/ECR only when needed) and
 the task role (no permissions; ECS Exec's ``ssmmessages`` actions only without a load balancer),
 the task definition with the ``init``, ``pgbouncer`` and ``plano`` containers
@@ -261,6 +261,8 @@ class PlanoService(pulumi.ComponentResource):
             ],
             health_check_grace_period_seconds=args.health_check_grace_s if args.target_group_arns else None,
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # The provider requires it to change capacity_provider_strategies (plano:capacity) in place.
+            force_new_deployment=True,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             enable_execute_command=exec_enabled,

@@ -415,6 +415,16 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 RESERVED_DB_USERS = frozenset(
     {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
 )
+# Client networks this wide need plano:allowPublicIngress: 0.0.0.0/1 and 128.0.0.0/1 are the
+# whole internet in two rules. The policy pack uses the same bounds (a test keeps them equal).
+OPEN_PREFIX_BELOW = {4: 8, 6: 16}
+
+
+def is_internet_wide(cidr: str) -> bool:
+    network = ipaddress.ip_network(cidr, strict=False)
+    return network.prefixlen < OPEN_PREFIX_BELOW[network.version]
+
+
 # Example values in the committed stack files (RFC 5737 / RFC 3849 networks, AWS's example account).
 DOCUMENTATION_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
@@ -582,6 +592,8 @@ class _Reader:
         if raw is None:
             return int(self._default(name))
         text = raw.strip()
+        if text == "" and KEYS_BY_NAME[name].per_profile:
+            return int(self._default(name))  # "" also means "the profile's value"
         if not re.fullmatch(r"-?\d+", text):
             raise ConfigError(
                 f"plano:{name}",
@@ -906,6 +918,7 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
     allow_public = read.boolean("allowPublicIngress")
     certificate = read.string("certificateArn")
     internal = read.boolean("albInternal")
+    seen_networks: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
     for cidr in cidrs:
         try:
             network = ipaddress.ip_network(cidr, strict=True)
@@ -917,11 +930,19 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 allowed="IPv4 or IPv6 networks such as 203.0.113.0/24 or 2001:db8::/48, host bits zero",
                 fix=example,
             ) from None
-        if network.prefixlen == 0 and not allow_public:
+        if network in seen_networks:
             raise ConfigError(
                 "plano:allowedCidrs",
-                "opens the endpoint to the whole internet; Plano has no client authentication, so "
-                "anyone could spend your model-provider keys",
+                f"lists the same network twice (as {seen_networks[network]} and {cidr})",
+                value=cidr,
+                fix="remove the duplicate with pulumi config rm --path 'plano:allowedCidrs[N]'",
+            )
+        seen_networks[network] = cidr
+        if is_internet_wide(cidr) and not allow_public:
+            raise ConfigError(
+                "plano:allowedCidrs",
+                "opens the endpoint to the whole internet or most of it; Plano has no client "
+                "authentication, so anyone could spend your model-provider keys",
                 value=cidr,
                 allowed="the networks of your clients",
                 fix=f"{example}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
@@ -980,6 +1001,7 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
                 f"plano:{name} ({image}) is not pinned by digest; prod should run exactly the image "
                 "you tested: use <image>@sha256:<digest>"
             )
+    _check_pgbouncer_version(images["pgbouncerImage"])
     cpu = read.integer("cpu", minimum=256)
     memory = read.integer("memory", minimum=512)
     if cpu not in FARGATE_SIZES:
@@ -1043,8 +1065,33 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
     )
 
 
+MIN_PGBOUNCER = (1, 21)
+
+
+def _check_pgbouncer_version(image: str) -> None:
+    """Refuse a PgBouncer tag older than 1.21: it cannot keep prepared statements in transaction
+    pooling, which Plano's single, never-reconnecting connection relies on. Tags that do not read
+    as a version (a digest only, `latest`) are left to the image's owner."""
+    match = re.search(r":(\d+)\.(\d+)(?:[.\-][^@]*)?(?:@|$)", image)
+    if match and (int(match.group(1)), int(match.group(2))) < MIN_PGBOUNCER:
+        raise ConfigError(
+            "plano:pgbouncerImage",
+            "is older than PgBouncer 1.21, which cannot carry Plano's prepared statements in transaction pooling",
+            value=image,
+            allowed="PgBouncer 1.21 or newer",
+            fix=f"pulumi config set plano:pgbouncerImage {KEYS_BY_NAME['pgbouncerImage'].default}",
+        )
+
+
 def _environment(read: _Reader) -> dict[str, str]:
     example = "pulumi config set --path 'plano:environment.NAME' value"
+    if f"{NAMESPACE}:environment" in read.raw.secret_keys:
+        raise ConfigError(
+            "plano:environment",
+            "holds a secret value, but it reaches the container as plain text in the task definition",
+            fix="move secret values to plano:providerKeys (pulumi config set --secret --path "
+            "'plano:providerKeys.NAME' <value>); keep plano:environment for plain values",
+        )
     env = read.string_map("environment", example)
     result: dict[str, str] = {}
     for name, value in env.items():

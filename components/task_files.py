@@ -187,8 +187,9 @@ printf '"%s" "%s"\\n' "$PGUSER" "$PGPASSWORD" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
 
 if [ "$PGSSLMODE" = "verify-full" ]; then
     # AWS's regional bundle of RDS certificate authorities, over HTTPS (wget verifies the server).
+    # `timeout`, not `wget -T`: BusyBox builds without FEATURE_WGET_TIMEOUT crash on -T.
     attempt=1
-    until wget -q -T 20 -O "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}" "$RDS_CA_BUNDLE_URL"; do
+    until timeout 30 wget -q -O "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}" "$RDS_CA_BUNDLE_URL"; do
         if [ "$attempt" -ge 5 ]; then
             echo "init: could not download $RDS_CA_BUNDLE_URL" >&2
             exit 1

@@ -231,9 +231,16 @@ def _is_postgres(engine: Any) -> bool:
     return engine in (None, "") or str(engine).startswith("postgres")
 
 
+# Shorter prefixes than these span so much of the internet that they count as open: 0.0.0.0/1
+# plus 128.0.0.0/1 is 0.0.0.0/0 in two rules. The program uses the same bounds
+# (components.settings.is_internet_wide); a test keeps them equal.
+OPEN_PREFIX_BELOW = {4: 8, 6: 16}
+
+
 def _is_open(cidr: str) -> bool:
     try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+        return network.prefixlen < OPEN_PREFIX_BELOW[network.version]
     except ValueError:
         return cidr.strip() in ("0.0.0.0/0", "::/0")
 
@@ -463,7 +470,7 @@ def log_group_retention(resource_type: str, props: Props, context: Context) -> l
     shown = "not set" if days is None else f"{int(days)}"
     return [
         f"retentionInDays is {shown}: the logs would be kept forever. Set a retention "
-        "(plano:logRetentionDays; the profiles use 14 days in dev and 90 in prod)."
+        "(plano:logRetentionDays; the profiles use 7 days in dev and 90 in prod)."
     ]
 
 

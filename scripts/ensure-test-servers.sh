@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provide the real servers the integration tests run (idempotent, cached):
 #   - PostgreSQL 15 with pg_cron (Debian packages postgresql-15, postgresql-15-cron);
+#   - BusyBox, whose sh and wget run the init script as in the task's Alpine image;
 #   - PgBouncer 1.21 or newer. Debian bookworm ships 1.18, which cannot keep prepared statements
 #     in transaction pooling, so PgBouncer is built from Debian trixie's source package into
 #     .cache/pgbouncer (about 10 s), unless a suitable pgbouncer is already on PATH.
@@ -15,7 +16,7 @@ log() { echo "ensure-test-servers: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else log "need root for: $*"; return 1; fi; }
 
 missing=()
-for pkg in postgresql-15 postgresql-15-cron libevent-dev libc-ares-dev libssl-dev pkg-config dpkg-dev make gcc openssl wget; do
+for pkg in postgresql-15 postgresql-15-cron libevent-dev libc-ares-dev libssl-dev pkg-config dpkg-dev make gcc openssl busybox; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -110,7 +110,34 @@ CATALOGUE = [
     Bad("image with no tag", "plano:image", "katanemo/plano:", values={"image": "katanemo/plano:"}),
     Bad("KMS alias instead of ARN", "plano:kmsKeyArn", "alias/plano", values={"kmsKeyArn": "alias/plano"}),
     Bad("region malformed", "aws:region", "us-east", values={"aws:region": "us-east"}),
+    Bad(
+        "internet in two halves",
+        "plano:allowedCidrs",
+        "0.0.0.0/1",
+        stack="prod",
+        values={"allowedCidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+    ),
+    Bad(
+        "duplicate CIDR",
+        "plano:allowedCidrs",
+        "2001:db8:0:0::/48",
+        stack="prod",
+        values={"allowedCidrs": ["2001:db8::/48", "2001:db8:0:0::/48"]},
+    ),
+    Bad(
+        "PgBouncer too old",
+        "plano:pgbouncerImage",
+        "pgbouncer:1.18.0",
+        values={"pgbouncerImage": "docker.io/bitnami/pgbouncer:1.18.0"},
+    ),
     # --- environment and provider keys
+    Bad(
+        "secret in plain environment",
+        "plano:environment",
+        None,
+        secrets={"environment": {"OTEL_EXPORTER_OTLP_HEADERS": "api-key=hidden-123"}},
+        hidden="hidden-123",
+    ),
     Bad("environment overrides DB_PASS", "plano:environment.DB_PASS", None, values={"environment": {"DB_PASS": "x"}}),
     Bad(
         "secret-looking environment",
@@ -189,6 +216,15 @@ CATALOGUE = [
         "listeners[0].port",
         "9901",
         plano_config=VALID_PLANO.replace("12000", "9901"),
+    ),
+    Bad(
+        "config listeners share a name",
+        "plano.yaml: listeners",
+        None,
+        plano_config=VALID_PLANO.replace(
+            "  - {type: model, name: llm, port: 12000}",
+            "  - {type: model, name: llm, port: 12000}\n  - {type: agent, name: llm, port: 8001}",
+        ),
     ),
     # --- stack names
     Bad("stack name with a space", "stack name", "my stack", stack_name="my stack"),

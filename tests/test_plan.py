@@ -110,11 +110,18 @@ def test_plan_diff_of_identical_plans_says_so(tmp_path: Path, capsys: pytest.Cap
     assert "0 to add, 0 to change, 0 to remove." in out and "No infrastructure change." in out
 
 
-def test_plan_diff_reports_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "is not a plan JSON file"), ("[]", "is JSON but not a plan"), ('{"stack": "x"}', "no profile")],
+)
+def test_plan_diff_reports_a_bad_file(
+    content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.json"
-    broken.write_text("{not json")
+    broken.write_text(content)
     assert main(["plan-diff", str(broken), str(broken)]) == 2
-    assert "is not a plan JSON file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 def test_plan_text_is_stable() -> None:

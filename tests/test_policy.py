@@ -927,3 +927,11 @@ def test_prod_pack_config_names_every_prod_policy() -> None:
     schemas = {p.name: p.config_schema for p in load_pack_module().build_policies() if p.config_schema}
     for name in config:
         assert "profile" in schemas[name].properties
+
+
+def test_pack_and_program_agree_on_what_is_internet_wide() -> None:
+    from components.settings import OPEN_PREFIX_BELOW, is_internet_wide
+
+    assert v.OPEN_PREFIX_BELOW == OPEN_PREFIX_BELOW
+    for cidr in ("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/7", "10.0.0.0/8", "203.0.113.0/24", "::/0", "2000::/3"):
+        assert v._is_open(cidr) == is_internet_wide(cidr), cidr

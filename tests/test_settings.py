@@ -76,9 +76,9 @@ def test_profile_defaults_apply_when_keys_are_unset_or_sentinel() -> None:
     assert dev.service.capacity is Capacity.FARGATE_SPOT
     assert dev.database.instance_class == PROFILES[Profile.DEV]["dbInstanceClass"]
     # What the Pulumi CLI merges in from Pulumi.yaml ("" and 0) also means "the profile's value".
-    merged = settings_for({"dbInstanceClass": "", "cpu": "0", "ingress": ""})
+    merged = settings_for({"dbInstanceClass": "", "cpu": "0", "memory": "", "ingress": ""})
     assert merged.database.instance_class == dev.database.instance_class
-    assert merged.service.cpu == dev.service.cpu
+    assert (merged.service.cpu, merged.service.memory) == (dev.service.cpu, dev.service.memory)
     prod = settings_for(
         {
             "profile": "prod",

@@ -233,7 +233,9 @@ def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
     assert defs["init"]["essential"] is False
     assert {"containerName": "init", "condition": "SUCCESS"} in defs["pgbouncer"]["dependsOn"]
     assert {"containerName": "pgbouncer", "condition": "HEALTHY"} in defs["plano"]["dependsOn"]
-    assert defs["pgbouncer"]["healthCheck"]["command"][:2] == ["CMD", "pg_isready"]
+    probe = defs["pgbouncer"]["healthCheck"]["command"]
+    assert probe[:2] == ["CMD", "pg_isready"]
+    assert probe[probe.index("-U") + 1] == "plano"  # a known user: probes do not log failed logins
 
 
 def test_task_is_fargate_arm64_by_default(any_stack: Run) -> None:
@@ -404,6 +406,16 @@ def test_roles_trust_only_ecs_tasks_of_this_account(any_stack: Run) -> None:
 def test_deployments_roll_back_on_failure(any_stack: Run) -> None:
     breaker = any_stack.one(SERVICE).inputs["deploymentCircuitBreaker"]
     assert breaker == {"enable": True, "rollback": True}
+    # Changing plano:capacity updates the capacity provider strategy, which needs a new deployment.
+    assert any_stack.one(SERVICE).inputs["forceNewDeployment"] is True
+
+
+def test_fixed_names_are_replaced_delete_first(any_stack: Run) -> None:
+    """A replacement under a fixed name (new dbName, albInternal) cannot create the new one first."""
+    assert any_stack.one(RDS).delete_before_replace is True
+    for alb in any_stack.of_type(ALB):
+        assert alb.delete_before_replace is True
+    assert any_stack.one(RDS).inputs["allowMajorVersionUpgrade"] is True
 
 
 def test_prod_autoscales_on_cpu_with_at_least_two_tasks() -> None:

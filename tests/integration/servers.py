@@ -260,7 +260,7 @@ def find_tools() -> Tools:
         )
     if not PG_CRON_LIB.is_file():
         raise ServersUnavailableError(f"pg_cron missing ({PG_CRON_LIB}): install postgresql-15-cron")
-    for tool, package in ((PSQL, "postgresql-client-15"), ("wget", "wget"), ("sh", "dash")):
+    for tool, package in ((PSQL, "postgresql-client-15"), ("busybox", "busybox")):
         if shutil.which(tool) is None:
             raise ServersUnavailableError(f"{tool} missing (init.sh needs it): install {package}")
     system_user = None
@@ -822,6 +822,16 @@ class StatePath:
                 "HOME": str(home),  # no ~/.postgresql/root.crt or ~/.pgpass can interfere
             }
         )
+        # The init image is Alpine: its sh and wget are BusyBox applets. Run the script with those,
+        # not the host's dash and GNU wget, so their dialect and flags are what is tested.
+        applets = self.base / "busybox-bin"
+        if not applets.is_dir():
+            applets.mkdir()
+            busybox = shutil.which("busybox")
+            assert busybox is not None
+            for applet in ("sh", "wget", "timeout"):
+                (applets / applet).symlink_to(busybox)
+        env["PATH"] = f"{applets}:{env['PATH']}"
         argv = [*init["entryPoint"], *init["command"]]
         with subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
