@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pulumi
 
-from components.database import Database, DatabaseArgs
-from components.firewall import Firewall, FirewallArgs
-from components.ingress import LoadBalancer, LoadBalancerArgs, primary_listener
-from components.network import Network, NetworkArgs
-from components.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
-from components.service import PlanoService, ServiceArgs
-from components.settings import Ingress, resource_tags, settings_from_pulumi
-from components.task_files import task_files
+from components.aws.database import Database, DatabaseArgs
+from components.aws.firewall import Firewall, FirewallArgs
+from components.aws.ingress import LoadBalancer, LoadBalancerArgs, primary_listener
+from components.aws.network import Network, NetworkArgs
+from components.aws.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
+from components.aws.service import PlanoService, ServiceArgs
+from components.core.settings import Ingress, resource_tags, settings_from_pulumi
+from components.core.task_files import task_files
 
 settings = settings_from_pulumi(Path(__file__).parent)
 for warning in settings.warnings:

@@ -54,7 +54,7 @@ PROFILE_TAG = "profile"
 PUBLIC_INGRESS_TAG = "public-ingress"
 PUBLIC_INGRESS_ALLOWED = "allowed"
 
-# Ports Plano binds inside the task and that must never be published (components/plano_config.py,
+# Ports Plano binds inside the task and that must never be published (components/core/plano_config.py,
 # PLANO_INTERNAL_PORTS; tests/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
 # /config_dump shows the substituted config, secrets included.
 INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
@@ -233,7 +233,7 @@ def _is_postgres(engine: Any) -> bool:
 
 # Shorter prefixes than these span so much of the internet that they count as open: 0.0.0.0/1
 # plus 128.0.0.0/1 is 0.0.0.0/0 in two rules. The program uses the same bounds
-# (components.settings.is_internet_wide); a test keeps them equal.
+# (components.core.settings.is_internet_wide); a test keeps them equal.
 OPEN_PREFIX_BELOW = {4: 8, 6: 16}
 
 

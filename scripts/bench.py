@@ -37,7 +37,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.settings import TlsMode
+from components.core.settings import TlsMode
 from tests.integration.servers import (
     ConversationState,
     PlanoStore,

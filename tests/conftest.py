@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.settings import RawConfig
-from components.simulate import Registered, Run, read_stack_config, run_program, unwrap_secrets
+from components.core.settings import RawConfig
+from components.tools.simulate import Registered, Run, read_stack_config, run_program, unwrap_secrets
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from components.errors import ConfigError
-from components.simulate import run_program
+from components.core.errors import ConfigError
+from components.tools.simulate import run_program
 from tests.conftest import PROJECT, config_for
 
 VALID_PLANO = """\

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.ingress import alb_listeners, endpoint_urls, idle_timeout_s, primary_listener
-from components.plano_config import Listener
+from components.aws.ingress import alb_listeners, endpoint_urls, idle_timeout_s, primary_listener
+from components.core.plano_config import Listener
 
 MODEL = Listener("llm", "model", 12000, 300)
 AGENT = Listener("agents", "agent", 8001)

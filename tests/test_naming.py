@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.errors import ConfigError
-from components.naming import RULES, Names, check_stack_name, fits
-from components.simulate import Run
+from components.core.errors import ConfigError
+from components.core.naming import RULES, Names, check_stack_name, fits
+from components.tools.simulate import Run
 from tests.conftest import stack_run
 
 # Every name the stacks set, by the service rule it must satisfy.

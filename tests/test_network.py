@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from components.network import nat_gateway_count, subnet_cidrs
-from components.settings import NatGateways
+from components.aws.network import nat_gateway_count, subnet_cidrs
+from components.core.settings import NatGateways
 
 
 @pytest.mark.parametrize("vpc", ["10.40.0.0/16", "172.20.0.0/20", "192.168.8.0/22"])

@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from components.__main__ import main
-from components.plan import plan_diff_markdown, plan_document, plan_text
-from components.simulate import MOCK_PASSWORD, run_program
+from components.tools.cli import main
+from components.tools.plan import plan_diff_markdown, plan_document, plan_text
+from components.tools.simulate import MOCK_PASSWORD, run_program
 from tests.conftest import PROJECT, run_with, stack_run
 
 SCHEMA = json.loads((PROJECT / "docs" / "plan.schema.json").read_text())

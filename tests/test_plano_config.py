@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.errors import ConfigError
-from components.plano_config import (
+from components.core.errors import ConfigError
+from components.core.plano_config import (
     NON_STRING_KEYS,
     check_placeholders_provided,
     connection_string,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from components.errors import ConfigError
-from components.plan import plan_document
-from components.prices import HOURS_PER_MONTH, PRICES
-from components.pricing import PricingError, estimate, known_instance_classes, supported_regions
+from components.core.errors import ConfigError
+from components.core.prices import HOURS_PER_MONTH, PRICES
+from components.core.pricing import PricingError, estimate, known_instance_classes, supported_regions
+from components.tools.plan import plan_document
 from tests.conftest import stack_run
 
 RDS = "aws:rds/instance:Instance"
@@ -175,7 +175,7 @@ def test_unknown_instance_class_names_the_class_the_known_ones_and_the_fix(regio
     assert "plano:dbInstanceClass" in message
     for known in ("db.t4g.micro", "db.m7g.large"):
         assert known in message
-    assert "components/prices.py" in message and "choose a known class" in message
+    assert "components/core/prices.py" in message and "choose a known class" in message
 
 
 def test_other_storage_types_and_engines_are_refused_not_guessed() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from components.__main__ import main
-from components.task_files import render_userlist
+from components.core.task_files import render_userlist
+from components.tools.cli import main
 from tests.conftest import containers, env_of, stack_run
 
 

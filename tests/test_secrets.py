@@ -8,8 +8,8 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from components.naming import Names
-from components.secrets import empty_external_keys, put_secret_value_command
+from components.aws.secrets import empty_external_keys, put_secret_value_command
+from components.core.naming import Names
 
 NAMES = Names("plano", "dev")
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.errors import ConfigError
-from components.settings import (
+from components.core.errors import ConfigError
+from components.core.settings import (
     KEYS,
     PROFILES,
     Capacity,
@@ -122,7 +122,7 @@ def test_secret_values_never_show() -> None:
 
 
 def test_provider_keys_set_without_secret_in_the_stack_file_are_found(tmp_path: Path) -> None:
-    from components.settings import plaintext_secret_leaves
+    from components.core.settings import plaintext_secret_leaves
 
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(

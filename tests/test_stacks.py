@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.errors import ConfigError
-from components.plano_config import PLANO_INTERNAL_PORTS
-from components.simulate import MOCK_PASSWORD, Run
+from components.core.errors import ConfigError
+from components.core.plano_config import PLANO_INTERNAL_PORTS
+from components.tools.simulate import MOCK_PASSWORD, Run
 from tests.conftest import children_of, containers, env_of, plain, run_with, stack_run
 
 VPC = "aws:ec2/vpc:Vpc"

@@ -6,8 +6,8 @@ import configparser
 import re
 import subprocess
 
-from components.settings import TlsMode
-from components.task_files import PgBouncerOptions, render_init_script, render_pgbouncer_ini, render_schema_sql
+from components.core.settings import TlsMode
+from components.core.task_files import PgBouncerOptions, render_init_script, render_pgbouncer_ini, render_schema_sql
 
 
 def ini(mode: TlsMode) -> configparser.SectionProxy:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.settings import TlsMode
+from components.core.settings import TlsMode
 from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath
 
 

@@ -6,7 +6,7 @@ Everything lives in one temporary directory, on free ports of 127.0.0.1, and is 
 
 What runs is what the task runs; only paths and ports differ:
 - the init step is the project's ``init.sh`` with the environment of the task definition's
-  ``init`` container (``components.containers``), the password as its ``PGPASSWORD`` secret, and
+  ``init`` container (``components.aws.containers``), the password as its ``PGPASSWORD`` secret, and
   the RDS CA bundle URL pointing at a local HTTP server that serves the test's CA;
 - PgBouncer runs the ``pgbouncer.ini`` that ``init.sh`` wrote, rendered by
   ``components.task_files.render_pgbouncer_ini`` with only the listen port, the database address
@@ -54,15 +54,15 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg.types.numeric import Int8
 
-from components.containers import TaskInputs, container_definitions
-from components.settings import Settings, TlsMode, load_settings
-from components.simulate import project_name, read_stack_config
-from components.task_files import (
+from components.aws.containers import TaskInputs, container_definitions
+from components.core.settings import Settings, TlsMode, load_settings
+from components.core.task_files import (
     PGBOUNCER_INI_NAME,
     PgBouncerOptions,
     render_pgbouncer_ini,
     task_files,
 )
+from components.tools.simulate import project_name, read_stack_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Debian's postgresql-15; PLANO_PG_BIN points elsewhere (another layout, or a missing one to try the skip).

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from components.settings import TlsMode
-from components.task_files import (
+from components.core.settings import TlsMode
+from components.core.task_files import (
     CA_BUNDLE_NAME,
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_NAME,

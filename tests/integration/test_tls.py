@@ -8,8 +8,8 @@ import time
 import psycopg
 import pytest
 
-from components.settings import TlsMode
-from components.task_files import CA_BUNDLE_NAME, PGBOUNCER_INI_NAME, USERLIST_NAME, render_userlist
+from components.core.settings import TlsMode
+from components.core.task_files import CA_BUNDLE_NAME, PGBOUNCER_INI_NAME, USERLIST_NAME, render_userlist
 from tests.integration.servers import (
     LOOPBACK,
     OTHER_LOOPBACK,

@@ -25,8 +25,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from .naming import Names
-from .settings import DatabaseSettings, ProfilePolicy
+from components.core.naming import Names
+from components.core.settings import DatabaseSettings, ProfilePolicy
 
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 PASSWORD_LENGTH = 40

@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from components.core.errors import ConfigError
 
 # Each service's rule for the names the stacks set: (longest length, allowed form).
 RULES: dict[str, tuple[int, str]] = {

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError
-from .prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED
+from components.core.errors import ConfigError
+from components.core.prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED
 
-PRICES_FILE = "components/prices.py"
+PRICES_FILE = "components/core/prices.py"
 
 # --- Assumed usage (each one is stated in the estimate when it is used) -------------------------
 ALB_BASELINE_LCU = 1.0  # capacity units per hour for a lightly used load balancer

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .ingress import alb_listeners
-from .naming import Names
-from .plano_config import Listener
-from .settings import is_internet_wide
+from components.aws.ingress import alb_listeners
+from components.core.naming import Names
+from components.core.plano_config import Listener
+from components.core.settings import is_internet_wide
 
 POSTGRES_PORT = 5432
 PUBLIC_INGRESS_TAG = "public-ingress"

@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 from pulumi.runtime.mocks import Mocks
 
-from .errors import ConfigError
-from .settings import NAMESPACE, RawConfig
+from components.core.errors import ConfigError
+from components.core.settings import NAMESPACE, RawConfig
 
 SECRET_PLACEHOLDER = "offline-secret-value"
 # What the mocked random password resolves to, so tests can look for leaks of it.
@@ -130,7 +130,7 @@ def read_stack_config(project_dir: Path, stack: str, *, required: bool = True) -
         values[full] = _config_string(plain)
         if is_secret:
             secret_keys.add(full)
-    from .settings import plaintext_secret_leaves
+    from components.core.settings import plaintext_secret_leaves
 
     return RawConfig(values=values, secret_keys=frozenset(secret_keys), plaintext_leaves=plaintext_secret_leaves(path))
 

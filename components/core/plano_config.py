@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from components.core.errors import ConfigError
 
 # Versions Plano 0.4.36's schema accepts for the top-level `version` key.
 SUPPORTED_VERSIONS = ("v0.1", "v0.1.0", "0.1-beta", "0.2.0", "v0.3.0", "v0.4.0")

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
-from .settings import TlsMode
-from .task_files import (
+from components.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
+from components.core.settings import TlsMode
+from components.core.task_files import (
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
     INIT_SCRIPT_NAME,

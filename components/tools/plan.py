@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import SECRET_MASK
-from .pricing import estimate
-from .simulate import Run, unwrap_secrets
+from components.core.errors import SECRET_MASK
+from components.core.pricing import estimate
+from components.tools.simulate import Run, unwrap_secrets
 
 # Inputs a reviewer cares about, per resource type (the text plan shows only these).
 REVIEW_KEYS: dict[str, tuple[str, ...]] = {

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plano_config import SIDECAR_HOST, SIDECAR_PORT
-from .settings import Settings, TlsMode
+from components.core.plano_config import SIDECAR_HOST, SIDECAR_PORT
+from components.core.settings import Settings, TlsMode
 
 TABLE = "public.conversation_states"
 RETENTION_JOB = "plano-state-retention"

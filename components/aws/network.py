@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .settings import NatGateways, NetworkSettings
+from components.core.settings import NatGateways, NetworkSettings
 
 AZ_COUNT = 2
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .containers import PGBOUNCER_VOLUME, PLANO_VOLUME, STOP_TIMEOUT_S, TaskInputs, container_definitions
-from .iam import ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
-from .naming import Names
-from .plano_config import Listener
-from .settings import Capacity, TlsMode
+from components.aws.containers import PGBOUNCER_VOLUME, PLANO_VOLUME, STOP_TIMEOUT_S, TaskInputs, container_definitions
+from components.aws.iam import ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
+from components.core.naming import Names
+from components.core.plano_config import Listener
+from components.core.settings import Capacity, TlsMode
 
 CPU_TARGET_PERCENT = 60
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .naming import Names
-from .settings import Secret
+from components.core.naming import Names
+from components.core.settings import Secret
 
 
 def put_secret_value_command(secret_name: str, env_name: str, region: str) -> str:

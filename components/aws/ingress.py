@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .naming import Names
-from .plano_config import Listener
+from components.core.naming import Names
+from components.core.plano_config import Listener
 
 # Plano's model listener streams for up to 300 s by default; the load balancer must not cut it.
 MIN_IDLE_TIMEOUT_S = 300

@@ -1,0 +1,349 @@
+"""Every ``plano:`` key, declared once: type, description, default, per-profile values.
+
+``Pulumi.yaml`` declares the same keys (a test keeps them equal), so ``pulumi up`` and the mocked
+tests see the same defaults. Keys whose default differs by profile are declared as ``""`` or ``0``
+("use the profile's value") and resolved from ``PROFILES``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+NAMESPACE = "plano"
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class Ingress(StrEnum):
+    ALB = "alb"
+    NONE = "none"
+
+
+class TlsMode(StrEnum):
+    REQUIRE = "require"
+    VERIFY_FULL = "verify-full"
+
+
+class NatGateways(StrEnum):
+    NONE = "none"
+    SINGLE = "single"
+    PER_AZ = "per-az"
+
+
+class Capacity(StrEnum):
+    FARGATE = "fargate"
+    FARGATE_SPOT = "fargate-spot"
+
+
+class Architecture(StrEnum):
+    ARM64 = "ARM64"
+    X86_64 = "X86_64"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One ``plano:`` config key as ``Pulumi.yaml`` declares it."""
+
+    name: str
+    type: str  # string | integer | boolean | array | object (Pulumi's config types)
+    description: str
+    default: Any
+    # Set when `default` is the "use the profile's value" sentinel ("" or 0).
+    per_profile: bool = False
+    # What a valid value looks like (shown in the README's config reference).
+    rule: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{NAMESPACE}:{self.name}"
+
+
+# Profile values for keys declared with the per-profile sentinel, plus fixed safety settings.
+PROFILES: dict[Profile, dict[str, Any]] = {
+    Profile.DEV: {
+        "dbInstanceClass": "db.t4g.micro",
+        "dbAllocatedStorageGb": 20,
+        "dbMaxAllocatedStorageGb": 50,
+        "dbBackupRetentionDays": 1,
+        "ingress": "none",
+        "natGateways": "none",
+        "cpu": 512,
+        "memory": 1024,
+        "desiredCount": 1,
+        "maxCount": 1,
+        "capacity": "fargate-spot",
+        "logRetentionDays": 7,
+    },
+    Profile.PROD: {
+        "dbInstanceClass": "db.m7g.large",
+        "dbAllocatedStorageGb": 100,
+        "dbMaxAllocatedStorageGb": 1000,
+        "dbBackupRetentionDays": 14,
+        "ingress": "alb",
+        "natGateways": "per-az",
+        "cpu": 1024,
+        "memory": 2048,
+        "desiredCount": 2,
+        "maxCount": 6,
+        "capacity": "fargate",
+        "logRetentionDays": 90,
+    },
+}
+
+_P = "Empty/0 = the profile's value."
+KEYS: tuple[Key, ...] = (
+    Key(
+        "profile",
+        "string",
+        "Stack profile: dev (cheap, disposable) or prod (safe by default).",
+        "dev",
+        rule="dev or prod",
+    ),
+    Key(
+        "configFile",
+        "string",
+        "Your Plano config, relative to Pulumi.yaml.",
+        "plano_config.yaml",
+        rule="must exist; see the Plano config rules below",
+    ),
+    Key(
+        "image",
+        "string",
+        "Plano container image.",
+        "katanemo/plano:0.4.36",
+        rule="image reference; prod warns unless pinned by @sha256 digest",
+    ),
+    Key(
+        "pgbouncerImage",
+        "string",
+        "PgBouncer sidecar image (speaks TLS to RDS).",
+        "ghcr.io/cloudnative-pg/pgbouncer:1.24.1",
+        rule="PgBouncer 1.21 or newer; prod warns unless pinned",
+    ),
+    Key(
+        "initImage",
+        "string",
+        "Image of the init step.",
+        "postgres:17-alpine",
+        rule="needs sh, psql and an HTTPS-verifying wget; prod warns unless pinned",
+    ),
+    Key("dbInstanceClass", "string", f"RDS instance class. {_P}", "", per_profile=True, rule="db.<family>.<size>"),
+    Key(
+        "dbEngineVersion",
+        "string",
+        "PostgreSQL version: a major (17) or major.minor (17.6).",
+        "17",
+        rule="major 14-18 (the parameter group family follows it)",
+    ),
+    Key(
+        "dbName",
+        "string",
+        "Database name.",
+        "plano",
+        rule="lower-case letters, digits, _; starts with a letter; not postgres",
+    ),
+    Key(
+        "dbUser",
+        "string",
+        "Database master user name.",
+        "plano",
+        rule="lower-case letters, digits, _; not a reserved name (postgres, admin, rdsadmin, ...)",
+    ),
+    Key("dbAllocatedStorageGb", "integer", f"Initial gp3 storage in GB. {_P}", 0, per_profile=True, rule="20-65536"),
+    Key(
+        "dbMaxAllocatedStorageGb",
+        "integer",
+        f"Storage autoscaling ceiling in GB. {_P}",
+        0,
+        per_profile=True,
+        rule="at least 10% above dbAllocatedStorageGb",
+    ),
+    Key(
+        "dbBackupRetentionDays",
+        "integer",
+        f"Automated backup retention in days. {_P}",
+        0,
+        per_profile=True,
+        rule="1-35",
+    ),
+    Key(
+        "dbTlsMode",
+        "string",
+        "How the sidecar and the init step check RDS's certificate.",
+        "verify-full",
+        rule="require or verify-full (never plain text)",
+    ),
+    Key(
+        "kmsKeyArn",
+        "string",
+        "Customer managed KMS key for RDS and secrets; empty = AWS managed keys.",
+        "",
+        rule="a KMS key ARN; grants kms:Decrypt to the task's execution role",
+    ),
+    Key(
+        "ingress",
+        "string",
+        f"alb (load balancer) or none (SSM port forwarding only). {_P}",
+        "",
+        per_profile=True,
+        rule="alb or none",
+    ),
+    Key(
+        "allowedCidrs",
+        "array",
+        "Client networks allowed to reach the load balancer.",
+        [],
+        rule="valid CIDRs; required with alb; 0.0.0.0/0 and ::/0 only with allowPublicIngress",
+    ),
+    Key(
+        "allowPublicIngress",
+        "boolean",
+        "Consent to an endpoint open to the whole internet.",
+        False,
+        rule="true or false",
+    ),
+    Key(
+        "certificateArn",
+        "string",
+        "ACM certificate: HTTPS on the load balancer, HTTP redirects.",
+        "",
+        rule="an ACM certificate ARN; required by prod with alb unless allowPlainHttp",
+    ),
+    Key("allowPlainHttp", "boolean", "Allow a prod load balancer without HTTPS.", False, rule="true or false"),
+    Key(
+        "albInternal",
+        "boolean",
+        "Internal load balancer (reachable only from the VPC and peers).",
+        False,
+        rule="true or false",
+    ),
+    Key("vpcId", "string", "Existing VPC to use; empty = create one.", "", rule="vpc-<hex>"),
+    Key(
+        "publicSubnetIds",
+        "array",
+        "Public subnets of the existing VPC (load balancer).",
+        [],
+        rule="two or more subnet-<hex>, only with vpcId",
+    ),
+    Key(
+        "privateSubnetIds",
+        "array",
+        "Private subnets of the existing VPC (database, tasks; need NAT).",
+        [],
+        rule="two or more subnet-<hex>, only with vpcId",
+    ),
+    Key("vpcCidr", "string", "CIDR of the VPC this stack creates.", "10.40.0.0/16", rule="private IPv4, /16 to /22"),
+    Key(
+        "natGateways",
+        "string",
+        f"NAT gateways of a new VPC. {_P}",
+        "",
+        per_profile=True,
+        rule="none (tasks get a public IP, no inbound), single or per-az",
+    ),
+    Key(
+        "cpu",
+        "integer",
+        f"Fargate task CPU units (1024 = 1 vCPU). {_P}",
+        0,
+        per_profile=True,
+        rule="256, 512, 1024, 2048, 4096, 8192 or 16384",
+    ),
+    Key(
+        "memory",
+        "integer",
+        f"Fargate task memory in MiB. {_P}",
+        0,
+        per_profile=True,
+        rule="a Fargate size valid for cpu",
+    ),
+    Key("cpuArchitecture", "string", "CPU architecture of the tasks.", "ARM64", rule="ARM64 or X86_64"),
+    Key("capacity", "string", f"Fargate capacity. {_P}", "", per_profile=True, rule="fargate or fargate-spot"),
+    Key(
+        "desiredCount",
+        "integer",
+        f"Tasks to run (the autoscaling minimum in prod). {_P}",
+        0,
+        per_profile=True,
+        rule="1-100; prod at least 2",
+    ),
+    Key("maxCount", "integer", f"Autoscaling maximum (prod). {_P}", 0, per_profile=True, rule="desiredCount to 100"),
+    Key(
+        "logRetentionDays",
+        "integer",
+        f"CloudWatch Logs retention in days. {_P}",
+        0,
+        per_profile=True,
+        rule="a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...",
+    ),
+    Key(
+        "providerKeys",
+        "object",
+        "Model-provider keys kept in Pulumi (encrypted): env name -> value.",
+        {},
+        rule="set with --secret --path; each name once across providerKeys and providerKeysExternal",
+    ),
+    Key(
+        "providerKeysExternal",
+        "array",
+        "Provider-key env names whose values you put into Secrets Manager.",
+        [],
+        rule="env names ([A-Za-z_][A-Za-z0-9_]*), no duplicates",
+    ),
+    Key(
+        "environment",
+        "object",
+        "Plain environment variables for Plano: name -> value.",
+        {},
+        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY); no DB_PASS; LOG_LEVEL not debug/trace",
+    ),
+    Key(
+        "stateRetentionDays",
+        "integer",
+        "Delete conversation state idle this long; 0 = keep forever.",
+        30,
+        rule="0-3650",
+    ),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+def config_reference_markdown() -> str:
+    """The README's config reference: every key, its default (per profile) and its rule."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, (list, dict)):
+            return f"`{json.dumps(value)}`"
+        if isinstance(value, bool):
+            return f"`{str(value).lower()}`"
+        return f"`{value}`"
+
+    lines = [
+        "| key | type | default | valid values | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for key in KEYS:
+        if key.per_profile:
+            default = f"dev {shown(PROFILES[Profile.DEV][key.name])}, prod {shown(PROFILES[Profile.PROD][key.name])}"
+        else:
+            default = shown(key.default)
+        description = key.description.replace(f" {_P}", "")
+        lines.append(f"| `plano:{key.name}` | {key.type} | {default} | {key.rule} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+def pulumi_yaml_config_block() -> dict[str, dict[str, Any]]:
+    """The `config:` block Pulumi.yaml must declare (tests keep the file equal to this)."""
+    block: dict[str, dict[str, Any]] = {}
+    for key in KEYS:
+        entry: dict[str, Any] = {"type": key.type, "description": key.description, "default": key.default}
+        if key.type == "array":
+            entry["items"] = {"type": "string"}
+        block[key.name] = entry
+    return block

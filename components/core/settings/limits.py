@@ -1,0 +1,71 @@
+"""Limits and facts of AWS, RDS and Plano that validation checks against."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from components.core.plano_config import (
+    DB_PASSWORD_VAR,
+)
+
+SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# Fargate's valid CPU units -> memory (MiB) choices.
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+# RDS reserves these as master user names (and they are SQL keywords or system roles).
+RESERVED_DB_USERS = frozenset(
+    {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
+)
+# Client networks this wide need plano:allowPublicIngress: 0.0.0.0/1 and 128.0.0.0/1 are the
+# whole internet in two rules. The policy pack uses the same bounds (a test keeps them equal).
+OPEN_PREFIX_BELOW = {4: 8, 6: 16}
+
+
+def is_internet_wide(cidr: str) -> bool:
+    network = ipaddress.ip_network(cidr, strict=False)
+    return network.prefixlen < OPEN_PREFIX_BELOW[network.version]
+
+
+# Example values in the committed stack files (RFC 5737 / RFC 3849 networks, AWS's example account).
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+EXAMPLE_ACCOUNT = "123456789012"
+SECRET_LOOKING = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Env vars the task sets itself; users may not override them through plano:environment.
+TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
+# Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).
+LEAKY_LOG_LEVELS = ("debug", "trace")

@@ -1,0 +1,119 @@
+"""``load_settings``: raw config strings in, frozen ``Settings`` out, or a ``ConfigError``.
+
+Pure: it raises a ``ConfigError`` naming the key, the value, what is allowed and the fix, before any
+resource exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from components.core.errors import ConfigError
+from components.core.naming import Names, check_stack_name
+from components.core.plano_config import (
+    DB_PASSWORD_VAR,
+    check_placeholders_provided,
+    load_plano_config,
+    render_plano_config,
+)
+from components.core.settings.database import _database
+from components.core.settings.ingress import _ingress
+from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from components.core.settings.model import RawConfig, Settings
+from components.core.settings.network import _network
+from components.core.settings.profiles import POLICIES
+from components.core.settings.reader import _Reader
+from components.core.settings.secrets import _secrets
+from components.core.settings.service import _service
+
+
+def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
+    """Validate all config and the user's Plano config; return frozen settings or raise ConfigError."""
+    check_stack_name(stack)
+    _check_unknown_keys(raw)
+    profile = _Reader(raw, None).choice("profile", Profile)
+    read = _Reader(raw, profile)
+    policy = POLICIES[profile]
+    warnings: list[str] = []
+
+    region = _region(region)
+    database = _database(read)
+    network = _network(read)
+    ingress = _ingress(read, profile, warnings)
+    service = _service(read, profile, policy, warnings)
+    secrets = _secrets(read, raw, service)
+
+    config_file = (base_dir / read.string("configFile")).resolve()
+    document = load_plano_config(config_file)
+    source = read.string("configFile")
+    plano = render_plano_config(document, source=source, db_user=database.user, db_name=database.name)
+    provided = {DB_PASSWORD_VAR: "the database password secret"}
+    provided.update({name: "plano:environment" for name in service.environment})
+    provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
+    provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
+    check_placeholders_provided(plano, source=source, provided=provided)
+
+    if plano.replaced_memory_state:
+        warnings.append(
+            f"{source}: state_storage type memory is replaced by postgres behind the TLS sidecar, "
+            "so conversation state survives restarts and is shared by all tasks"
+        )
+    if ingress.mode is Ingress.ALB:
+        for listener in plano.listeners:
+            if listener.type == "agent" and listener.timeout_s is None:
+                warnings.append(
+                    f"{source}: agent listener `{listener.name}` has no timeout; Plano defaults agent "
+                    "routes to 30s, which cuts long streams. Set e.g. `timeout: 300s`"
+                )
+    if stack.lower().startswith("prod") and profile is not Profile.PROD:
+        warnings.append(f"stack `{stack}` uses the {profile.value} profile: no deletion protection, no final snapshot")
+
+    return Settings(
+        project=project,
+        stack=stack,
+        region=region,
+        profile=profile,
+        policy=policy,
+        names=Names(project, stack),
+        network=network,
+        database=database,
+        ingress=ingress,
+        service=service,
+        secrets=secrets,
+        plano=plano,
+        config_file=config_file,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_unknown_keys(raw: RawConfig) -> None:
+    known = {key.name for key in KEYS}
+    for full in sorted(raw.values):
+        namespace, _, name = full.partition(":")
+        if namespace != NAMESPACE or name in known:
+            continue
+        guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        fix = f"`pulumi config rm {full}`; the README lists every key"
+        if guess:
+            fix = f"did you mean plano:{guess[0]}? Move the value there and run {fix}"
+        raise ConfigError(full, "is not a setting of this project", fix=fix)
+
+
+def _region(region: str | None) -> str:
+    if not region:
+        raise ConfigError(
+            "aws:region",
+            "is not set",
+            fix="pulumi config set aws:region us-east-1   (or your region)",
+        )
+    if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
+        raise ConfigError(
+            "aws:region",
+            "is not an AWS region name",
+            value=region,
+            allowed="a region such as us-east-1, eu-west-1",
+            fix="pulumi config set aws:region us-east-1",
+        )
+    return region
