@@ -16,6 +16,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
 UPSTREAM = SHARED / "upstream"
 STACKS = ("dev", "prod")
+# Stack files with the shipped example values (tests about those values run these, not the
+# committed files, which users edit before deploying).
+FIXTURE_STACKS = PROJECT / "tests" / "fixtures" / "stacks"
 
 _cache: dict[str, Run] = {}
 
@@ -25,6 +28,14 @@ def stack_run(stack: str) -> Run:
     if stack not in _cache:
         _cache[stack] = run_program(PROJECT, stack)
     return _cache[stack]
+
+
+def example_run(stack: str) -> Run:
+    """``tests/fixtures/stacks/Pulumi.<stack>.yaml`` run through the real program as stack ``stack``."""
+    key = f"example:{stack}"
+    if key not in _cache:
+        _cache[key] = run_program(PROJECT, stack, config=read_stack_config(FIXTURE_STACKS, stack))
+    return _cache[key]
 
 
 def config_for(
