@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,39 @@ STACKS = ("dev", "prod")
 # committed files, which users edit before deploying).
 FIXTURE_STACKS = PROJECT / "tests" / "fixtures" / "stacks"
 
+# The reason an integration test skips starts with this; the summary below counts them.
+SKIP_PREFIX = "integration servers unavailable: "
+GET_SERVERS = (
+    "Get them with `make servers` (scripts/ensure-test-servers.sh: Debian or Ubuntu, apt-get as root or "
+    "through sudo), then run `make test` again. Under CI=true these tests fail instead of skipping."
+)
+
 _cache: dict[str, Run] = {}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A banner, last thing on the screen, when integration tests skipped: a green run that
+    skipped them checked much less than it seems."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and SKIP_PREFIX in str(report.longrepr[2])
+    ]
+    if not skipped:
+        return
+    reason = str(skipped[0].longrepr[2]).split(SKIP_PREFIX, 1)[1]
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("!", f"{len(skipped)} INTEGRATION TESTS SKIPPED: NO TEST SERVERS", red=True, bold=True)
+    write(f"Reason: {reason}")
+    install = os.environ.get("PLANO_TEST_SERVERS_SKIP_REASON")
+    if install:
+        write(f"Install: {install}")
+    write("The database path (TLS, the PgBouncer sidecar, the schema, retention) was NOT tested on real servers.")
+    write(GET_SERVERS)
+    terminalreporter.write_sep("!", red=True, bold=True)
 
 
 def stack_run(stack: str) -> Run:

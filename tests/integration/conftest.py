@@ -1,9 +1,10 @@
 """Fixtures for the integration tests: one PostgreSQL and the task's sidecars per session.
 
 The servers start once per session (well under a second each) and are stopped at the end of
-the session, whatever happens. When a binary is missing the tests skip with the reason; when
-PLANO_PGBOUNCER is set (``make test``, and so CI, which installs every server first) a missing
-server is a failure instead, so CI cannot pass by skipping.
+the session, whatever happens. When a binary is missing the tests skip with the reason, and the
+run ends with a banner saying so (tests/conftest.py). Under CI (``CI=true``), or when
+PLANO_PGBOUNCER is set (``make test`` after a successful server install), a missing server is a
+failure instead, so CI cannot pass by skipping.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from components.core.settings import TlsMode
+from tests.conftest import SKIP_PREFIX
 from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath
 
 
@@ -23,9 +25,11 @@ def servers() -> Iterator[StatePath]:
     try:
         state_path = StatePath()
     except ServersUnavailableError as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, so the integration tests must run, not skip, but: {missing}")
         if os.environ.get("PLANO_PGBOUNCER"):
             pytest.fail(f"PLANO_PGBOUNCER is set, so the test servers must run, but: {missing}")
-        pytest.skip(f"integration servers unavailable: {missing}")
+        pytest.skip(f"{SKIP_PREFIX}{missing}")
     with state_path:
         yield state_path
 

@@ -1,0 +1,114 @@
+"""`make test` with a failing server install: CI fails, a workstation skips loudly.
+
+The install is made to fail the way it does on real machines (apt's lock held by another process)
+with stand-ins for dpkg-query, apt-get and sudo first on PATH; ``make`` runs its real ``test``
+recipe with the setup and lint prerequisites marked done (``-o``) and a stand-in Python that
+reports the environment pytest would get.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT
+
+STAND_INS = {
+    "dpkg-query": "#!/bin/sh\nexit 1\n",  # nothing installed
+    "apt-get": '#!/bin/sh\necho "E: Could not get lock /var/lib/dpkg/lock-frontend" >&2\nexit 100\n',
+    "sudo": '#!/bin/sh\nexec "$@"\n',
+    "python": '#!/bin/sh\necho "pytest ran: PLANO_PGBOUNCER=${PLANO_PGBOUNCER:-} '
+    'SKIP_REASON=${PLANO_TEST_SERVERS_SKIP_REASON:-}"\n',
+}
+
+
+@pytest.fixture
+def failing_install(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in STAND_INS.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PLANO_PGBOUNCER", "MAKEFLAGS", "MAKELEVEL")}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    env["PLANO_TEST_CACHE"] = str(tmp_path / "cache")  # no cached PgBouncer to fall back on
+    return env
+
+
+def make_test(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    fake_python = env["PATH"].split(":", 1)[0] + "/python"
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", "setup", "-o", "lint", "test", f"PY={fake_python}"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_ci_make_test_fails_when_the_server_install_fails(failing_install: dict[str, str]) -> None:
+    result = make_test({**failing_install, "CI": "true"})
+    assert result.returncode != 0
+    assert "pytest ran" not in result.stdout
+    assert "Could not get lock" in result.stderr  # apt's own message reaches the log
+    assert "CI=true: failing instead of skipping" in result.stderr
+
+
+def test_workstation_make_test_runs_pytest_with_the_reason(failing_install: dict[str, str]) -> None:
+    result = make_test(failing_install)
+    assert result.returncode == 0, result.stderr
+    assert "pytest ran: PLANO_PGBOUNCER= SKIP_REASON=scripts/ensure-test-servers.sh failed (exit 100" in result.stdout
+    assert "the integration tests will SKIP" in result.stderr
+
+
+def test_without_apt_the_script_says_where_it_does_not_work(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "id", "awk", "sort", "head", "grep"):
+        found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        (bin_dir / tool).symlink_to(found)
+    result = subprocess.run(
+        [str(bin_dir / "bash"), "scripts/ensure-test-servers.sh"],
+        cwd=PROJECT,
+        env={"PATH": str(bin_dir), "PLANO_TEST_CACHE": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "needs Debian or Ubuntu" in result.stderr and "PLANO_PGBOUNCER" in result.stderr
+
+
+@pytest.mark.parametrize("ci", [False, True], ids=["workstation", "ci"])
+def test_missing_servers_skip_with_a_banner_or_fail_in_ci(ci: bool, failing_install: dict[str, str]) -> None:
+    env = {k: v for k, v in failing_install.items() if k != "PLANO_TEST_CACHE"}
+    env.update(PLANO_PG_BIN="/nonexistent/postgresql/15/bin", PYTHONDONTWRITEBYTECODE="1")
+    if ci:
+        env["CI"] = "true"
+    else:
+        env["PLANO_TEST_SERVERS_SKIP_REASON"] = "scripts/ensure-test-servers.sh failed (exit 100)"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/integration/test_tls.py", "-k", "verify"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    tail = result.stdout[-1500:]
+    if ci:
+        assert result.returncode == 1, tail
+        assert "CI=true, so the integration tests must run, not skip" in result.stdout
+        assert "INTEGRATION TESTS SKIPPED" not in result.stdout
+    else:
+        assert result.returncode == 0, tail
+        banner = result.stdout[result.stdout.rindex("INTEGRATION TESTS SKIPPED") :]
+        assert "Reason: PostgreSQL 15 server binaries missing" in banner
+        assert "Install: scripts/ensure-test-servers.sh failed (exit 100)" in banner
+        assert "make servers" in banner
+        assert result.stdout.rstrip().endswith("!" * 20)  # the last thing on the screen
