@@ -4,25 +4,35 @@
 "inputs"}``, inputs in camelCase as Pulumi passes them) and returns::
 
     {"monthly_usd", "currency", "region", "prices_as_of", "assumptions",
-     "items": [{"resource": "<type>::<name>", "what", "monthly_usd"}]}
+     "items": [{"resource": "<type>::<name>", "what", "monthly_usd"}],
+     "partial", "unpriced": [{"resource", "what", "missing"}], "warnings"}
 
-Prices come from ``prices.py`` (dated and sourced). Usage that a plan cannot know (traffic, log
-volume, API calls) is assumed with the constants below, and every assumption that shaped the number
-is listed in ``assumptions``. Each item is rounded to cents and the total is the sum of the rounded
-items. ``prices_as_of`` is the oldest ``as_of`` date among the prices the estimate used.
+Prices come from ``prices.py`` (dated and sourced; ``scripts/refresh_prices.py`` refreshes them
+from AWS's public price list). Usage that a plan cannot know (traffic, log volume, API calls) is
+assumed with the constants below, and every assumption that shaped the number is listed in
+``assumptions``. Each item is rounded to cents and the total is the sum of the rounded items.
+``prices_as_of`` is the oldest ``as_of`` date among the prices the estimate used.
 
-A region, RDS instance class, engine, storage type, load balancer type, Fargate launch type or
-operating system that the table has no price for raises ``PricingError`` (a ``ConfigError``): an
-estimate that silently leaves out the biggest item would be worse than none.
+Never a refusal: the program deploys regions and classes the table does not know (eu-central-1,
+db.m8g.large, ...). A line the table has no price for is left out of ``items`` and listed in
+``unpriced`` with the price keys it lacks (``missing``); each gets a warning, and ``partial`` says
+the total leaves something out. Nothing is guessed.
+
+How a resource is priced (the interface for adding one, e.g. Aurora Serverless v2 ACU-hours):
+``_Model.price(key)`` returns the table's USD amount for ``key``, or NaN when the region has no
+such price; arithmetic carries the NaN, and ``_Model.add(resource, what, usd)`` turns a NaN
+amount into an unpriced line. A new resource model therefore only calls ``price`` and ``add``
+(and ``gap`` for something that cannot be priced at all), and gets "not priced" for free.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from components.core.errors import ConfigError
-from components.core.prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED
+from components.core.prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED, Price
 
 PRICES_FILE = "components/core/prices.py"
 
@@ -65,7 +75,7 @@ _ARCHITECTURES = {"X86_64": "x86_64", "ARM64": "arm64"}
 
 
 class PricingError(ConfigError):
-    """Something the price table has no price for: a region, an instance class, a launch type."""
+    """Kept for callers that catch it; the estimate no longer raises it (see "Never a refusal")."""
 
 
 def supported_regions() -> list[str]:
@@ -74,20 +84,13 @@ def supported_regions() -> list[str]:
 
 def known_instance_classes(region: str) -> list[str]:
     prefix, suffix = "rds.instance.", ".single-az"
-    return sorted(k[len(prefix) : -len(suffix)] for k in PRICES[region] if k.startswith(prefix) and k.endswith(suffix))
+    table = PRICES.get(region, {})
+    return sorted(k[len(prefix) : -len(suffix)] for k in table if k.startswith(prefix) and k.endswith(suffix))
 
 
 def estimate(resources: list[dict[str, Any]], region: str) -> dict[str, Any]:
-    """The monthly cost of ``resources`` in ``region`` at on-demand list prices, itemized."""
-    if region not in PRICES:
-        raise PricingError(
-            "aws:region",
-            "has no prices in the cost model",
-            value=region,
-            allowed=", ".join(supported_regions()),
-            fix=f"deploy to a supported region, or add the region's prices (every key, with a source and date) "
-            f"to {PRICES_FILE}",
-        )
+    """The monthly cost of ``resources`` in ``region`` at on-demand list prices, itemized; lines
+    without a price are listed in ``unpriced`` and the total is marked ``partial``."""
     model = _Model(region, resources)
     model.run()
     return model.result()
@@ -134,20 +137,39 @@ def _plural(count: float, word: str) -> str:
 class _Model:
     def __init__(self, region: str, resources: list[dict[str, Any]]) -> None:
         self.region = region
-        self.table = PRICES[region]
+        self.table: dict[str, Price] = PRICES.get(region, {})
         self.resources = resources
         self.items: list[dict[str, Any]] = []
+        self.unpriced_items: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
         self.assumptions: list[str] = []
         self.used: set[str] = set()
+        self.missing: list[str] = []  # keys looked up without a price since the last add()
 
     # -- bookkeeping
 
     def price(self, key: str) -> float:
+        """The table's USD amount for ``key``; NaN (and the key remembered) when it has none."""
+        if key not in self.table:
+            if key not in self.missing:
+                self.missing.append(key)
+            return math.nan
         self.used.add(key)
         return self.table[key]["usd"]
 
     def add(self, resource: Mapping[str, Any], what: str, usd: float) -> None:
+        """A line of the estimate; a NaN amount (a price the table lacks) makes it an unpriced line."""
+        missing, self.missing = self.missing, []
+        if math.isnan(usd):
+            self.gap(resource, what, f"no price for {', '.join(missing) or 'it'} in {self.region}", missing)
+            return
         self.items.append({"resource": _key(resource), "what": what, "monthly_usd": round(usd, 2)})
+
+    def gap(self, resource: Mapping[str, Any], what: str, reason: str, missing: list[str] | None = None) -> None:
+        """A line that cannot be priced: listed, warned about, left out of the total."""
+        self.unpriced_items.append({"resource": _key(resource), "what": what, "missing": list(missing or [])})
+        if self.table:  # an unknown region gets one warning for all its lines (result())
+            self.warnings.append(f"not priced: {what} ({reason}); the estimate's total leaves it out")
 
     def assume(self, text: str) -> None:
         if text not in self.assumptions:
@@ -159,6 +181,14 @@ class _Model:
     def result(self) -> dict[str, Any]:
         dates = [self.table[k]["as_of"] for k in self.used] or [p["as_of"] for p in self.table.values()]
         total = round(sum(item["monthly_usd"] for item in self.items), 2)
+        warnings = list(self.warnings)
+        if not self.table and self.unpriced_items:
+            warnings.insert(
+                0,
+                f"not priced: the cost model has no prices for region {self.region} "
+                f"({len(self.unpriced_items)} lines left out; priced regions: {', '.join(supported_regions())}); "
+                f"add them with scripts/refresh_prices.py --region {self.region}",
+            )
         return {
             "monthly_usd": total,
             "currency": "USD",
@@ -166,6 +196,9 @@ class _Model:
             "prices_as_of": min(dates) if dates else TABLE_COMPILED,
             "assumptions": self.assumptions,
             "items": self.items,
+            "partial": bool(self.unpriced_items),
+            "unpriced": self.unpriced_items,
+            "warnings": warnings,
         }
 
     # -- the model
@@ -200,30 +233,13 @@ class _Model:
         inputs = _inputs(resource)
         engine = str(inputs.get("engine") or "postgres")
         if engine != "postgres":
-            raise PricingError(
-                f"{_key(resource)} engine",
-                "has no prices in the cost model",
-                value=engine,
-                allowed="postgres",
-                fix=f"add the engine's instance prices to {PRICES_FILE}",
-            )
+            self.gap(resource, f"RDS {engine} instance", f"the cost model prices PostgreSQL only, not {engine}")
+            return
         instance_class = str(inputs.get("instanceClass") or "")
         multi_az = bool(inputs.get("multiAz"))
         az = "multi-az" if multi_az else "single-az"
         az_text = "Multi-AZ" if multi_az else "Single-AZ"
         key = f"rds.instance.{instance_class}.{az}"
-        if key not in self.table:
-            known = known_instance_classes(self.region)
-            cheapest = min(known, key=lambda c: self.table[f"rds.instance.{c}.single-az"]["usd"])
-            raise PricingError(
-                "plano:dbInstanceClass",
-                f"has no price in the cost model for {self.region} ({_label(resource)})",
-                value=instance_class,
-                allowed=", ".join(known),
-                fix=f"choose a known class (e.g. pulumi config set plano:dbInstanceClass {cheapest}), or add the "
-                f"class's Single-AZ and Multi-AZ hourly prices for every region, with a source and date, "
-                f"to {PRICES_FILE}",
-            )
         hours = HOURS_PER_MONTH
         self.add(
             resource,
@@ -233,15 +249,6 @@ class _Model:
 
         storage_type = str(inputs.get("storageType") or "gp2")
         storage_key = f"rds.storage.{storage_type}.{az}"
-        if storage_key not in self.table:
-            raise PricingError(
-                f"{_key(resource)} storageType",
-                "has no price in the cost model",
-                value=storage_type,
-                allowed="gp3",
-                fix=f"use storageType gp3 (the provider's default is gp2), or add the storage type's prices "
-                f"to {PRICES_FILE}",
-            )
         allocated = _num(inputs.get("allocatedStorage"))
         self.add(
             resource,
@@ -281,7 +288,7 @@ class _Model:
                     f"{PI_FREE_RETENTION_DAYS}) is not priced: no price in the table"
                 )
 
-    def _task_definition(self, service: dict[str, Any]) -> dict[str, Any]:
+    def _task_definition(self, service: dict[str, Any]) -> dict[str, Any] | None:
         tasks = self.of_type(TASK_DEFINITION)
         ref = str(_inputs(service).get("taskDefinition") or "")
         family = ref.rsplit("/", 1)[-1].split(":", 1)[0]
@@ -291,12 +298,7 @@ class _Model:
         if not matches and len(tasks) == 1:
             matches = tasks
         if len(matches) != 1:
-            raise PricingError(
-                f"{_key(service)} taskDefinition",
-                "does not match exactly one task definition in the plan, so its Fargate cost is unknown",
-                value=ref or None,
-                fix="give the service the ARN (or family) of a task definition created in the same program",
-            )
+            return None
         return matches[0]
 
     def _task_count(self, service: dict[str, Any]) -> tuple[float, float | None]:
@@ -328,13 +330,7 @@ class _Model:
                     return list(default)
             self.assume(f"{_label(service)}: no launch type or capacity provider set, priced as Fargate on-demand")
             return [{"capacityProvider": "FARGATE", "weight": 1}]
-        raise PricingError(
-            f"{_key(service)} launchType",
-            "is not in the cost model (it prices Fargate only)",
-            value=launch_type,
-            allowed="FARGATE, or capacity providers FARGATE and FARGATE_SPOT",
-            fix="run the service on Fargate, or extend components/pricing.py with EC2 capacity",
-        )
+        return [{"capacityProvider": str(launch_type), "weight": 1}]  # not Fargate: unpriced in service()
 
     def _split(self, service: dict[str, Any], tasks: float) -> dict[str, float]:
         """Tasks per capacity provider: the base first, the rest by weight."""
@@ -343,14 +339,6 @@ class _Model:
         remaining = tasks
         for s in strategies:
             provider = str(s.get("capacityProvider"))
-            if provider not in _CAPACITY_PROVIDERS:
-                raise PricingError(
-                    f"{_key(service)} capacityProviderStrategies",
-                    "names a capacity provider the cost model has no price for",
-                    value=provider,
-                    allowed=", ".join(_CAPACITY_PROVIDERS),
-                    fix="use FARGATE or FARGATE_SPOT, or extend components/pricing.py",
-                )
             base = min(_num(s.get("base")), remaining)
             if base > 0:
                 out[provider] = out.get(provider, 0.0) + base
@@ -378,6 +366,8 @@ class _Model:
         # No Spot price for this architecture: apply the region's x86_64 Spot discount.
         ratio = self.price(f"fargate-spot.x86_64.{unit}") / self.price(f"fargate.x86_64.{unit}")
         discount = 1 - self.price("fargate-spot.x86_64.vcpu-hour") / self.price("fargate.x86_64.vcpu-hour")
+        if math.isnan(discount):
+            return on_demand * ratio  # the lines come out unpriced, naming the missing keys
         self.assume(
             f"Fargate Spot {arch.upper()}: the table has no {arch.upper()} Spot price, so the region's x86_64 Spot "
             f"discount ({discount:.0%} off on-demand in {self.region}) is applied to the {arch.upper()} on-demand price"
@@ -386,41 +376,43 @@ class _Model:
 
     def service(self, service: dict[str, Any]) -> None:
         task = self._task_definition(service)
+        if task is None:
+            reason = "it matches no single task definition in the plan"
+            self.gap(service, f"{_label(service)} tasks", reason)
+            return
         t = _inputs(task)
         platform = t.get("runtimePlatform") or {}
         os_family = str(platform.get("operatingSystemFamily") or "LINUX")
         arch_name = str(platform.get("cpuArchitecture") or "X86_64")
         if os_family != "LINUX" or arch_name not in _ARCHITECTURES:
-            raise PricingError(
-                f"{_key(task)} runtimePlatform",
-                "has no Fargate price in the cost model",
-                value={"operatingSystemFamily": os_family, "cpuArchitecture": arch_name},
-                allowed="LINUX with X86_64 or ARM64",
-                fix=f"use Linux on X86_64 or ARM64, or add the platform's prices to {PRICES_FILE}",
-            )
+            reason = f"the cost model prices Linux on X86_64 or ARM64, not {os_family}/{arch_name}"
+            self.gap(service, f"Fargate {os_family} {arch_name} tasks of {_label(service)}", reason)
+            return
         arch = _ARCHITECTURES[arch_name]
         vcpu = _num(t.get("cpu")) / 1024
         memory_gb = _num(t.get("memory")) / 1024
         if vcpu <= 0 or memory_gb <= 0:
-            raise PricingError(
-                f"{_key(task)} cpu/memory",
-                "must be set at the task level for Fargate, so the cost model can price the task",
-                value={"cpu": t.get("cpu"), "memory": t.get("memory")},
-                fix="set the task definition's cpu and memory",
-            )
+            reason = "the task definition sets no task-level cpu and memory"
+            self.gap(service, f"Fargate tasks of {_label(service)}", reason)
+            return
         tasks, maximum = self._task_count(service)
         hours = HOURS_PER_MONTH
         monthly = 0.0
-        for provider, count in self._split(service, tasks).items():
+        split = self._split(service, tasks)
+        others = [p for p in split if p not in _CAPACITY_PROVIDERS]
+        for provider in others:
+            reason = f"the cost model prices Fargate and Fargate Spot only, not {provider}"
+            self.gap(service, f"{_plural(split.pop(provider), 'task')} of {_label(service)} on {provider}", reason)
+        for provider, count in split.items():
             label = "Fargate" if provider == "FARGATE" else "Fargate Spot"
-            cpu_usd = self._fargate_rate(provider, arch, "vcpu-hour") * vcpu * count * hours
-            mem_usd = self._fargate_rate(provider, arch, "gb-hour") * memory_gb * count * hours
             tasks_text = _plural(count, "task")
+            cpu_usd = self._fargate_rate(provider, arch, "vcpu-hour") * vcpu * count * hours
             self.add(service, f"{label} {arch_name} {_qty(vcpu)} vCPU × {tasks_text}, {_qty(hours)} h", cpu_usd)
+            mem_usd = self._fargate_rate(provider, arch, "gb-hour") * memory_gb * count * hours
             self.add(
                 service, f"{label} {arch_name} {_qty(memory_gb)} GB memory × {tasks_text}, {_qty(hours)} h", mem_usd
             )
-            monthly += cpu_usd + mem_usd
+            monthly += cpu_usd + mem_usd if not math.isnan(cpu_usd + mem_usd) else 0.0
             if provider == "FARGATE_SPOT":
                 self.assume("Fargate Spot prices are a snapshot (AWS changes them with spare capacity)")
         network = _inputs(service).get("networkConfiguration") or {}
@@ -431,11 +423,11 @@ class _Model:
                 f"Public IPv4 address × {_qty(tasks)} (tasks, assignPublicIp), {_qty(hours)} h",
                 ip_usd,
             )
-            monthly += ip_usd
+            monthly += ip_usd if not math.isnan(ip_usd) else 0.0
         ephemeral = _num((t.get("ephemeralStorage") or {}).get("sizeInGib"))
         if ephemeral > 20:
             self.assume(f"{_label(task)}: ephemeral storage beyond the included 20 GiB is not priced")
-        if maximum is not None and maximum > tasks > 0:
+        if maximum is not None and maximum > tasks > 0 and monthly > 0:
             extra = monthly / tasks * (maximum - tasks)
             self.assume(
                 f"{_label(service)}: priced at {_plural(tasks, 'task')} (desired count / autoscaling minimum), "
@@ -448,13 +440,8 @@ class _Model:
         inputs = _inputs(resource)
         lb_type = str(inputs.get("loadBalancerType") or "application")
         if lb_type != "application":
-            raise PricingError(
-                f"{_key(resource)} loadBalancerType",
-                "has no price in the cost model",
-                value=lb_type,
-                allowed="application",
-                fix=f"add the load balancer type's hourly and capacity-unit prices to {PRICES_FILE}",
-            )
+            self.gap(resource, f"{lb_type} load balancer", "the cost model prices application load balancers only")
+            return
         hours = HOURS_PER_MONTH
         internal = bool(inputs.get("internal"))
         self.add(

@@ -3,10 +3,14 @@
 The JSON document is a stable contract (README, "Offline plan"):
 
     {"stack", "profile",
+     "warnings": [...],
      "resources": [{"type", "name", "parent", "inputs"}],
      "outputs": {...},
      "cost": {"monthly_usd", "currency", "region", "prices_as_of", "assumptions",
               "items": [{"resource", "what", "monthly_usd"}]}}
+
+``warnings`` are the warnings ``pulumi preview`` would print for the stack (the program's own:
+example values left in place, unpinned images, plain HTTP...), then the cost model's.
 
 ``inputs`` are what Pulumi passes to the provider (camelCase), with every secret replaced by
 ``"[secret]"``. ``parent`` is ``"<type>::<name>"`` of the component a resource belongs to, or null
@@ -16,10 +20,12 @@ for the stack's direct children. A resource is identified by (type, name, parent
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from components.core.errors import SECRET_MASK
 from components.core.pricing import estimate
+from components.tools.diff import change_markdown, changes
 from components.tools.simulate import Run, unwrap_secrets
 
 # Inputs a reviewer cares about, per resource type (the text plan shows only these).
@@ -77,7 +83,15 @@ def _tidy(value: Any) -> Any:
     return value
 
 
-def plan_document(run: Run) -> dict[str, Any]:
+def prices_age_days(as_of: str, today: date | None = None) -> int | None:
+    """How many days old the oldest price used is (None when the date is not a date)."""
+    try:
+        return ((today or date.today()) - date.fromisoformat(as_of)).days
+    except ValueError:
+        return None
+
+
+def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
     """The JSON contract for a recorded run, secrets masked, in a stable order."""
     resources = [
         {
@@ -91,12 +105,16 @@ def plan_document(run: Run) -> dict[str, Any]:
     resources.sort(key=lambda r: (r["parent"] or "", r["type"], r["name"]))
     profile = run.outputs.get("profile") or run.config.values.get("plano:profile", "dev")
     region = run.config.values.get("aws:region", "us-east-1")
+    cost = estimate(resources, region)
+    cost["prices_age_days"] = prices_age_days(cost["prices_as_of"], today) if cost["items"] else None
+    warnings = list(dict.fromkeys([*run.warnings, *cost.get("warnings", [])]))
     return {
         "stack": run.stack,
         "profile": profile,
+        "warnings": warnings,
         "resources": resources,
         "outputs": _tidy(unwrap_secrets(run.outputs, SECRET_MASK)),
-        "cost": estimate(resources, region),
+        "cost": cost,
     }
 
 
@@ -108,6 +126,11 @@ def _short(value: Any) -> str:
 def plan_text(document: dict[str, Any]) -> str:
     """Resources grouped by component with the settings a reviewer cares about, then the cost."""
     lines = [f"Offline plan for stack {document['stack']} (profile {document['profile']})", ""]
+    warnings = document.get("warnings", [])
+    if warnings:
+        lines.append(f"Warnings ({len(warnings)}), as `pulumi preview` shows them:")
+        lines += [f"  ! {warning}" for warning in warnings]
+        lines.append("")
     groups: dict[str, list[dict[str, Any]]] = {}
     components = [r for r in document["resources"] if r["parent"] is None]
     for resource in document["resources"]:
@@ -123,23 +146,33 @@ def plan_text(document: dict[str, Any]) -> str:
             lines.append(f"  + {child['type'].split(':')[-1]:<28} {child['name']}" + (f"  {detail}" if detail else ""))
         lines.append("")
     cost = document["cost"]
+    unpriced = cost.get("unpriced", [])
+    partial = f" PARTIAL: {len(unpriced)} lines not priced, left out of the total" if unpriced else ""
     lines.append(
-        f"Estimated monthly cost: {cost['monthly_usd']:.2f} {cost['currency']} in {cost['region']} "
-        f"(list prices as of {cost['prices_as_of']})"
+        f"Estimated monthly cost: {cost['monthly_usd']:.2f} {cost['currency']} in {cost['region']}{partial} "
+        f"({_prices_age(cost)})"
     )
     for item in sorted(cost["items"], key=lambda i: -i["monthly_usd"]):
         lines.append(f"  {item['monthly_usd']:>9.2f}  {item['what']}")
+    for item in unpriced:
+        missing = f" (no price: {', '.join(item['missing'])})" if item["missing"] else ""
+        lines.append(f"  {'not priced':>9}  {item['what']}{missing}")
     lines.append("Assumes: " + "; ".join(cost["assumptions"]))
     return "\n".join(lines) + "\n"
 
 
+def _prices_age(cost: dict[str, Any]) -> str:
+    age = cost.get("prices_age_days")
+    if not cost["items"] and cost.get("unpriced"):
+        return f"no list prices for {cost['region']} in components/core/prices.py"
+    text = f"list prices as of {cost['prices_as_of']}"
+    if isinstance(age, int):
+        text += f", {age} days old; refresh: .venv/bin/python scripts/refresh_prices.py"
+    return text
+
+
 def _identity(resource: dict[str, Any]) -> tuple[str, str, str]:
     return (resource["type"], resource["name"], resource["parent"] or "")
-
-
-def _changed_inputs(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    keys = sorted(set(base) | set(head))
-    return [(k, base.get(k), head.get(k)) for k in keys if base.get(k) != head.get(k)]
 
 
 def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
@@ -149,7 +182,7 @@ def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
     added = [head_by[k] for k in head_by if k not in base_by]
     removed = [base_by[k] for k in base_by if k not in head_by]
     changed = [
-        (head_by[k], _changed_inputs(base_by[k]["inputs"], head_by[k]["inputs"]))
+        (head_by[k], changes(base_by[k]["inputs"], head_by[k]["inputs"]))
         for k in head_by
         if k in base_by and base_by[k]["inputs"] != head_by[k]["inputs"]
     ]
@@ -159,12 +192,21 @@ def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
         f"### Offline plan: stack `{head['stack']}` (profile `{head['profile']}`)",
         "",
         f"**Monthly cost:** {old:.2f} → {new:.2f} {head['cost']['currency']} "
-        f"(**{'+' if delta >= 0 else '-'}{abs(delta):.2f}**) at list prices as of {head['cost']['prices_as_of']}",
+        f"(**{'+' if delta >= 0 else '-'}{abs(delta):.2f}**) at {_prices_age(head['cost'])}"
+        + (
+            f". **Partial:** {len(head['cost']['unpriced'])} lines not priced (see the warnings)"
+            if head["cost"].get("unpriced")
+            else ""
+        ),
         "",
         f"{len(added)} to add, {len(changed)} to change, {len(removed)} to remove.",
     ]
     if not (added or removed or changed):
         lines += ["", "No infrastructure change."]
+    warnings, known = head.get("warnings", []), set(base.get("warnings", []))
+    if warnings:
+        lines += ["", f"#### Warnings ({len(warnings)})", ""]
+        lines += [f"- {'**new:** ' if w not in known else ''}{w}" for w in warnings]
     for title, items in (("Added", added), ("Removed", removed)):
         if items:
             lines += ["", f"#### {title}", ""]
@@ -175,8 +217,8 @@ def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
         lines += ["", "#### Changed", ""]
         for resource, diffs in changed:
             lines.append(f"- `{resource['type']}` **{resource['name']}**")
-            for key, before, after in diffs:
-                lines.append(f"  - `{key}`: `{_short(before)}` → `{_short(after)}`")
+            for change in diffs:
+                lines += change_markdown(change)
     cost_changes = _cost_item_changes(base["cost"]["items"], head["cost"]["items"])
     if cost_changes:
         lines += ["", "#### Cost items", "", "| item | before | after |", "|---|---:|---:|"]
