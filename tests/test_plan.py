@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,17 @@ import pytest
 from components.tools.cli import main
 from components.tools.plan import plan_diff_markdown, plan_document, plan_text
 from components.tools.simulate import MOCK_PASSWORD, run_program
-from tests.conftest import PROJECT, run_with, stack_run
+from tests.conftest import FIXTURE_STACKS, PROJECT, example_run, run_with, stack_run
 
 SCHEMA = json.loads((PROJECT / "docs" / "plan.schema.json").read_text())
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+EMPTY_COST = {"monthly_usd": 0.0, "currency": "USD", "region": "us-east-1", "prices_as_of": "2026-01-01", "items": []}
+DIGEST = "sha256:" + "a" * 64
+PINNED = {
+    "image": f"katanemo/plano:0.4.36@{DIGEST}",
+    "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{DIGEST}",
+    "initImage": f"postgres:17-alpine@{DIGEST}",
+}
 
 
 def plan_json(stack: str, capsys: pytest.CaptureFixture[str], project_dir: Path = PROJECT) -> dict[str, Any]:
@@ -126,3 +135,133 @@ def test_plan_diff_reports_a_bad_file(
 
 def test_plan_text_is_stable() -> None:
     assert plan_text(plan_document(stack_run("prod"))) == plan_text(plan_document(run_program(PROJECT, "prod")))
+
+
+# --- warnings -------------------------------------------------------------------------------------
+
+
+def test_example_prod_plan_shows_the_programs_warnings_in_text_and_json() -> None:
+    """The four warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
+    run = example_run("prod")
+    document = plan_document(run)
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert len(run.warnings) == 4
+    assert document["warnings"] == run.warnings
+    expected = ("plano:allowedCidrs", "plano:certificateArn", "plano:image", "plano:pgbouncerImage")
+    for key, warning in zip(expected, document["warnings"], strict=True):
+        assert warning.startswith(key)
+    text = plan_text(document)
+    head = text[: text.index("plano:network:Network")]  # before the resources: seen first
+    assert "Warnings (4)" in head
+    assert all(f"  ! {w}" in head for w in run.warnings)
+
+
+def test_committed_dev_plan_has_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_json("dev", capsys)
+    assert document["warnings"] == []
+    assert "Warnings" not in plan_text(document)
+
+
+def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
+    base = plan_document(run_with("prod", values=PINNED))
+    head = plan_document(example_run("prod"))
+    markdown = plan_diff_markdown(base, head)
+    section = markdown[markdown.index("#### Warnings (4)") :]
+    assert "- **new:** plano:image (katanemo/plano:0.4.36) is not pinned by digest" in section
+    same = plan_diff_markdown(head, head)
+    assert "#### Warnings (4)" in same and "**new:**" not in same
+
+
+# --- structural diffs ------------------------------------------------------------------------------
+
+
+def test_plan_diff_of_an_image_bump_shows_the_old_and_the_new_image() -> None:
+    base = plan_document(stack_run("dev"))
+    head = plan_document(run_with("dev", values={"image": "katanemo/plano:0.4.37"}))
+    markdown = plan_diff_markdown(base, head)
+    assert "- `containerDefinitions[plano].image`: `katanemo/plano:0.4.36` → `katanemo/plano:0.4.37`" in markdown
+    changed = markdown[markdown.index("#### Changed") :]
+    assert changed.count("\n  - ") == 1  # only that field of that container
+    assert "..." not in changed
+
+
+def test_plan_diff_names_environment_secrets_and_statements() -> None:
+    base = plan_document(stack_run("dev"))
+    head = plan_document(
+        run_with(
+            "dev",
+            values={
+                "environment": {"LOG_LEVEL": "warn"},
+                "providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MISTRAL_API_KEY"],
+            },
+        )
+    )
+    markdown = plan_diff_markdown(base, head)
+    assert "- `containerDefinitions[plano].environment[LOG_LEVEL]`: added `warn`" in markdown
+    assert "- `containerDefinitions[plano].secrets[MISTRAL_API_KEY]`: added `arn:aws:secretsmanager:" in markdown
+    assert "- `policy.Statement[ReadThisTasksSecrets].Resource`: added `arn:aws:secretsmanager:" in markdown
+    assert MOCK_PASSWORD not in markdown
+
+
+def test_plan_diff_shows_a_long_value_as_a_line_diff_never_truncated() -> None:
+    config = "listeners:\n" + "".join(f"  - port {n}\n" for n in range(40))
+    base = {"stack": "s", "profile": "dev", "resources": [], "outputs": {}, "cost": EMPTY_COST}
+    task = {"type": TASK, "name": "task", "parent": None}
+    containers_before = [{"name": "init", "environment": [{"name": "PLANO_CONFIG_YAML", "value": config}]}]
+    containers_after = [
+        {"name": "init", "environment": [{"name": "PLANO_CONFIG_YAML", "value": config.replace("port 37", "port 9")}]}
+    ]
+    before = {**base, "resources": [{**task, "inputs": {"containerDefinitions": json.dumps(containers_before)}}]}
+    after = {**base, "resources": [{**task, "inputs": {"containerDefinitions": json.dumps(containers_after)}}]}
+    markdown = plan_diff_markdown(before, after)
+    assert "- `containerDefinitions[init].environment[PLANO_CONFIG_YAML]`: changed" in markdown
+    assert "\n    -  - port 37\n    +  - port 9\n" in markdown
+    assert "```diff" in markdown
+
+
+def test_plan_diff_keeps_secrets_masked() -> None:
+    base = {"stack": "s", "profile": "dev", "resources": [], "outputs": {}, "cost": EMPTY_COST}
+    version = {"type": "aws:secretsmanager/secretVersion:SecretVersion", "name": "v", "parent": None}
+    before = {**base, "resources": [{**version, "inputs": {"secretString": "[secret]", "secretId": "a"}}]}
+    after = {**base, "resources": [{**version, "inputs": {"secretString": "[secret]", "secretId": "b"}}]}
+    markdown = plan_diff_markdown(before, after)
+    assert "`secretId`: `a` → `b`" in markdown and "secretString" not in markdown
+
+
+# --- not priced ----------------------------------------------------------------------------------
+
+
+def test_plan_of_an_unpriced_region_and_class_marks_the_lines_and_the_total(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml"):
+        shutil.copy(PROJECT / name, tmp_path / name)
+    shutil.copy(FIXTURE_STACKS / "Pulumi.frankfurt.yaml", tmp_path / "Pulumi.frankfurt.yaml")
+    assert main(["--project-dir", str(tmp_path), "plan", "--stack", "frankfurt"]) == 0
+    text = capsys.readouterr().out
+    assert "Estimated monthly cost: 0.00 USD in eu-central-1 PARTIAL:" in text
+    assert (
+        "not priced  RDS PostgreSQL db.m8g.large Multi-AZ, 730 h (no price: rds.instance.db.m8g.large.multi-az)" in text
+    )
+    assert "  ! not priced: the cost model has no prices for region eu-central-1" in text
+    document = plan_json("frankfurt", capsys, tmp_path)
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert document["cost"]["partial"] is True and document["cost"]["items"] == []
+
+
+def test_plan_of_an_unpriced_class_prices_the_rest() -> None:
+    document = plan_document(run_with("prod", values={**PINNED, "dbInstanceClass": "db.m8g.large"}))
+    cost = document["cost"]
+    assert cost["partial"] is True
+    assert [i["what"] for i in cost["unpriced"]] == ["RDS PostgreSQL db.m8g.large Multi-AZ, 730 h"]
+    assert cost["monthly_usd"] > 100  # storage, Fargate, NAT, ALB... still priced
+    assert any(w.startswith("not priced: RDS PostgreSQL db.m8g.large") for w in document["warnings"])
+    markdown = plan_diff_markdown(plan_document(run_with("prod", values=PINNED)), document)
+    assert "**Partial:** 1 lines not priced" in markdown
+
+
+def test_plan_says_how_old_the_prices_are() -> None:
+    document = plan_document(stack_run("dev"), today=date(2027, 1, 1))
+    as_of = date.fromisoformat(document["cost"]["prices_as_of"])
+    assert document["cost"]["prices_age_days"] == (date(2027, 1, 1) - as_of).days
+    assert f"{(date(2027, 1, 1) - as_of).days} days old" in plan_text(document)

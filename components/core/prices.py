@@ -23,6 +23,13 @@ How far each number was checked (be honest when you update this table):
   x86_64 Spot discount to the ARM64 on-demand price and says so in the estimate's assumptions
   (Fargate Spot runs ARM64 tasks since September 2024, platform version 1.4.0).
 
+Refreshing: ``scripts/refresh_prices.py`` reads AWS's public price list files (the bulk offer
+files at pricing.us-east-1.amazonaws.com) and rewrites the ``REFRESHED`` block at the end of this
+file; those entries, dated by the file's publication date, override the hand-entered ones below.
+Keys are ``<what>.<variant>`` strings (``rds.instance.<class>.single-az``, ``fargate.arm64.vcpu-hour``);
+``pricing.py`` looks them up by name, so a new kind of price (e.g. Aurora Serverless v2 ACU-hours)
+is a new key here and a new rule in the script.
+
 To add a region: add a ``_region(...)`` entry with every key (a test checks that all regions have
 the same keys), each with a source and a date. To add an RDS instance class: add it to the class
 tables of every region. Never copy a number from another region without saying so in the source.
@@ -267,8 +274,16 @@ def _eu_west_1() -> dict[str, Price]:
     }
 
 
-PRICES: dict[str, dict[str, Price]] = {
+_ENTERED: dict[str, dict[str, Price]] = {
     "us-east-1": _us_east_1(),
     "us-west-2": _us_west_2(),
     "eu-west-1": _eu_west_1(),
+}
+
+# --- refreshed: written by scripts/refresh_prices.py; do not edit by hand ---
+REFRESHED: dict[str, dict[str, Price]] = {}
+# --- end refreshed ---
+
+PRICES: dict[str, dict[str, Price]] = {
+    region: {**_ENTERED.get(region, {}), **REFRESHED.get(region, {})} for region in [*_ENTERED, *REFRESHED]
 }

@@ -66,7 +66,8 @@ def _named(items: list[Any], key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         rest = {k: v for k, v in item.items() if k != key}
-        out[item[key]] = next(iter(rest.values())) if len(rest) == 1 and key == "name" else rest
+        payload = set(rest) in ({"value"}, {"valueFrom"}) and key == "name"
+        out[item[key]] = next(iter(rest.values())) if payload else rest
     return out
 
 
