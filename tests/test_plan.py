@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -265,3 +268,39 @@ def test_plan_says_how_old_the_prices_are() -> None:
     as_of = date.fromisoformat(document["cost"]["prices_as_of"])
     assert document["cost"]["prices_age_days"] == (date(2027, 1, 1) - as_of).days
     assert f"{(date(2027, 1, 1) - as_of).days} days old" in plan_text(document)
+
+
+def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
+    """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, on two checkouts of the
+    shipped prod file (the dependency install is stubbed: the test's virtualenv is used)."""
+    ci = tmp_path / "ci"
+    ci.mkdir()
+    shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
+    (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
+    (ci / "install-deps.sh").chmod(0o755)
+    venv = Path(sys.executable).parent.parent
+    for side in ("base", "head"):
+        checkout = tmp_path / side
+        shutil.copytree(PROJECT / "components", checkout / "components", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
+            shutil.copy(PROJECT / name, checkout / name)
+        shutil.copy(FIXTURE_STACKS / "Pulumi.prod.yaml", checkout / "Pulumi.prod.yaml")
+        (checkout / ".venv").symlink_to(venv)
+    result = subprocess.run(
+        [
+            "bash",
+            str(ci / "offline-plan.sh"),
+            str(tmp_path / "base"),
+            str(tmp_path / "head"),
+            str(tmp_path / "out"),
+            "prod",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+    )
+    assert result.returncode == 0, result.stderr
+    comment = (tmp_path / "out" / "comment.md").read_text()
+    assert "#### Warnings (4)" in comment
+    assert "plano:certificateArn is the documentation example" in comment
