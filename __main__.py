@@ -140,19 +140,27 @@ else:
     pulumi.export("endpoint_url", f"http://localhost:{port} (after the port_forward_command)")
     pulumi.export(
         "port_forward_command",
-        pulumi.Output.concat("scripts/port-forward.sh ", service.cluster_name, " ", service.service_name, f" {port}"),
+        pulumi.Output.concat(
+            f"scripts/port-forward.sh --region {settings.region} ",
+            service.cluster_name,
+            " ",
+            service.service_name,
+            f" {port}",
+        ),
     )
 pulumi.export("profile", settings.profile.value)
 pulumi.export("db_address", database.address)
 pulumi.export("db_secret_arn", database.secret_arn)
 pulumi.export("db_secret_name", database.secret_name)
 pulumi.export("provider_key_secret_arns", provider_keys.arns)
+# One string, one command per line: `pulumi stack output provider_key_fill_commands | bash` runs them.
+pulumi.export("provider_keys_external", list(settings.secrets.provider_keys_external))
 pulumi.export(
     "provider_key_fill_commands",
-    {
-        name: put_secret_value_command(provider_keys.secret_names[name], name, settings.region)
+    "\n".join(
+        put_secret_value_command(provider_keys.secret_names[name], name, settings.region)
         for name in settings.secrets.provider_keys_external
-    },
+    ),
 )
 pulumi.export("cluster_name", service.cluster_name)
 pulumi.export("service_name", service.service_name)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
-from tests.conftest import PROJECT, stack_run
+from tests.conftest import PROJECT, run_with, stack_run
 
 FAKE_AWS = """#!/bin/sh
 echo "$@" >> "$CALLS"
@@ -23,13 +24,24 @@ def test_port_forward_targets_the_plano_container_of_a_running_task(tmp_path: Pa
     calls = tmp_path / "calls"
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CALLS": str(calls)}
     outputs = stack_run("dev").outputs
-    args = outputs["port_forward_command"].split()[1:]
-    assert args == ["plano-dev", "plano-dev", "12000"]
-    result = subprocess.run([str(PROJECT / "scripts/port-forward.sh"), *args], env=env, capture_output=True, text=True)
+    command = outputs["port_forward_command"]
+    assert isinstance(command, str)  # pasted as `$(pulumi stack output port_forward_command)`
+    script, *args = shlex.split(command)
+    assert script == "scripts/port-forward.sh"
+    assert args == ["--region", "us-east-1", "plano-dev", "plano-dev", "12000"]
+    result = subprocess.run([str(PROJECT / script), *args], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    session = calls.read_text().splitlines()[-1]
+    calls_made = calls.read_text().splitlines()
+    assert len(calls_made) == 3 and all(call.endswith("--region us-east-1") for call in calls_made)
+    session = calls_made[-1]
     assert session.startswith("ssm start-session --target ecs:plano-dev_0123abcd_0123abcd-runtime")
     assert "AWS-StartPortForwardingSession" in session and '"portNumber":["12000"]' in session
+
+
+def test_port_forward_command_carries_the_stacks_region() -> None:
+    run = run_with("dev", values={"aws:region": "eu-west-1"})
+    assert run.error is None, run.error
+    assert " --region eu-west-1 " in run.outputs["port_forward_command"]
 
 
 def test_port_forward_explains_when_nothing_runs(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 
 from components.aws.secrets import empty_external_keys, put_secret_value_command
 from components.core.naming import Names
+from tests.conftest import stack_run
 
 NAMES = Names("plano", "dev")
 
@@ -53,3 +57,25 @@ def test_fill_command_reads_the_value_from_the_environment() -> None:
     command = put_secret_value_command("plano-dev/provider-keys/OPENAI_API_KEY", "OPENAI_API_KEY", "us-east-1")
     assert command.endswith('--secret-string "$OPENAI_API_KEY"')
     assert "--secret-id plano-dev/provider-keys/OPENAI_API_KEY" in command
+
+
+def test_fill_commands_output_runs_as_printed(tmp_path: Path) -> None:
+    """`pulumi stack output provider_key_fill_commands | bash` (a string output prints as is)."""
+    (tmp_path / "aws").write_text('#!/bin/sh\necho "$@" >> "$CALLS"\n')
+    (tmp_path / "aws").chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+        "CALLS": str(calls),
+        "OPENAI_API_KEY": "sk-test-openai",
+        "ANTHROPIC_API_KEY": "sk-test-anthropic",
+    }
+    output = stack_run("dev").outputs["provider_key_fill_commands"]
+    result = subprocess.run(["bash"], input=output, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == [
+        "secretsmanager put-secret-value --region us-east-1 --secret-id plano-dev/provider-keys/OPENAI_API_KEY "
+        "--secret-string sk-test-openai",
+        "secretsmanager put-secret-value --region us-east-1 --secret-id plano-dev/provider-keys/ANTHROPIC_API_KEY "
+        "--secret-string sk-test-anthropic",
+    ]

@@ -512,9 +512,14 @@ def test_external_provider_keys_get_empty_secrets() -> None:
         "plano-dev/provider-keys/OPENAI_API_KEY",
     ]
     assert [v.name for v in run.of_type(SECRET_VERSION)] == ["db-secret-value"]
-    commands = run.outputs["provider_key_fill_commands"]
-    assert "put-secret-value" in commands["OPENAI_API_KEY"]
-    assert "plano-dev/provider-keys/OPENAI_API_KEY" in commands["OPENAI_API_KEY"]
+    assert run.outputs["provider_keys_external"] == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
+    # One string for the shell (`pulumi stack output provider_key_fill_commands | bash`), one line per key.
+    commands = run.outputs["provider_key_fill_commands"].splitlines()
+    assert commands == [
+        "aws secretsmanager put-secret-value --region us-east-1 --secret-id "
+        f'plano-dev/provider-keys/{name} --secret-string "${name}"'
+        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+    ]
 
 
 def test_secret_provider_keys_are_written_as_secrets() -> None:

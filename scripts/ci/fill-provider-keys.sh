@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Put the external provider keys of STACK (the names in its `providerKeysExternal` config, i.e. the
-# keys of the stack output `provider_key_fill_commands`) into their Secrets Manager secrets, from
+# stack output `provider_keys_external`) into their Secrets Manager secrets, from
 # environment variables of the same name (the workflow maps repository secrets onto them).
 #
 #   OPENAI_API_KEY=... ANTHROPIC_API_KEY=... scripts/ci/fill-provider-keys.sh STACK
@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 chmod 700 "$tmp"
 
 outputs=$(pulumi stack output --json --stack "$stack")
-names=$(jq -r '.provider_key_fill_commands // {} | keys[]' <<<"$outputs")
+names=$(jq -r '.provider_keys_external // [] | .[]' <<<"$outputs")
 redeploy=""
 region=""
 for name in $names; do
