@@ -271,15 +271,18 @@ def test_plan_says_how_old_the_prices_are() -> None:
 
 
 def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
-    """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, on two checkouts of the
-    shipped prod file (the dependency install is stubbed: the test's virtualenv is used)."""
+    """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, with the shipped prod file
+    (the dependency install is stubbed: the test's virtualenv is used; the base checkout has no
+    program, which the script compares as an empty plan, so every warning is new)."""
     ci = tmp_path / "ci"
     ci.mkdir()
     shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
     (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
     (ci / "install-deps.sh").chmod(0o755)
     venv = Path(sys.executable).parent.parent
-    for side in ("base", "head"):
+    (tmp_path / "base").mkdir()
+    shutil.copy(PROJECT / "requirements.txt", tmp_path / "base" / "requirements.txt")
+    for side in ("head",):
         checkout = tmp_path / side
         shutil.copytree(PROJECT / "components", checkout / "components", ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
@@ -303,4 +306,4 @@ def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     comment = (tmp_path / "out" / "comment.md").read_text()
     assert "#### Warnings (4)" in comment
-    assert "plano:certificateArn is the documentation example" in comment
+    assert "- **new:** plano:certificateArn is the documentation example" in comment

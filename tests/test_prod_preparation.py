@@ -27,9 +27,8 @@ AFFECTED = [
     "tests/test_policy.py::test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images",
     "tests/test_policy.py::test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images",
     "tests/test_policy.py::test_offline_command_checks_plan_files",
-    "tests/test_policy.py::test_breaking_an_invariant_fails_with_the_policy_name",
-    "tests/test_policy.py::test_stack_passes_every_policy",
-    "tests/test_readme.py::test_cost_table_totals_are_what_the_plan_estimates",
+    "tests/test_policy.py::test_breaking_an_invariant_fails_with_the_policy_name"
+    "[internet into the load balancer without consent]",
 ]
 REAL_CIDR = "10.40.0.0/16"
 REAL_CERTIFICATE = "arn:aws:acm:us-east-1:491085411627:certificate/4f1c2a9e-7b3d-4e8a-9c21-5d6e7f8a9b0c"

@@ -9,6 +9,7 @@ reports the environment pytest would get.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,14 +85,30 @@ def test_without_apt_the_script_says_where_it_does_not_work(tmp_path: Path) -> N
     assert "needs Debian or Ubuntu" in result.stderr and "PLANO_PGBOUNCER" in result.stderr
 
 
-@pytest.mark.parametrize("ci", [False, True], ids=["workstation", "ci"])
-def test_missing_servers_skip_with_a_banner_or_fail_in_ci(ci: bool, failing_install: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("environ", "outcome"),
+    [
+        ({"CI": "true"}, "CI=true, so the integration tests must run, not skip"),
+        ({"PLANO_PGBOUNCER": "/x/pgbouncer"}, "PLANO_PGBOUNCER is set, so the test servers must run"),
+        ({"CI": "false"}, "integration servers unavailable: no postgres"),
+    ],
+    ids=["ci", "make-promised-servers", "workstation"],
+)
+def test_missing_servers_fail_under_ci_and_skip_elsewhere(environ: dict[str, str], outcome: str) -> None:
+    from tests.integration.conftest import servers_unavailable
+
+    expected = pytest.skip.Exception if environ.get("CI") == "false" else pytest.fail.Exception
+    with pytest.raises(expected, match=re.escape(outcome)):
+        servers_unavailable("no postgres", environ)
+
+
+def test_a_workstation_run_without_servers_ends_with_the_skip_banner(failing_install: dict[str, str]) -> None:
     env = {k: v for k, v in failing_install.items() if k != "PLANO_TEST_CACHE"}
-    env.update(PLANO_PG_BIN="/nonexistent/postgresql/15/bin", PYTHONDONTWRITEBYTECODE="1")
-    if ci:
-        env["CI"] = "true"
-    else:
-        env["PLANO_TEST_SERVERS_SKIP_REASON"] = "scripts/ensure-test-servers.sh failed (exit 100)"
+    env.update(
+        PLANO_PG_BIN="/nonexistent/postgresql/15/bin",
+        PYTHONDONTWRITEBYTECODE="1",
+        PLANO_TEST_SERVERS_SKIP_REASON="scripts/ensure-test-servers.sh failed (exit 100)",
+    )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/integration/test_tls.py", "-k", "verify"],
         cwd=PROJECT,
@@ -100,15 +117,9 @@ def test_missing_servers_skip_with_a_banner_or_fail_in_ci(ci: bool, failing_inst
         text=True,
         timeout=120,
     )
-    tail = result.stdout[-1500:]
-    if ci:
-        assert result.returncode == 1, tail
-        assert "CI=true, so the integration tests must run, not skip" in result.stdout
-        assert "INTEGRATION TESTS SKIPPED" not in result.stdout
-    else:
-        assert result.returncode == 0, tail
-        banner = result.stdout[result.stdout.rindex("INTEGRATION TESTS SKIPPED") :]
-        assert "Reason: PostgreSQL 15 server binaries missing" in banner
-        assert "Install: scripts/ensure-test-servers.sh failed (exit 100)" in banner
-        assert "make servers" in banner
-        assert result.stdout.rstrip().endswith("!" * 20)  # the last thing on the screen
+    assert result.returncode == 0, result.stdout[-1500:]
+    banner = result.stdout[result.stdout.rindex("INTEGRATION TESTS SKIPPED") :]
+    assert "Reason: PostgreSQL 15 server binaries missing" in banner
+    assert "Install: scripts/ensure-test-servers.sh failed (exit 100)" in banner
+    assert "make servers" in banner
+    assert result.stdout.rstrip().endswith("!" * 20)  # the last thing on the screen

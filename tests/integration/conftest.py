@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import NoReturn
 
 import pytest
 
@@ -25,13 +26,18 @@ def servers() -> Iterator[StatePath]:
     try:
         state_path = StatePath()
     except ServersUnavailableError as missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true, so the integration tests must run, not skip, but: {missing}")
-        if os.environ.get("PLANO_PGBOUNCER"):
-            pytest.fail(f"PLANO_PGBOUNCER is set, so the test servers must run, but: {missing}")
-        pytest.skip(f"{SKIP_PREFIX}{missing}")
+        servers_unavailable(str(missing), os.environ)
     with state_path:
         yield state_path
+
+
+def servers_unavailable(missing: str, environ: Mapping[str, str]) -> NoReturn:
+    """Fail under CI or when make promised servers (PLANO_PGBOUNCER), else skip with the reason."""
+    if environ.get("CI") == "true":
+        pytest.fail(f"CI=true, so the integration tests must run, not skip, but: {missing}")
+    if environ.get("PLANO_PGBOUNCER"):
+        pytest.fail(f"PLANO_PGBOUNCER is set, so the test servers must run, but: {missing}")
+    pytest.skip(f"{SKIP_PREFIX}{missing}")
 
 
 @pytest.fixture(scope="session")
