@@ -6,15 +6,21 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup servers test test-fast lint format render plan bench clean
+.PHONY: help setup servers test test-fast lint format render plan bench refresh-prices clean
 
 help:
+	@echo "make help            this list"
+	@echo "make setup           .venv with the pinned dependencies (other targets run it when needed)"
+	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
 	@echo "make test-fast       mocked and unit tests only (no servers)"
 	@echo "make lint            ruff and mypy"
+	@echo "make format          ruff format and autofix"
 	@echo "make render STACK=dev  write the task's files to out/STACK"
-	@echo "make plan STACK=dev    offline plan with a cost estimate"
+	@echo "make plan STACK=dev    offline plan with warnings and a cost estimate"
 	@echo "make bench           sidecar round-trip cost and storage growth"
+	@echo "make refresh-prices  refresh the price table from AWS's public price list (needs network)"
+	@echo "make clean           remove .venv, .cache, out and tool caches"
 
 setup: $(VENV)/.installed
 
@@ -54,6 +60,9 @@ plan: setup
 
 bench: setup
 	scripts/with-test-servers.sh $(PY) scripts/bench.py
+
+refresh-prices: setup
+	$(PY) scripts/refresh_prices.py
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ from components.core.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PLACEHOLDER_DB_HOST = "db-address.invalid"
-PLAN_FIX = "create it with `python -m components plan --stack STACK --json > FILE`"
+PLAN_FIX = "create it with `.venv/bin/python -m components plan --stack STACK --json > FILE`"
 PLAN_KEYS = ("stack", "profile", "resources", "cost")  # .invalid never resolves: obviously not a real host
 
 

@@ -1,0 +1,155 @@
+"""The commands in the README and docs/ work as written.
+
+Every command line of every fenced ``bash`` block is classified: the ones that can run here
+(offline tools, make targets that need no cloud) run, as written, in a copy of the project; the
+others must be covered elsewhere (``make test`` by CI, ``pulumi``/``aws`` need an account), and a
+new command that fits no class fails the test until someone decides which it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.tools.plan import plan_document
+from tests.conftest import PROJECT, stack_run
+
+DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
+
+# Commands that run here, in a copy of the project (first words of the command).
+RUNNABLE = (
+    "make render ",
+    "make plan ",
+    "make help",
+    ".venv/bin/python -m components ",
+    ".venv/bin/python policy/validators.py ",
+)
+# Commands that cannot run here, and where they are covered instead.
+ELSEWHERE = {
+    "make test": "CI runs it (.ci/run), and it runs this test",
+    "make test-fast": "a subset of make test",
+    "make lint": "part of make test",
+    "make format": "rewrites files; ruff's own command",
+    "make bench": "needs the servers; prints figures, not a test",
+    "make setup": "make test runs it first",
+    "make servers": "make test runs it (tests/test_test_servers.py checks its failure paths)",
+    "make refresh-prices": "needs network to AWS (tests/test_refresh_prices.py runs the script on a recording)",
+    ".venv/bin/python scripts/refresh_prices.py": "needs network to AWS (tests/test_refresh_prices.py)",
+    "pulumi ": "needs the Pulumi CLI and a state backend",
+    "aws ": "needs AWS credentials",
+    "$(pulumi stack output port_forward_command": "needs AWS (tests/test_port_forward.py runs the output)",
+    "curl ": "needs a deployed stack",
+    "docker ": "needs a Docker engine and registry access",
+    "export ": "sets variables for the commands after it",
+}
+
+
+def bash_commands(text: str) -> list[str]:
+    """Command lines of the fenced bash blocks, comments and line continuations handled."""
+    commands: list[str] = []
+    for block in re.findall(r"^ *```bash\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+        pending = ""
+        for raw in block.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            line = re.sub(r"\s+#\s.*$", "", line)  # a trailing comment
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            commands.append(pending + line)
+            pending = ""
+    return commands
+
+
+ALL_COMMANDS = sorted({command for path in DOCS for command in bash_commands(path.read_text())})
+
+
+def test_the_docs_have_commands() -> None:
+    assert "make test" in ALL_COMMANDS and "make plan STACK=dev" in ALL_COMMANDS
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS)
+def test_every_command_is_run_here_or_covered_elsewhere(command: str) -> None:
+    runnable = command.startswith(RUNNABLE)
+    elsewhere = [prefix for prefix in ELSEWHERE if command == prefix or command.startswith(prefix)]
+    assert runnable or elsewhere, f"unclassified command in the docs: {command!r} (add it to RUNNABLE or ELSEWHERE)"
+
+
+def test_no_doc_tells_users_to_run_python_outside_the_virtualenv() -> None:
+    for path in DOCS:
+        for command in bash_commands(path.read_text()):
+            assert not re.match(r"(python3?|pip) ", command), f"{path.name}: {command} (use .venv/bin/python or make)"
+        for inline in re.findall(r"`((?:python3?) -m [^`]+)`", path.read_text()):
+            pytest.fail(f"{path.name}: `{inline}` (use .venv/bin/python or a make target)")
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project in a temporary directory, with a .venv that points at this one's and that make
+    considers installed (so nothing is installed), plus the plan files the docs' examples read."""
+    copy = tmp_path_factory.mktemp("docs") / "project"
+    ignored = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
+    shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(*ignored))
+    real_venv = (PROJECT / ".venv").resolve()
+    venv = copy / ".venv"
+    venv.mkdir()
+    for entry in real_venv.iterdir():
+        if entry.name != ".installed":
+            (venv / entry.name).symlink_to(entry)
+    (venv / ".installed").touch()
+    plan = json.dumps(plan_document(stack_run("dev")))
+    for name in ("base.json", "head.json"):
+        (copy / name).write_text(plan)
+    return copy
+
+
+# One run per command; commands that differ only in the stack (make plan STACK=dev/prod) run once.
+RUNS = list({re.sub(r"STACK=\S+", "STACK=", c): c for c in ALL_COMMANDS if c.startswith(RUNNABLE)}.values())
+
+
+@pytest.mark.parametrize("command", RUNS)
+def test_runnable_commands_work_as_written(command: str, project_copy: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=project_copy, env=env, capture_output=True, text=True, timeout=120
+    )
+    if "policy/validators.py" in command:  # exits 1 when a policy fails: prod's unpinned images
+        assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    else:
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert "pip install" not in result.stdout  # make did not (re)install anything
+    if "--json" in command and ">" in command:
+        target = project_copy / command.split(">")[-1].strip()
+        assert json.loads(target.read_text())["stack"]
+
+
+def make_help_targets() -> set[str]:
+    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=PROJECT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return set(re.findall(r"^make ([a-z-]+)", result.stdout, re.MULTILINE))
+
+
+def test_make_help_lists_every_target_the_docs_use_and_every_phony_target() -> None:
+    listed = make_help_targets()
+    used = {m for path in DOCS for m in re.findall(r"\bmake ([a-z][a-z-]*)", path.read_text())}
+    assert used - listed == set()
+    phony = set(re.search(r"^\.PHONY: (.*)$", (PROJECT / "Makefile").read_text(), re.MULTILINE)[1].split())  # type: ignore[index]
+    assert phony - listed - {"help"} == set()
+
+
+def test_readme_quickstart_fits_the_first_screen() -> None:
+    first_screen = "\n".join((PROJECT / "README.md").read_text().splitlines()[:40])
+    assert "## Quick start" in first_screen
+    assert "make test" in first_screen and "pulumi up --stack dev" in first_screen
+    assert "Prerequisites" in first_screen
+    for what in ("sudo", "apt-get", "postgresql-15", "Pulumi CLI", "AWS credentials"):
+        assert what in first_screen, what
+    intro = (PROJECT / "README.md").read_text().split("## Quick start")[0].strip().splitlines()[1:]
+    assert 1 <= len([line for line in intro if line.strip()]) <= 3  # what it deploys, in three lines
