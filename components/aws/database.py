@@ -139,7 +139,7 @@ class Database(pulumi.ComponentResource):
             engine="postgres",
             engine_version=db.engine_version,
             auto_minor_version_upgrade=True,
-            # A new plano:dbEngineVersion major is an in-place upgrade (README, "Upgrading PostgreSQL").
+            # A new plano:dbEngineVersion major is an in-place upgrade (docs/operations.md, "Upgrading PostgreSQL").
             allow_major_version_upgrade=True,
             instance_class=db.instance_class,
             allocated_storage=db.allocated_storage_gb,

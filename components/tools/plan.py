@@ -1,6 +1,6 @@
 """The offline plan (pure: a recorded run in, a JSON document or text out) and its diff.
 
-The JSON document is a stable contract (README, "Offline plan"):
+The JSON document is a stable contract (docs/tools.md, specified in docs/plan.schema.json):
 
     {"stack", "profile",
      "warnings": [...],
