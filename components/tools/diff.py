@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,21 +114,10 @@ def _text(value: Any) -> str:
 
 
 def _code(text: str) -> str:
-    """Inline code that survives backticks in the text."""
-    fence = "`" * (max((len(run) for run in text.split("\n") for run in _backtick_runs(run)), default=0) + 1)
+    """Inline code that survives backticks in the text (a fence longer than any run inside)."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _backtick_runs(text: str) -> list[str]:
-    runs, current = [], ""
-    for char in text:
-        if char == "`":
-            current += char
-        elif current:
-            runs.append(current)
-            current = ""
-    return runs + ([current] if current else [])
 
 
 def _block(lines: list[str], indent: str) -> list[str]:
