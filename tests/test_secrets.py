@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from components.aws.secrets import empty_external_keys, put_secret_value_command
 from components.core.naming import Names
-from tests.conftest import stack_run
+from tests.conftest import PROJECT, stack_run
 
 NAMES = Names("plano", "dev")
 
@@ -79,3 +80,25 @@ def test_fill_commands_output_runs_as_printed(tmp_path: Path) -> None:
         "secretsmanager put-secret-value --region us-east-1 --secret-id plano-dev/provider-keys/ANTHROPIC_API_KEY "
         "--secret-string sk-test-anthropic",
     ]
+
+
+def test_ci_fills_the_external_keys_named_by_the_stack_output(tmp_path: Path) -> None:
+    """scripts/ci/fill-provider-keys.sh reads provider_keys_external and provider_key_secret_arns
+    from `pulumi stack output --json` (stand-ins for pulumi and aws; jq is real)."""
+    outputs = {k: v for k, v in stack_run("dev").outputs.items() if k.startswith("provider_key")}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    (tmp_path / "pulumi").write_text(f'#!/bin/sh\ncat "{tmp_path / "outputs.json"}"\n')
+    (tmp_path / "aws").write_text('#!/bin/sh\necho "$@" >> "$CALLS"\ncase "$2" in describe-secret) echo "{}" ;; esac\n')
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "CALLS": str(calls), "OPENAI_API_KEY": "sk-test-openai"}
+    result = subprocess.run(
+        ["bash", str(PROJECT / "scripts/ci/fill-provider-keys.sh"), "dev"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ANTHROPIC_API_KEY: no repository secret" in result.stdout
+    made = calls.read_text()
+    assert "put-secret-value --region us-east-1 --secret-id arn:aws:secretsmanager:us-east-1:" in made
+    assert "provider-keys/OPENAI_API_KEY" in made and "sk-test-openai" not in made  # the value goes by file
+    assert "update-service --region us-east-1" in made  # the key was empty before: redeployed
