@@ -77,3 +77,14 @@ def test_tests_of_the_committed_stacks_pass_after_the_readme_prod_preparation(tm
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "deselected" not in result.stdout
+
+
+def test_after_the_preparation_the_prod_plan_has_no_warnings_left(tmp_path: Path) -> None:
+    """`make plan STACK=prod` lists what is left to do; after the README's steps, nothing."""
+    from components.tools.plan import plan_document
+    from components.tools.simulate import read_stack_config, run_program
+
+    (tmp_path / "Pulumi.prod.yaml").write_text(prepare_prod((PROJECT / "Pulumi.prod.yaml").read_text()))
+    run = run_program(PROJECT, "prod", config=read_stack_config(tmp_path, "prod"))
+    assert run.error is None, run.error
+    assert plan_document(run)["warnings"] == []
