@@ -29,6 +29,7 @@ from components.core.settings.load import load_settings
 from components.core.settings.model import (
     DatabaseSettings,
     IngressSettings,
+    LocalSettings,
     NetworkSettings,
     RawConfig,
     Secret,
@@ -57,6 +58,7 @@ __all__ = [
     "DatabaseSettings",
     "Ingress",
     "IngressSettings",
+    "LocalSettings",
     "Key",
     "NatGateways",
     "NetworkSettings",
