@@ -17,7 +17,13 @@ from typing import Any
 
 from components.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
 from components.core.settings import TlsMode
-from components.core.task_env import CA_BUNDLE_URL_VAR, health_check_command, init_environment, plano_environment
+from components.core.task_env import (
+    CA_BUNDLE_URL_VAR,
+    health_check_command,
+    init_environment,
+    pgbouncer_health_command,
+    plano_environment,
+)
 from components.core.task_files import (
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
@@ -113,21 +119,9 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
         "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
         "healthCheck": {
-            # A liveness probe of PgBouncer itself (the init step already proved the database is
-            # reachable over TLS); -U names a known user so each probe does not log a failed login.
-            "command": [
-                "CMD",
-                "pg_isready",
-                "-q",
-                "-h",
-                SIDECAR_HOST,
-                "-p",
-                str(SIDECAR_PORT),
-                "-U",
-                inputs.db_user,
-                "-d",
-                inputs.db_name,
-            ],
+            "command": pgbouncer_health_command(
+                host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=inputs.db_user, db_name=inputs.db_name
+            ),
             "interval": 10,
             "timeout": 5,
             "retries": 3,
