@@ -112,3 +112,12 @@ class LocalNames:
 
     def config_volume(self, role: str) -> str:
         return f"{self.names.base}-{role}-config"
+
+
+def psql_command(db_port: int, db_name: str, db_user: str, ca_file: str = "db-ca.pem") -> str:
+    """psql from the host over TLS, verifying the server against the stack's CA (no password in it)."""
+    conninfo = (
+        f"host={LOOPBACK} port={db_port} dbname={db_name} user={db_user} sslmode=verify-full sslrootcert={ca_file}"
+    )
+    password = '"$(pulumi stack output --show-secrets db_password)"'
+    return f"pulumi stack output db_ca_cert_pem > {ca_file} && PGPASSWORD={password} psql '{conninfo}'"

@@ -19,11 +19,15 @@ import json
 from typing import Any
 
 from components.core.errors import SECRET_MASK
-from components.core.pricing import estimate
+from components.core.pricing import estimate, local_estimate
+from components.core.settings import Profile
 from components.tools.simulate import Run, unwrap_secrets
 
 # Inputs a reviewer cares about, per resource type (the text plan shows only these).
 REVIEW_KEYS: dict[str, tuple[str, ...]] = {
+    # The local stack (Docker): what is published where, and who shares whose network.
+    "docker:index/container:Container": ("ports", "networkMode", "restart"),
+    "docker:index/volume:Volume": ("name",),
     "aws:rds/instance:Instance": (
         "instanceClass",
         "engineVersion",
@@ -96,7 +100,7 @@ def plan_document(run: Run) -> dict[str, Any]:
         "profile": profile,
         "resources": resources,
         "outputs": _tidy(unwrap_secrets(run.outputs, SECRET_MASK)),
-        "cost": estimate(resources, region),
+        "cost": local_estimate(resources) if profile == Profile.LOCAL.value else estimate(resources, region),
     }
 
 

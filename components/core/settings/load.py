@@ -58,7 +58,7 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
     check_placeholders_provided(plano, source=source, provided=provided)
 
-    local = _local(read, plano.listeners)
+    local = _local(read, plano.listeners, profile, database.state_retention_days)
 
     if plano.replaced_memory_state:
         warnings.append(
@@ -94,7 +94,16 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     )
 
 
-def _local(read: _Reader, listeners: Sequence[Listener]) -> LocalSettings:
+def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, retention_days: int) -> LocalSettings:
+    if profile is Profile.LOCAL and retention_days > 0:
+        # The retention job needs pg_cron, which the official PostgreSQL image does not ship.
+        raise ConfigError(
+            "plano:stateRetentionDays",
+            "needs pg_cron, which the local stack's PostgreSQL image does not have",
+            value=retention_days,
+            allowed="0 with the local profile",
+            fix="pulumi config set plano:stateRetentionDays 0 --stack <local stack>",
+        )
     db_port = read.integer("localDbPort")
     taken = {listener.port: listener.name for listener in listeners}
     if not 1024 <= db_port <= 65535 or db_port in taken:
