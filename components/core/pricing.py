@@ -106,7 +106,7 @@ def local_estimate(resources: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "monthly_usd": 0.0,
         "currency": "USD",
-        "region": "this machine (Docker)",
+        "region": "local (Docker)",
         "prices_as_of": TABLE_COMPILED,
         "assumptions": ["the local stack runs on your Docker engine; it creates no cloud resource"],
         "items": [],
