@@ -7,6 +7,8 @@ import json
 import urllib.request
 from typing import Any
 
+import pytest
+
 from tests.e2e.exchange import (
     chat_requests,
     check_authorization,
@@ -113,3 +115,26 @@ def test_responses_api_answers_are_checked() -> None:
     assert response_text(good) == "hi" and check_response(good, status=200) == []
     assert check_response(good, status=409) != []
     assert check_response({"id": "resp_x", "output": []}, status=200) == ["the response carries no assistant text"]
+
+
+def test_the_e2e_stack_is_a_valid_local_stack_with_the_mock_as_provider(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the harness hands `pulumi up`, run through the real program under mocks."""
+    from components.tools.simulate import run_program
+    from tests.e2e.harness import KEY_NAME, Project, render_test_config
+
+    monkeypatch.setenv(KEY_NAME, "mock-key-for-this-test")
+    config = render_test_config(18123, "http://172.17.0.1:18124")
+    project = Project.create(tmp_path, config_text=config, db_port=15999, key="unused")
+    run = run_program(project.root, "local")
+    assert run.error is None, run.error
+    assert run.outputs["endpoint_url"] == "http://127.0.0.1:18123"
+    assert "base_url: http://172.17.0.1:18124" in run.outputs["rendered_plano_config"]
+    assert "state_storage" in run.outputs["rendered_plano_config"]
+    assert not [w for w in run.warnings if "is not set" in w]
+    assert project.env["PULUMI_BACKEND_URL"].startswith("file://")
+    # Nothing left behind by `pulumi destroy`: the e2e stack does not keep its data volume.
+    assert [r.name for r in run.resources if r.retain_on_delete] == []
+    postgres = next(r for r in run.resources if r.name == "postgres")
+    assert [p["external"] for p in postgres.inputs["ports"]] == [15999]
