@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup servers test test-fast lint format render plan bench clean
+.PHONY: help setup servers test test-fast e2e lint format render plan bench clean
 
 help:
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
 	@echo "make test-fast       mocked and unit tests only (no servers)"
+	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
 	@echo "make render STACK=dev  write the task's files to out/STACK"
 	@echo "make plan STACK=dev    offline plan with a cost estimate"
@@ -33,6 +34,11 @@ test: setup lint
 
 test-fast: setup
 	$(PY) -m pytest -m "not integration"
+
+# The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
+# pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.
+e2e: setup
+	PLANO_E2E_REQUIRED=1 $(PY) -m pytest -m e2e tests/e2e -p no:cacheprovider
 
 lint: setup
 	$(PY) -m ruff check .

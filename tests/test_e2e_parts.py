@@ -138,3 +138,20 @@ def test_the_e2e_stack_is_a_valid_local_stack_with_the_mock_as_provider(
     assert [r.name for r in run.resources if r.retain_on_delete] == []
     postgres = next(r for r in run.resources if r.name == "postgres")
     assert [p["external"] for p in postgres.inputs["ports"]] == [15999]
+
+
+def test_make_e2e_and_its_workflow_job_cannot_pass_by_skipping() -> None:
+    import yaml
+
+    from tests.conftest import PROJECT
+    from tests.e2e.harness import REQUIRED_ENV
+
+    makefile = (PROJECT / "Makefile").read_text()
+    assert f"{REQUIRED_ENV}=1 $(PY) -m pytest -m e2e tests/e2e" in makefile
+    workflow = yaml.safe_load((PROJECT / ".github/workflows/pull-request.yml").read_text())
+    job = workflow["jobs"]["e2e"]
+    assert job["runs-on"] == "ubuntu-latest" and "container" not in job  # the runner's Docker engine
+    [step] = [s for s in job["steps"] if s.get("run") == "make e2e"]
+    assert step["env"][REQUIRED_ENV] == "1"
+    assert any(str(s.get("uses", "")).startswith("pulumi/actions@") for s in job["steps"])
+    assert job["permissions"] == {"contents": "read"} and "secrets." not in yaml.safe_dump(job)
