@@ -249,3 +249,27 @@ def test_plano_gets_the_same_environment_on_both_targets() -> None:
     assert {k: v for k, v in aws_env.items() if k not in externals} == {
         k: v for k, v in local_env.items() if k not in externals
     }
+
+
+def test_the_offline_plan_shows_the_local_topology_at_no_cost() -> None:
+    from components.core.pricing import PricingError, local_estimate
+    from components.tools.plan import plan_document, plan_text
+
+    document = plan_document(stack_run("local"))
+    assert document["cost"]["monthly_usd"] == 0.0 and document["cost"]["items"] == []
+    text = plan_text(document)
+    assert "plano:local:Service" in text and '"ip": "127.0.0.1"' in text
+    assert "aws:" not in json.dumps(document["resources"])
+    # An AWS resource in the local profile would be a bug, not a free resource.
+    with pytest.raises(PricingError, match="created cloud resources"):
+        local_estimate([{"type": "aws:rds/instance:Instance", "name": "x"}])
+
+
+def test_render_of_the_local_stack_writes_the_files_its_init_step_gets(tmp_path: Any) -> None:
+    from components.tools.cli import main
+
+    assert main(["render", "--stack", "local", "--out", str(tmp_path)]) == 0
+    init_env = _env(_containers(stack_run("local"))["init"])
+    assert (tmp_path / "pgbouncer.ini").read_text() == init_env["PGBOUNCER_INI"]
+    assert (tmp_path / "schema.sql").read_text() == init_env["SCHEMA_SQL"]
+    assert (tmp_path / "plano_config.yaml").read_text() == init_env["PLANO_CONFIG_YAML"]
