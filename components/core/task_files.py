@@ -188,7 +188,7 @@ printf '"%s" "%s"\\n' "$PGUSER" "$PGPASSWORD" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
 
 if [ "$PGSSLMODE" = "verify-full" ] && [ -n "${{DB_CA_BUNDLE_PEM:-}}" ]; then
     # The database's own CA, handed over as PEM (the local stack's CA on Docker).
-    printf '%s\n' "$DB_CA_BUNDLE_PEM" > "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
+    printf '%s' "$DB_CA_BUNDLE_PEM" > "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
     export PGSSLROOTCERT="$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
 elif [ "$PGSSLMODE" = "verify-full" ]; then
     # AWS's regional bundle of RDS certificate authorities, over HTTPS (wget verifies the server).
