@@ -273,3 +273,15 @@ def test_render_of_the_local_stack_writes_the_files_its_init_step_gets(tmp_path:
     assert (tmp_path / "pgbouncer.ini").read_text() == init_env["PGBOUNCER_INI"]
     assert (tmp_path / "schema.sql").read_text() == init_env["SCHEMA_SQL"]
     assert (tmp_path / "plano_config.yaml").read_text() == init_env["PLANO_CONFIG_YAML"]
+
+
+def test_named_docker_objects_are_replaced_delete_first() -> None:
+    """Docker refuses a second container, volume or network of the same name."""
+    run = stack_run("local")
+    named = [
+        r
+        for r in run.resources
+        if r.type in (CONTAINER, VOLUME, "docker:index/network:Network") and "name" in r.inputs
+    ]
+    assert len(named) == 9
+    assert [r.name for r in named if not r.delete_before_replace] == []

@@ -3,7 +3,8 @@
 Creates the database password (random, alphanumeric, as on AWS), the image pull, a named data
 volume (kept when the stack is destroyed unless ``plano:localKeepDataVolume`` is false) and the
 official PostgreSQL container: ``ssl = on`` with the certificate ``DatabaseCertificates`` issues,
-a ``pg_hba.conf`` that rejects every connection without TLS, published on 127.0.0.1 only. The
+a ``pg_hba.conf`` that rejects every connection without TLS, published on 127.0.0.1 only; on a kept
+data volume the container first sets the stack's current password (``render_postgres_start_script``). The
 password and the private key are secret container inputs (encrypted in Pulumi state), never in an
 image or a file of the repository.
 """
@@ -25,9 +26,11 @@ from components.local.layout import (
     POSTGRES_UID,
     SERVER_CERT,
     SERVER_KEY,
+    START_SCRIPT,
     database_ports,
     postgres_command,
     render_pg_hba,
+    render_postgres_start_script,
 )
 
 
@@ -62,13 +65,17 @@ class LocalDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:local:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Docker names are unique: a replacement must go before its successor can take the name.
+        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         password = random.RandomPassword("password", **DB_PASSWORD_RULES, opts=child)
         image = docker.RemoteImage("image", name=args.image, keep_locally=True, opts=child)
         volume = docker.Volume(
             "data",
             name=args.data_volume_name,
             # Destroying the stack keeps the data unless the setting says otherwise.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_data_volume),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=args.keep_data_volume, delete_before_replace=True
+            ),
         )
         self.password = pulumi.Output.secret(password.result)
         envs = self.password.apply(
@@ -85,6 +92,7 @@ class LocalDatabase(pulumi.ComponentResource):
             name=args.container_name,
             image=image.image_id,
             hostname=DB_HOSTNAME,
+            entrypoints=["sh", START_SCRIPT],
             command=postgres_command(),
             envs=envs,
             uploads=[
@@ -97,6 +105,7 @@ class LocalDatabase(pulumi.ComponentResource):
                     permissions="0600",
                 ),
                 docker.ContainerUploadArgs(file=HBA_FILE, content=render_pg_hba()),
+                docker.ContainerUploadArgs(file=START_SCRIPT, content=render_postgres_start_script()),
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=PG_DATA_DIR)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[DB_HOSTNAME])],
@@ -115,7 +124,7 @@ class LocalDatabase(pulumi.ComponentResource):
             wait_timeout=120,
             restart="unless-stopped",
             destroy_grace_seconds=30,
-            opts=child,
+            opts=named,
         )
         self.host = pulumi.Output.from_input(DB_HOSTNAME)
         self.port = container.name.apply(lambda _: POSTGRES_PORT)

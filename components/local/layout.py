@@ -34,6 +34,7 @@ SERVER_CERT = f"{PG_CONF_DIR}/server.crt"
 SERVER_KEY = f"{PG_CONF_DIR}/server.key"
 HBA_FILE = f"{PG_CONF_DIR}/pg_hba.conf"
 PG_DATA_DIR = "/var/lib/postgresql/data"
+START_SCRIPT = f"{PG_CONF_DIR}/start.sh"
 # Reaches the machine running Docker (a model server there, or the end-to-end test's mock).
 HOST_GATEWAY_NAME = "host.docker.internal"
 
@@ -51,6 +52,36 @@ def render_pg_hba() -> str:
 local      all       all            scram-sha-256
 hostssl    all       all   all      scram-sha-256
 hostnossl  all       all   all      reject
+"""
+
+
+def render_postgres_start_script() -> str:
+    """The PostgreSQL container's entry point: the stack's password first, then the image's own.
+
+    The image applies POSTGRES_PASSWORD only when it creates the data directory. The data volume
+    outlives the stack by default, and a new stack generates a new password, so on an existing data
+    directory this sets the role's password to the current one before the server starts: through a
+    private socket of a server that listens on no TCP port, with a throwaway trust rule for that
+    socket only. The password never appears in a command line (psql reads the statement on stdin).
+    """
+    return r"""#!/bin/sh
+# Rendered by this project: re-apply the stack's password to a kept data directory, then start.
+set -eu
+if [ -s "$PGDATA/PG_VERSION" ]; then
+    maintenance="$(mktemp -d)"
+    port="${PGPORT:-5432}"  # names the socket only: this server listens on no TCP port
+    printf 'local all all trust\n' > "$maintenance/pg_hba.conf"
+    chown -R postgres "$maintenance"
+    options="-c listen_addresses= -c port=$port -c unix_socket_directories=$maintenance"
+    su-exec postgres pg_ctl -D "$PGDATA" -w -l "$maintenance/log" \
+        -o "$options -c hba_file=$maintenance/pg_hba.conf" start
+    # printf is the shell's own: the password is in no process's command line. It is alphanumeric.
+    printf "ALTER ROLE current_user PASSWORD '%s';\n" "$POSTGRES_PASSWORD" |
+        su-exec postgres psql -X -q -v ON_ERROR_STOP=1 -h "$maintenance" -p "$port" -U "$POSTGRES_USER" -d postgres -f -
+    su-exec postgres pg_ctl -D "$PGDATA" -w -m fast stop
+    rm -rf "$maintenance"
+fi
+exec docker-entrypoint.sh "$@"
 """
 
 

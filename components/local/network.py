@@ -24,7 +24,12 @@ class LocalNetwork(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:local:Network", name, None, opts)
-        network = docker.Network("network", name=args.name, driver="bridge", opts=pulumi.ResourceOptions(parent=self))
+        network = docker.Network(
+            "network",
+            name=args.name,
+            driver="bridge",
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
         self.name = network.name
         # Registered so `pulumi stack` shows the network under this component.
         self.register_outputs({"name": self.name})

@@ -98,6 +98,8 @@ class LocalService(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:local:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Docker names are unique: a replacement must go before its successor can take the name.
+        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         names = args.names
         plano_image, pgbouncer_image, init_image = (
             docker.RemoteImage(role, name=ref, keep_locally=True, opts=child)
@@ -107,8 +109,8 @@ class LocalService(pulumi.ComponentResource):
                 ("init-image", args.images[2]),
             )
         )
-        plano_volume = docker.Volume("plano-config", name=names.config_volume("plano"), opts=child)
-        pgbouncer_volume = docker.Volume("pgbouncer-config", name=names.config_volume("pgbouncer"), opts=child)
+        plano_volume = docker.Volume("plano-config", name=names.config_volume("plano"), opts=named)
+        pgbouncer_volume = docker.Volume("pgbouncer-config", name=names.config_volume("pgbouncer"), opts=named)
         files = pulumi.Output.from_input(args.files)
         digest = files.apply(files_digest)
 
@@ -125,7 +127,7 @@ class LocalService(pulumi.ComponentResource):
             ],
             hosts=[docker.ContainerHostArgs(host=HOST_GATEWAY_NAME, ip="host-gateway")],
             restart="unless-stopped",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            opts=named.merge(pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
         in_task = task.id.apply(lambda container_id: f"container:{container_id}")
 
@@ -161,7 +163,7 @@ class LocalService(pulumi.ComponentResource):
             attach=True,  # `pulumi up` waits for the init step to finish
             logs=True,
             restart="no",
-            opts=child,
+            opts=named,
         )
         init_ok = pulumi.Output.all(init.name, init.exit_code).apply(lambda a: init_exit_checked(a[0], a[1]))
 
@@ -198,7 +200,7 @@ class LocalService(pulumi.ComponentResource):
             wait_timeout=60,
             restart="unless-stopped",
             stop_timeout=STOP_TIMEOUT_S,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[init]),
+            opts=named.merge(pulumi.ResourceOptions(depends_on=[init])),
         )
 
         secrets = {DB_PASSWORD_VAR: args.db_password, **args.provider_keys}
@@ -229,7 +231,7 @@ class LocalService(pulumi.ComponentResource):
             restart="unless-stopped",
             stop_timeout=STOP_TIMEOUT_S,
             init=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pgbouncer]),
+            opts=named.merge(pulumi.ResourceOptions(depends_on=[pgbouncer])),
         )
         self.task_container_name = task.name
         self.plano_container_name = plano.name

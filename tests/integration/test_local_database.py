@@ -9,15 +9,23 @@ over as PEM, as the local stack's ``init`` container gets it.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from components.core.settings import TlsMode
 from components.core.task_files import CA_BUNDLE_NAME
-from components.local.layout import DB_HOSTNAME, PG_CONF_DIR, postgres_command, render_pg_hba
-from tests.integration.servers import LOOPBACK, Postgres, StatePath, free_port
+from components.local.layout import (
+    DB_HOSTNAME,
+    PG_CONF_DIR,
+    postgres_command,
+    render_pg_hba,
+    render_postgres_start_script,
+)
+from tests.integration.servers import ADMIN_USER, LOOPBACK, PG_BIN, Postgres, StatePath, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +110,77 @@ def test_init_with_the_wrong_ca_fails_without_showing_the_password(servers: Stat
     assert init.returncode != 0
     assert "certificate verify failed" in init.stderr  # psql refused the server, then retried until stopped
     assert servers.password not in init.stdout + init.stderr
+
+
+def test_a_kept_data_directory_gets_the_new_stacks_password(servers: StatePath, tmp_path: Path) -> None:
+    """The PostgreSQL container's start script on a data directory made with another password.
+
+    ``su-exec`` and ``docker-entrypoint.sh`` (the image's) are stood in for: the first runs the
+    command as the database's system user, the second only records that it was reached.
+    """
+    if servers.tools.system_user is None:
+        pytest.skip("needs root, to act as the container's entry point does")
+    pg = Postgres(
+        tools=servers.tools,
+        root=servers.base / "kept-volume-pg",
+        ca=servers.ca,
+        ca_file=servers.ca_file,
+        db_name=servers.db_name,
+        user=servers.user,
+        password=servers.password,
+    )
+    pg.init()  # the "old stack's" data directory: its superuser has pg.admin_password
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    reached = tmp_path / "entrypoint-reached"
+    (shims / "su-exec").write_text('#!/bin/sh\nuser="$1"; shift\nexec runuser -u "$user" -- "$@"\n')
+    (shims / "docker-entrypoint.sh").write_text(f'#!/bin/sh\necho "$@" > {reached}\n')
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    script = tmp_path / "start.sh"
+    script.write_text(render_postgres_start_script())
+    new_password = "NewStackPassw0rd" + servers.password[:8]
+    result = subprocess.run(
+        ["sh", str(script), *postgres_command()],
+        env={
+            "PATH": f"{shims}:{PG_BIN}:/usr/bin:/bin:/usr/sbin:/sbin",
+            "PGDATA": str(pg.data_dir),
+            "POSTGRES_USER": ADMIN_USER,
+            "POSTGRES_PASSWORD": new_password,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert new_password not in result.stdout + result.stderr
+    assert reached.read_text().split()[0] == "postgres"  # the image's entry point gets the server's arguments
+    try:
+        pg.start()
+        with pg.connect(dbname="postgres", user=ADMIN_USER, password=new_password) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (ADMIN_USER,)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            pg.connect(dbname="postgres", user=ADMIN_USER, password=pg.admin_password)
+    finally:
+        pg.stop()
+
+
+def test_a_new_data_directory_is_left_to_the_image(tmp_path: Path) -> None:
+    reached = tmp_path / "entrypoint-reached"
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "docker-entrypoint.sh").write_text(f'#!/bin/sh\necho "$@" > {reached}\n')
+    (shims / "docker-entrypoint.sh").chmod(0o755)
+    script = tmp_path / "start.sh"
+    script.write_text(render_postgres_start_script())
+    result = subprocess.run(
+        ["sh", str(script), "postgres"],
+        env={"PATH": f"{shims}:/usr/bin:/bin", "PGDATA": str(tmp_path / "empty"), "POSTGRES_USER": "plano"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert reached.read_text().strip() == "postgres"
