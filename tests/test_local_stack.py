@@ -279,9 +279,7 @@ def test_named_docker_objects_are_replaced_delete_first() -> None:
     """Docker refuses a second container, volume or network of the same name."""
     run = stack_run("local")
     named = [
-        r
-        for r in run.resources
-        if r.type in (CONTAINER, VOLUME, "docker:index/network:Network") and "name" in r.inputs
+        r for r in run.resources if r.type in (CONTAINER, VOLUME, "docker:index/network:Network") and "name" in r.inputs
     ]
     assert len(named) == 9
     assert [r.name for r in named if not r.delete_before_replace] == []
