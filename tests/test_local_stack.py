@@ -3,6 +3,7 @@ and that it carries the same rendered files as the AWS task for the same inputs.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -205,6 +206,7 @@ def test_the_local_profile_needs_no_aws_region() -> None:
 # -- one set of renderers -----------------------------------------------------------------------
 
 
+@functools.cache
 def _same_inputs_on_aws() -> Run:
     """The local stack's config, deployed to AWS instead (dev profile, a region): same inputs."""
     config = config_for("local", values={"profile": "dev", "aws:region": "us-east-1"})

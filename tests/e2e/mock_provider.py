@@ -133,7 +133,7 @@ class MockProvider:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.log = ProviderLog()
         self.server = ThreadingHTTPServer((host, port), make_handler(self.log))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def host(self) -> str:
