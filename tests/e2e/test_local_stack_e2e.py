@@ -99,7 +99,7 @@ def stack(preconditions: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
             project.pulumi("stack", "rm", STACK, "--yes")
 
 
-def _follow_up_keeps_history(stack: Stack, question: str, *, attempts: int = 1) -> None:
+def _follow_up_keeps_history(stack: Stack, question: str, *, attempts: int = 3) -> None:
     answer = stack.ask(question, previous=stack.last_id, attempts=attempts)
     upstream = chat_requests(stack.mock.log.as_json())[-1]
     earlier = [item for user, reply in stack.turns for item in (("user", user), ("assistant", reply))]
@@ -107,6 +107,16 @@ def _follow_up_keeps_history(stack: Stack, question: str, *, attempts: int = 1) 
     assert check_authorization(upstream, stack.key) == []
     stack.turns.append((question, response_text(answer)))
     stack.last_id = str(answer["id"])
+
+
+def _rows_eventually(db: Database, response_id: str, timeout_s: float = 15) -> int:
+    """Plano may write the state just after it answered: poll briefly before concluding."""
+    deadline = time.monotonic() + timeout_s
+    rows = conversation_rows(db, response_id)
+    while rows == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = conversation_rows(db, response_id)
+    return rows
 
 
 def _database(stack: Stack, tmp: Path) -> Database:
@@ -126,16 +136,16 @@ def test_multi_turn_state_survives_database_and_plano_restarts(stack: Stack, tmp
 
     _follow_up_keeps_history(stack, "What is my name?")
     db = _database(stack, tmp_path)
-    assert conversation_rows(db, str(first["id"])) == 1
-    assert conversation_rows(db, stack.last_id) == 1
+    assert _rows_eventually(db, str(first["id"])) == 1
+    assert _rows_eventually(db, stack.last_id) == 1
 
     docker("restart", names["postgres"])
     wait_healthy(names["postgres"])
     # PgBouncer keeps Plano's one connection; the first query after the restart may need a retry.
-    _follow_up_keeps_history(stack, "And after the database restarted?", attempts=3)
-    assert conversation_rows(db, stack.last_id) == 1
+    _follow_up_keeps_history(stack, "And after the database restarted?")
+    assert _rows_eventually(db, stack.last_id) == 1
 
     docker("restart", names["plano"])
     wait_healthy(names["plano"])
-    _follow_up_keeps_history(stack, "And after Plano restarted?", attempts=3)
-    assert conversation_rows(db, stack.last_id) == 1
+    _follow_up_keeps_history(stack, "And after Plano restarted?")
+    assert _rows_eventually(db, stack.last_id) == 1
