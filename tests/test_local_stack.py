@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -129,8 +130,9 @@ def test_postgres_accepts_only_tls_with_the_stacks_certificate() -> None:
 
 
 def test_password_and_keys_reach_containers_only_as_secret_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-local-test-value-1234")
-    run = run_with("local", secrets={"providerKeys": {"EXTRA_API_KEY": "sk-extra-test-value-5678"}})
+    shell_key, config_key = f"test-{secrets.token_hex(8)}", f"test-{secrets.token_hex(8)}"  # no secret-shaped literal
+    monkeypatch.setenv("OPENAI_API_KEY", shell_key)
+    run = run_with("local", secrets={"providerKeys": {"EXTRA_API_KEY": config_key}})
     assert run.error is None, run.error
     found = _containers(run)
     for name in ("postgres", "init", "plano"):
@@ -139,8 +141,8 @@ def test_password_and_keys_reach_containers_only_as_secret_inputs(monkeypatch: p
     assert _env(found["init"])["PGPASSWORD"] == MOCK_PASSWORD
     plano_env = _env(found["plano"])
     assert plano_env["DB_PASS"] == MOCK_PASSWORD
-    assert plano_env["OPENAI_API_KEY"] == "sk-local-test-value-1234"
-    assert plano_env["EXTRA_API_KEY"] == "sk-extra-test-value-5678"
+    assert plano_env["OPENAI_API_KEY"] == shell_key
+    assert plano_env["EXTRA_API_KEY"] == config_key
     assert "ANTHROPIC_API_KEY" not in plano_env
     assert any("ANTHROPIC_API_KEY is not set" in w and "local.env" in w for w in run.warnings)
     # Not in any non-secret input, nor in a plain output.
@@ -149,7 +151,7 @@ def test_password_and_keys_reach_containers_only_as_secret_inputs(monkeypatch: p
             if _is_secret(value):
                 continue
             text = json.dumps(plain(value), default=str)
-            for secret in (MOCK_PASSWORD, "sk-local-test-value-1234", "sk-extra-test-value-5678", MOCK_PRIVATE_KEY):
+            for secret in (MOCK_PASSWORD, shell_key, config_key, MOCK_PRIVATE_KEY):
                 assert secret not in text, (resource.name, key)
     assert _is_secret(run.outputs["db_password"])
     plain_outputs = json.dumps({k: v for k, v in run.outputs.items() if not _is_secret(v)}, default=str)
@@ -164,13 +166,14 @@ def test_external_keys_come_from_local_env_when_the_shell_has_none(
     for name in ("Pulumi.yaml", "Pulumi.local.yaml", "__main__.py", "plano_config.yaml"):
         shutil.copy2(PROJECT / name, tmp_path / name)
     shutil.copytree(PROJECT / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "local.env").write_text("# keys\nexport OPENAI_API_KEY='sk-from-file-0001'\nANTHROPIC_API_KEY=sk-a-2\n")
+    from_file, from_shell, shadowed = (f"test-{secrets.token_hex(6)}" for _ in range(3))
+    (tmp_path / "local.env").write_text(f"# keys\nexport OPENAI_API_KEY='{from_file}'\nANTHROPIC_API_KEY={shadowed}\n")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-from-shell-3")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", from_shell)
     run = run_program(tmp_path, "local")
     assert run.error is None, run.error
     env = _env(_containers(run)["plano"])
-    assert (env["OPENAI_API_KEY"], env["ANTHROPIC_API_KEY"]) == ("sk-from-file-0001", "sk-from-shell-3")
+    assert (env["OPENAI_API_KEY"], env["ANTHROPIC_API_KEY"]) == (from_file, from_shell)
     assert not [w for w in run.warnings if "is not set" in w]
 
 
