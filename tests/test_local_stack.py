@@ -265,6 +265,8 @@ def test_the_offline_plan_shows_the_local_topology_at_no_cost() -> None:
     text = plan_text(document)
     assert "plano:local:Service" in text and '"ip": "127.0.0.1"' in text
     assert "aws:" not in json.dumps(document["resources"])
+    shown = json.dumps(document) + text
+    assert MOCK_PASSWORD not in shown and MOCK_PRIVATE_KEY not in shown  # secrets are masked
     # An AWS resource in the local profile would be a bug, not a free resource.
     with pytest.raises(PricingError, match="created cloud resources"):
         local_estimate([{"type": "aws:rds/instance:Instance", "name": "x"}])
