@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup servers test test-fast lint format render plan bench refresh-prices clean
+.PHONY: help setup servers test test-fast e2e lint format render plan bench refresh-prices clean
 
 help:
 	@echo "make help            this list"
@@ -14,6 +14,7 @@ help:
 	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
 	@echo "make test-fast       mocked and unit tests only (no servers)"
+	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
 	@echo "make format          ruff format and autofix"
 	@echo "make render STACK=dev  write the task's files to out/STACK"
@@ -41,6 +42,11 @@ test: setup lint
 
 test-fast: setup
 	$(PY) -m pytest -m "not integration"
+
+# The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
+# pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.
+e2e: setup
+	PLANO_E2E_REQUIRED=1 $(PY) -m pytest -m e2e tests/e2e -p no:cacheprovider
 
 lint: setup
 	$(PY) -m ruff check .

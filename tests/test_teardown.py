@@ -33,6 +33,8 @@ def test_each_stack_tears_down_as_its_profile_promises(stack: str) -> None:
     assert run.error is None, run.error
     if run.outputs["profile"] == "dev":
         _assert_disposable(run)
+    elif run.outputs["profile"] == "local":
+        _assert_local_keeps_only_its_data(run)
     else:
         _assert_protected(run)
 
@@ -53,6 +55,13 @@ def _assert_disposable(run: Run) -> None:
     assert db.get("enabledCloudwatchLogsExports", []) == []
     costly_leftovers = {"aws:ecr/repository:Repository", "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}
     assert not [r for r in run.resources if r.type in costly_leftovers]
+
+
+def _assert_local_keeps_only_its_data(run: Run) -> None:
+    """`pulumi destroy --stack local` removes containers and network; only the data volume stays."""
+    assert [r.type for r in run.resources if r.protect] == []
+    retained = [(r.type, r.inputs.get("name")) for r in run.resources if r.retain_on_delete]
+    assert retained == [("docker:index/volume:Volume", "plano-local-pgdata")]
 
 
 def _assert_protected(run: Run) -> None:

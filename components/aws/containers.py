@@ -17,6 +17,13 @@ from typing import Any
 
 from components.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
 from components.core.settings import TlsMode
+from components.core.task_env import (
+    CA_BUNDLE_URL_VAR,
+    health_check_command,
+    init_environment,
+    pgbouncer_health_command,
+    plano_environment,
+)
 from components.core.task_files import (
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
@@ -24,8 +31,6 @@ from components.core.task_files import (
     PGBOUNCER_CONFIG_DIR,
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_DIR,
-    PLANO_CONFIG_NAME,
-    SCHEMA_NAME,
     rds_ca_bundle_url,
 )
 
@@ -77,28 +82,18 @@ def db_password_value_from(secret_arn: str) -> str:
     return f"{secret_arn}:password::"
 
 
-def health_check_command(port: int) -> list[str]:
-    """Plano's image has Python but no curl: probe Envoy's /healthz with urllib."""
-    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=4)"
-    return ["CMD", "python3", "-c", probe]
-
-
 def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
     password_ref = db_password_value_from(inputs.db_password_arn)
-    init_env = {
-        "PLANO_CONFIG_YAML": inputs.files[PLANO_CONFIG_NAME],
-        "PGBOUNCER_INI": inputs.files[PGBOUNCER_INI_NAME],
-        "SCHEMA_SQL": inputs.files[SCHEMA_NAME],
-        "PGHOST": inputs.db_host,
-        "PGPORT": str(inputs.db_port),
-        "PGDATABASE": inputs.db_name,
-        "PGUSER": inputs.db_user,
-        "PGSSLMODE": inputs.tls_mode.value,
-        "PGCONNECT_TIMEOUT": "10",
-        "PGAPPNAME": "plano-init",
-    }
+    init_env = init_environment(
+        inputs.files,
+        db_host=inputs.db_host,
+        db_port=inputs.db_port,
+        db_name=inputs.db_name,
+        db_user=inputs.db_user,
+        tls_mode=inputs.tls_mode,
+    )
     if inputs.tls_mode is TlsMode.VERIFY_FULL:
-        init_env["RDS_CA_BUNDLE_URL"] = rds_ca_bundle_url(inputs.region)
+        init_env[CA_BUNDLE_URL_VAR] = rds_ca_bundle_url(inputs.region)
     init = {
         "name": "init",
         "image": inputs.init_image,
@@ -124,21 +119,9 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
         "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
         "healthCheck": {
-            # A liveness probe of PgBouncer itself (the init step already proved the database is
-            # reachable over TLS); -U names a known user so each probe does not log a failed login.
-            "command": [
-                "CMD",
-                "pg_isready",
-                "-q",
-                "-h",
-                SIDECAR_HOST,
-                "-p",
-                str(SIDECAR_PORT),
-                "-U",
-                inputs.db_user,
-                "-d",
-                inputs.db_name,
-            ],
+            "command": pgbouncer_health_command(
+                host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=inputs.db_user, db_name=inputs.db_name
+            ),
             "interval": 10,
             "timeout": 5,
             "retries": 3,
@@ -157,7 +140,7 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
             {"containerPort": listener.port, "hostPort": listener.port, "protocol": "tcp"}
             for listener in inputs.listeners
         ],
-        "environment": _env({**inputs.environment, "PLANO_CONFIG_FILE": f"{PLANO_CONFIG_DIR}/{PLANO_CONFIG_NAME}"}),
+        "environment": _env(plano_environment(inputs.environment)),
         "secrets": secrets,
         "mountPoints": [{"sourceVolume": PLANO_VOLUME, "containerPath": PLANO_CONFIG_DIR, "readOnly": True}],
         "dependsOn": [

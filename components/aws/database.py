@@ -26,10 +26,10 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.core.naming import Names
+from components.core.passwords import DB_PASSWORD_RULES
 from components.core.settings import DatabaseSettings, ProfilePolicy
 
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
-PASSWORD_LENGTH = 40
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
 
 
@@ -108,12 +108,7 @@ class Database(pulumi.ComponentResource):
         )
         password = random.RandomPassword(
             "password",
-            length=PASSWORD_LENGTH,
-            # Alphanumeric: it is pasted into a URL inside YAML and into PgBouncer's auth file.
-            special=False,
-            min_upper=2,
-            min_lower=2,
-            min_numeric=2,
+            **DB_PASSWORD_RULES,  # alphanumeric, shared with the local stack
             opts=child,
         )
 

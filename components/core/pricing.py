@@ -96,6 +96,33 @@ def estimate(resources: list[dict[str, Any]], region: str) -> dict[str, Any]:
     return model.result()
 
 
+def local_estimate(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """The local profile runs on this machine's Docker engine: no cloud resource, nothing to price."""
+    cloud = sorted({r["type"] for r in resources if not r["type"].startswith(LOCAL_TYPE_PREFIXES)})
+    if cloud:
+        raise PricingError(
+            "plano:profile",
+            "is local, but the program created cloud resources",
+            value=", ".join(cloud),
+            fix="create only Docker resources in the local branch of __main__.py",
+        )
+    return {
+        "monthly_usd": 0.0,
+        "currency": "USD",
+        "region": "local (Docker)",
+        "prices_as_of": TABLE_COMPILED,
+        "assumptions": ["the local stack runs on your Docker engine; it creates no cloud resource"],
+        "items": [],
+        "partial": False,
+        "unpriced": [],
+        "warnings": [],
+    }
+
+
+# Resource types of the local stack: Docker objects, certificates, the password, its components.
+LOCAL_TYPE_PREFIXES = ("docker:", "tls:", "random:", "plano:local:")
+
+
 # ---------------------------------------------------------------------------------------------
 
 

@@ -164,9 +164,10 @@ def render_init_script() -> str:
     """The init container's program: write the files, then apply the schema over TLS.
 
     Everything it needs comes from the environment: the files' contents (plain), the database
-    connection (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE), RDS_CA_BUNDLE_URL for verify-full,
-    and PGPASSWORD (an ECS secret). It needs sh, psql and an HTTPS-verifying wget (BusyBox's in
-    Alpine verifies through ssl_client).
+    connection (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE), for verify-full the CA as PEM in
+    DB_CA_BUNDLE_PEM (Docker) or else RDS_CA_BUNDLE_URL to download (AWS), and PGPASSWORD (a
+    secret). It needs sh, psql and, for the download, an HTTPS-verifying wget (BusyBox's in Alpine
+    verifies through ssl_client).
     Output directories and PgBouncer's uid can be overridden, which the tests do.
     """
     return f"""\
@@ -185,7 +186,11 @@ printf '%s' "$PGBOUNCER_INI" > "$PGBOUNCER_DIR/{PGBOUNCER_INI_NAME}"
 # The database password is alphanumeric (generated so), so it needs no quoting here.
 printf '"%s" "%s"\\n' "$PGUSER" "$PGPASSWORD" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
 
-if [ "$PGSSLMODE" = "verify-full" ]; then
+if [ "$PGSSLMODE" = "verify-full" ] && [ -n "${{DB_CA_BUNDLE_PEM:-}}" ]; then
+    # The database's own CA, handed over as PEM (the local stack's CA on Docker).
+    printf '%s' "$DB_CA_BUNDLE_PEM" > "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
+    export PGSSLROOTCERT="$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
+elif [ "$PGSSLMODE" = "verify-full" ]; then
     # AWS's regional bundle of RDS certificate authorities, over HTTPS (wget verifies the server).
     # `timeout`, not `wget -T`: BusyBox builds without FEATURE_WGET_TIMEOUT crash on -T.
     attempt=1

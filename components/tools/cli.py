@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from components.core.errors import ConfigError
+from components.core.settings import Profile
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PLACEHOLDER_DB_HOST = "db-address.invalid"
@@ -47,6 +48,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from components.core.task_files import PLANO_CONFIG_NAME, task_files
 
     settings = _settings(args.stack, args.project_dir)
+    if settings.profile is Profile.LOCAL and args.db_host == PLACEHOLDER_DB_HOST:
+        from components.local.layout import DB_HOSTNAME
+
+        args.db_host = DB_HOSTNAME  # the local stack's database has a fixed name on its network
     files = task_files(settings, args.db_host, args.db_port)
     if args.out is None:
         sys.stdout.write(files[PLANO_CONFIG_NAME])

@@ -24,12 +24,16 @@ from datetime import date
 from typing import Any
 
 from components.core.errors import SECRET_MASK
-from components.core.pricing import estimate
+from components.core.pricing import estimate, local_estimate
+from components.core.settings import Profile
 from components.tools.diff import change_markdown, changes
 from components.tools.simulate import Run, unwrap_secrets
 
 # Inputs a reviewer cares about, per resource type (the text plan shows only these).
 REVIEW_KEYS: dict[str, tuple[str, ...]] = {
+    # The local stack (Docker): what is published where, and who shares whose network.
+    "docker:index/container:Container": ("ports", "networkMode", "restart"),
+    "docker:index/volume:Volume": ("name",),
     "aws:rds/instance:Instance": (
         "instanceClass",
         "engineVersion",
@@ -105,7 +109,7 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
     resources.sort(key=lambda r: (r["parent"] or "", r["type"], r["name"]))
     profile = run.outputs.get("profile") or run.config.values.get("plano:profile", "dev")
     region = run.config.values.get("aws:region", "us-east-1")
-    cost = estimate(resources, region)
+    cost = local_estimate(resources) if profile == Profile.LOCAL.value else estimate(resources, region)
     cost["prices_age_days"] = prices_age_days(cost["prices_as_of"], today) if cost["items"] else None
     warnings = list(dict.fromkeys([*run.warnings, *cost.get("warnings", [])]))
     return {

@@ -31,6 +31,8 @@ SECRET_PLACEHOLDER = "offline-secret-value"
 # What the mocked random password resolves to, so tests can look for leaks of it.
 MOCK_PASSWORD = "MockDbPassw0rdNotRealAbCdEfGhIjKlMnOpQr"
 MOCK_ACCOUNT = "123456789012"
+# What mocked private keys resolve to (not a key), so tests can look for leaks of it.
+MOCK_PRIVATE_KEY = "MOCK PRIVATE KEY offline-not-a-real-key"
 
 
 @dataclass
@@ -202,6 +204,16 @@ class OfflineMocks(Mocks):
             out["arn"] = self.arn("ecs", f"cluster/{physical}")
         elif t == "aws:ecs/taskDefinition:TaskDefinition":
             out["arn"] = self.arn("ecs", f"task-definition/{plain.get('family', name)}:1")
+        elif t == "docker:index/container:Container":
+            out["exitCode"] = 0 if plain.get("mustRun") is False else None  # a run-once container succeeded
+        elif t == "docker:index/remoteImage:RemoteImage":
+            out["imageId"] = f"sha256:{hashlib.sha256(str(plain.get('name')).encode()).hexdigest()}"
+        elif t == "tls:index/privateKey:PrivateKey":
+            out["privateKeyPem"] = MOCK_PRIVATE_KEY
+        elif t in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            out["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock {name}\n-----END CERTIFICATE-----\n"
+        elif t == "tls:index/certRequest:CertRequest":
+            out["certRequestPem"] = f"mock certificate request {name}"
         out.setdefault("arn", self.arn("mock", f"{t.split(':')[-1].lower()}/{physical}"))
         return rid, {**inputs, **out}
 

@@ -797,6 +797,7 @@ class StatePath:
         *,
         listen_port: int,
         ca_pem: bytes | None = None,
+        ca_in_env: bool = False,
         timeout_s: float = 60,
     ) -> InitRun:
         """Run the project's init.sh as the task does (sh -c SCRIPT, the init container's env)."""
@@ -808,6 +809,10 @@ class StatePath:
             self.settings, db_host=LOOPBACK, db_port=self.pg.port, tls_mode=tls_mode, pgbouncer_ini=ini
         )
         env = {e["name"]: e["value"] for e in init["environment"]}
+        if "RDS_CA_BUNDLE_URL" in env and ca_in_env:
+            # As the local stack (Docker) hands init.sh its own CA: the PEM itself, no download.
+            del env["RDS_CA_BUNDLE_URL"]
+            env["DB_CA_BUNDLE_PEM"] = (self.ca.pem if ca_pem is None else ca_pem).decode()
         if "RDS_CA_BUNDLE_URL" in env:
             env["RDS_CA_BUNDLE_URL"] = self.files.url(f"/{name}/bundle.pem", self.ca.pem if ca_pem is None else ca_pem)
         home = out / "home"

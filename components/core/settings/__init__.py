@@ -29,6 +29,7 @@ from components.core.settings.load import load_settings
 from components.core.settings.model import (
     DatabaseSettings,
     IngressSettings,
+    LocalSettings,
     NetworkSettings,
     RawConfig,
     Secret,
@@ -58,6 +59,7 @@ __all__ = [
     "Ingress",
     "IngressSettings",
     "Key",
+    "LocalSettings",
     "NatGateways",
     "NetworkSettings",
     "Profile",

@@ -18,6 +18,7 @@ NAMESPACE = "plano"
 class Profile(StrEnum):
     DEV = "dev"
     PROD = "prod"
+    LOCAL = "local"  # Docker on a workstation: no AWS account (components/local)
 
 
 class Ingress(StrEnum):
@@ -95,15 +96,17 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "logRetentionDays": 90,
     },
 }
+# local runs on Docker: the AWS-sizing keys do not apply, and dev's values keep their validators happy.
+PROFILES[Profile.LOCAL] = dict(PROFILES[Profile.DEV])
 
 _P = "Empty/0 = the profile's value."
 KEYS: tuple[Key, ...] = (
     Key(
         "profile",
         "string",
-        "Stack profile: dev (cheap, disposable) or prod (safe by default).",
+        "Stack profile: dev (cheap, disposable), prod (safe by default) or local (Docker, no AWS).",
         "dev",
-        rule="dev or prod",
+        rule="dev, prod or local",
     ),
     Key(
         "configFile",
@@ -309,6 +312,20 @@ KEYS: tuple[Key, ...] = (
         "Delete conversation state idle this long; 0 = keep forever.",
         30,
         rule="0-3650",
+    ),
+    Key(
+        "localKeepDataVolume",
+        "boolean",
+        "local profile: keep the PostgreSQL data volume when the stack is destroyed.",
+        True,
+        rule="true or false",
+    ),
+    Key(
+        "localDbPort",
+        "integer",
+        "local profile: host port (127.0.0.1 only) of PostgreSQL, for psql over TLS.",
+        15432,
+        rule="1024-65535, not a listener port",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from components.core.errors import ConfigError
 from components.core.naming import Names, check_stack_name
 from components.core.plano_config import (
     DB_PASSWORD_VAR,
+    Listener,
     check_placeholders_provided,
     load_plano_config,
     render_plano_config,
@@ -21,7 +23,7 @@ from components.core.plano_config import (
 from components.core.settings.database import _database
 from components.core.settings.ingress import _ingress
 from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
-from components.core.settings.model import RawConfig, Settings
+from components.core.settings.model import LocalSettings, RawConfig, Settings
 from components.core.settings.network import _network
 from components.core.settings.profiles import POLICIES
 from components.core.settings.reader import _Reader
@@ -38,7 +40,8 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     policy = POLICIES[profile]
     warnings: list[str] = []
 
-    region = _region(region)
+    # The local profile runs on Docker: no AWS region, account or credentials.
+    region = "" if profile is Profile.LOCAL else _region(region)
     database = _database(read)
     network = _network(read)
     ingress = _ingress(read, profile, warnings)
@@ -54,6 +57,8 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
     provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
     check_placeholders_provided(plano, source=source, provided=provided)
+
+    local = _local(read, plano.listeners, profile, database.state_retention_days)
 
     if plano.replaced_memory_state:
         warnings.append(
@@ -85,7 +90,32 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
         plano=plano,
         config_file=config_file,
         warnings=tuple(warnings),
+        local=local,
     )
+
+
+def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, retention_days: int) -> LocalSettings:
+    if profile is Profile.LOCAL and retention_days > 0:
+        # The retention job needs pg_cron, which the official PostgreSQL image does not ship.
+        raise ConfigError(
+            "plano:stateRetentionDays",
+            "needs pg_cron, which the local stack's PostgreSQL image does not have",
+            value=retention_days,
+            allowed="0 with the local profile",
+            fix="pulumi config set plano:stateRetentionDays 0 --stack <local stack>",
+        )
+    db_port = read.integer("localDbPort")
+    taken = {listener.port: listener.name for listener in listeners}
+    if not 1024 <= db_port <= 65535 or db_port in taken:
+        raise ConfigError(
+            "plano:localDbPort",
+            "must be a free unprivileged port"
+            + (f" (listener `{taken[db_port]}` publishes it)" if db_port in taken else ""),
+            value=db_port,
+            allowed="1024-65535, not a listener port",
+            fix="pulumi config set plano:localDbPort 15432",
+        )
+    return LocalSettings(keep_data_volume=read.boolean("localKeepDataVolume"), db_port=db_port)
 
 
 def _check_unknown_keys(raw: RawConfig) -> None:

@@ -114,6 +114,14 @@ class SecretSettings:
 
 
 @dataclass(frozen=True)
+class LocalSettings:
+    """The local profile's own knobs (Docker on a workstation)."""
+
+    keep_data_volume: bool
+    db_port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the components need, validated. Built only by ``load_settings``."""
 
@@ -131,3 +139,4 @@ class Settings:
     plano: RenderedPlanoConfig
     config_file: Path
     warnings: tuple[str, ...] = ()
+    local: LocalSettings = LocalSettings(keep_data_volume=True, db_port=15432)

@@ -47,4 +47,17 @@ POLICIES = {
         autoscaling=True,
         min_tasks=2,
     ),
+    # Docker on a workstation: nothing in AWS; what is kept on destroy is plano:localKeepDataVolume.
+    Profile.LOCAL: ProfilePolicy(
+        multi_az=False,
+        deletion_protection=False,
+        skip_final_snapshot=True,
+        performance_insights=False,
+        log_exports=(),
+        apply_immediately=True,
+        protect=False,
+        secret_recovery_window_days=0,
+        autoscaling=False,
+        min_tasks=1,
+    ),
 }
