@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.core.errors import ConfigError
 from components.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
 from components.core.settings import TlsMode
 from components.core.task_env import (
@@ -161,3 +162,21 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "logConfiguration": _logs(inputs, "plano"),
     }
     return [init, pgbouncer, plano]
+
+
+# ECS refuses a task definition over 64 KiB (DESIGN.md 5.7); the container definitions carry the
+# rendered Plano config, so a large config is what gets there.
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
+
+
+def check_task_definition_size(definitions_json: str, *, source: str = "plano:configFile") -> str:
+    """``definitions_json`` unchanged, or a ConfigError if ECS would refuse the task definition."""
+    size = len(definitions_json.encode("utf-8"))
+    if size > MAX_TASK_DEFINITION_BYTES:
+        raise ConfigError(
+            source,
+            f"makes the task definition {size // 1024} KiB (its container definitions carry the rendered "
+            f"config); ECS refuses task definitions over {MAX_TASK_DEFINITION_BYTES // 1024} KiB",
+            fix="shorten the Plano config (comments, unused providers, long prompts) to fit",
+        )
+    return definitions_json

@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from components.core.errors import ConfigError
+
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 ECS_EXEC_ACTIONS = (
     "ssmmessages:CreateControlChannel",
@@ -103,3 +105,21 @@ def ecs_exec_policy() -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [{"Sid": "EcsExec", "Effect": "Allow", "Action": list(ECS_EXEC_ACTIONS), "Resource": "*"}],
     }
+
+
+# IAM: the inline policies of one role together hold at most 10,240 characters, white space not
+# counted (IAM and AWS STS quotas, "Role policy size").
+MAX_ROLE_INLINE_POLICY_CHARS = 10_240
+
+
+def check_role_policy_size(policy_json: str, *, role: str = "the execution role") -> str:
+    """``policy_json`` unchanged, or a ConfigError if IAM would refuse it as an inline role policy."""
+    size = sum(1 for ch in policy_json if not ch.isspace())
+    if size > MAX_ROLE_INLINE_POLICY_CHARS:
+        raise ConfigError(
+            "plano:providerKeys",
+            f"makes {role}'s inline policy {size} characters (one secret ARN per key); IAM refuses more "
+            f"than {MAX_ROLE_INLINE_POLICY_CHARS}",
+            fix="declare fewer provider keys (plano:providerKeys and plano:providerKeysExternal together)",
+        )
+    return policy_json

@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.containers import PGBOUNCER_VOLUME, PLANO_VOLUME, STOP_TIMEOUT_S, TaskInputs, container_definitions
-from components.aws.iam import ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
+from components.aws.containers import (
+    PGBOUNCER_VOLUME,
+    PLANO_VOLUME,
+    STOP_TIMEOUT_S,
+    TaskInputs,
+    check_task_definition_size,
+    container_definitions,
+)
+from components.aws.iam import check_role_policy_size, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
 from components.core.naming import Names
 from components.core.plano_config import Listener
 from components.core.settings import Capacity, TlsMode
@@ -155,14 +162,16 @@ class PlanoService(pulumi.ComponentResource):
             "execution-policy",
             role=execution_role.id,
             policy=pulumi.Output.all(log_group.arn, partition.partition, *secret_arns).apply(
-                lambda v: json.dumps(
-                    execution_role_policy(
-                        log_group_arn=v[0],
-                        partition=v[1],
-                        secret_arns=v[2:],
-                        kms_key_arn=args.kms_key_arn,
-                        region=args.region,
-                        images=args.images,
+                lambda v: check_role_policy_size(
+                    json.dumps(
+                        execution_role_policy(
+                            log_group_arn=v[0],
+                            partition=v[1],
+                            secret_arns=v[2:],
+                            kms_key_arn=args.kms_key_arn,
+                            region=args.region,
+                            images=args.images,
+                        )
                     )
                 )
             ),
@@ -192,25 +201,27 @@ class PlanoService(pulumi.ComponentResource):
             args.files,
             *[args.provider_key_arns[n] for n in provider_names],
         ).apply(
-            lambda v: json.dumps(
-                container_definitions(
-                    TaskInputs(
-                        region=args.region,
-                        log_group=v[0],
-                        plano_image=args.images[0],
-                        pgbouncer_image=args.images[1],
-                        init_image=args.images[2],
-                        db_host=v[1],
-                        db_port=int(v[2]),
-                        db_name=args.db_name,
-                        db_user=args.db_user,
-                        tls_mode=args.tls_mode,
-                        db_password_arn=v[3],
-                        files=v[4],
-                        listeners=args.listeners,
-                        health_port=args.health_port,
-                        provider_key_arns=dict(zip(provider_names, v[5:], strict=True)),
-                        environment=args.environment,
+            lambda v: check_task_definition_size(
+                json.dumps(
+                    container_definitions(
+                        TaskInputs(
+                            region=args.region,
+                            log_group=v[0],
+                            plano_image=args.images[0],
+                            pgbouncer_image=args.images[1],
+                            init_image=args.images[2],
+                            db_host=v[1],
+                            db_port=int(v[2]),
+                            db_name=args.db_name,
+                            db_user=args.db_user,
+                            tls_mode=args.tls_mode,
+                            db_password_arn=v[3],
+                            files=v[4],
+                            listeners=args.listeners,
+                            health_port=args.health_port,
+                            provider_key_arns=dict(zip(provider_names, v[5:], strict=True)),
+                            environment=args.environment,
+                        )
                     )
                 )
             )

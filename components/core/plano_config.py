@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from components.core import safe_yaml
 from components.core.errors import ConfigError
 
 # Versions Plano 0.4.36's schema accepts for the top-level `version` key.
@@ -149,25 +150,20 @@ def connection_string(*, db_user: str, db_name: str, mode: ConnectionMode = CONN
 
 def load_plano_config(path: Path, *, key: str = "plano:configFile") -> dict[str, Any]:
     """Read the user's Plano config, with clear errors for a missing or malformed file."""
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(
             key,
             f"points at {path}, which does not exist",
             fix=f"create the file, or run `pulumi config set {key} <path to your plano_config.yaml>`",
         )
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if not path.is_file():
         raise ConfigError(
-            str(path),
-            f"is not valid YAML{where}: {problem}",
-            fix="correct the YAML syntax (indentation, quotes, colons) at that line",
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "is not UTF-8 text", fix="save the file as UTF-8") from None
+            key,
+            f"points at {path}, which is not a regular file (a directory or a device)",
+            fix=f"run `pulumi config set {key} <path to your plano_config.yaml>`",
+        )
+    # Bounded reading (size, aliases, depth, duplicate keys): see components/core/safe_yaml.py.
+    document = safe_yaml.load(path, what="Plano config (plano_config.yaml)")
     if not isinstance(document, dict):
         raise ConfigError(
             str(path),

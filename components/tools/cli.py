@@ -57,9 +57,18 @@ def cmd_render(args: argparse.Namespace) -> int:
         sys.stdout.write(files[PLANO_CONFIG_NAME])
         return 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        (out / name).write_text(content, encoding="utf-8")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            "--out", f"{out} exists and is not a directory", fix="pass a directory (it is created if missing)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (out / name).write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            "--out", f"cannot write to {out} ({exc.strerror or exc})", fix="pass a writable directory"
+        ) from None
     print(f"wrote {', '.join(sorted(files))} to {out}/")
     if args.db_host == PLACEHOLDER_DB_HOST:
         print(f"pgbouncer.ini uses {PLACEHOLDER_DB_HOST}: pass --db-host $(pulumi stack output db_address)")
@@ -83,17 +92,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_diff(args: argparse.Namespace) -> int:
-    from components.tools.plan import plan_diff_markdown
+    from components.tools.plan import plan_diff_markdown, plan_shape_problem
 
     documents = []
     for path in (args.base, args.head):
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(str(path), f"is not a plan JSON file ({exc})", fix=PLAN_FIX) from None
-        missing = [k for k in PLAN_KEYS if not isinstance(document, dict) or k not in document]
-        if missing:
-            raise ConfigError(str(path), f"is JSON but not a plan (no {', '.join(missing)})", fix=PLAN_FIX)
+        except (OSError, ValueError, RecursionError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:120]
+            raise ConfigError(str(path), f"is not a plan JSON file ({reason})", fix=PLAN_FIX) from None
+        problem = plan_shape_problem(document)
+        if problem:
+            raise ConfigError(str(path), problem, fix=PLAN_FIX)
         documents.append(document)
     sys.stdout.write(plan_diff_markdown(documents[0], documents[1]))
     return 0

@@ -244,3 +244,38 @@ def _cost_item_changes(base: list[dict[str, Any]], head: list[dict[str, Any]]) -
         for k in sorted(set(b) | set(h))
         if abs(b.get(k, 0.0) - h.get(k, 0.0)) >= 0.005
     ]
+
+
+def plan_shape_problem(document: Any) -> str | None:
+    """Why ``document`` is not a plan this module wrote (None when it is one), so plan-diff never crashes."""
+    if not isinstance(document, dict):
+        return "is JSON but not a plan (not an object)"
+    for key, kind in (("stack", str), ("profile", str), ("resources", list), ("cost", dict)):
+        if key not in document:
+            return f"is JSON but not a plan (no {key})"
+        if not isinstance(document[key], kind):
+            return f"is JSON but not a plan (`{key}` is not a {kind.__name__})"
+    for index, resource in enumerate(document["resources"]):
+        if not (
+            isinstance(resource, dict)
+            and isinstance(resource.get("type"), str)
+            and isinstance(resource.get("name"), str)
+            and isinstance(resource.get("parent"), (str, type(None)))
+            and isinstance(resource.get("inputs"), dict)
+        ):
+            return f"is JSON but not a plan (resources[{index}] lacks type, name, parent or inputs)"
+    cost = document["cost"]
+    number = (int, float)
+    if not (
+        isinstance(cost.get("monthly_usd"), number)
+        and not isinstance(cost.get("monthly_usd"), bool)
+        and isinstance(cost.get("currency"), str)
+        and isinstance(cost.get("prices_as_of"), str)
+        and isinstance(cost.get("items"), list)
+        and all(
+            isinstance(i, dict) and isinstance(i.get("what"), str) and isinstance(i.get("monthly_usd"), number)
+            for i in cost["items"]
+        )
+    ):
+        return "is JSON but not a plan (`cost` lacks monthly_usd, currency, prices_as_of or items)"
+    return None

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.runtime.mocks import Mocks
 
 from components.core.errors import ConfigError
+from components.core.safe_yaml import load as load_yaml
+from components.core.safe_yaml import load_stack_file
 from components.core.settings import NAMESPACE, RawConfig
 
 SECRET_PLACEHOLDER = "offline-secret-value"
@@ -116,18 +117,25 @@ def read_stack_config(project_dir: Path, stack: str, *, required: bool = True) -
                 fix=f"create it (copy Pulumi.dev.yaml) or run `pulumi stack init {stack}`",
             )
         return RawConfig(values={})
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            path.name, f"is not valid YAML ({str(exc).splitlines()[0]})", fix="correct its syntax"
-        ) from None
+    document, scalars = load_stack_file(path)
+    document = document or {}
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         raise ConfigError(path.name, "must hold a `config:` mapping", fix="see Pulumi.dev.yaml for the layout")
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in (document.get("config") or {}).items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(
+                f"{path.name}: config",
+                "has a key that is not a name",
+                value=key,
+                fix="write config keys as `plano:name` or `aws:region` (quote a key that looks like a number)",
+            )
         full = key if ":" in key else f"{NAMESPACE}:{key}"
+        if key in scalars:
+            # As the Pulumi CLI passes it: the text written (yes, on, 016 stay strings).
+            values[full] = scalars[key]
+            continue
         plain, is_secret = _secret_leaves(value)
         values[full] = _config_string(plain)
         if is_secret:
@@ -138,7 +146,10 @@ def read_stack_config(project_dir: Path, stack: str, *, required: bool = True) -
 
 
 def project_name(project_dir: Path) -> str:
-    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    path = project_dir / "Pulumi.yaml"
+    document = load_yaml(path, what="Pulumi project file", allow_anchors=False)
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        raise ConfigError(path.name, "has no `name:`", fix="name the project in Pulumi.yaml (`name: plano`)")
     return str(document["name"])
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 
 from components.core.errors import ConfigError
-from components.core.settings.keys import TlsMode
-from components.core.settings.limits import RESERVED_DB_USERS, SUPPORTED_PG_MAJORS
+from components.core.settings.keys import Profile, TlsMode
+from components.core.settings.limits import (
+    MIN_PROD_BACKUP_DAYS,
+    RESERVED_DB_USER_PREFIXES,
+    RESERVED_DB_USERS,
+    SUPPORTED_PG_MAJORS,
+)
 from components.core.settings.model import DatabaseSettings
 from components.core.settings.reader import _Reader
 
 
 def _database(read: _Reader) -> DatabaseSettings:
+    backups = _backup_days(read)
     instance_class = read.string("dbInstanceClass")
     if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class):
         raise ConfigError(
@@ -22,7 +28,9 @@ def _database(read: _Reader) -> DatabaseSettings:
             fix="pulumi config set plano:dbInstanceClass db.t4g.micro",
         )
     version = read.string("dbEngineVersion")
-    match = re.fullmatch(r"(\d+)(?:\.(\d+))?", version)
+    # As RDS writes them: ASCII digits, no leading zero, no minor 0 (017, 17.0 and full-width digits
+    # would pass int() but RDS refuses them at create time).
+    match = re.fullmatch(r"([1-9][0-9]*)(?:\.([1-9][0-9]*))?", version, re.ASCII)
     if not match or int(match.group(1)) not in SUPPORTED_PG_MAJORS:
         raise ConfigError(
             "plano:dbEngineVersion",
@@ -34,7 +42,12 @@ def _database(read: _Reader) -> DatabaseSettings:
     major = int(match.group(1))
 
     name = read.string("dbName")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name) or name in ("postgres", "template0", "template1", "rdsadmin"):
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII) or name in (
+        "postgres",
+        "template0",
+        "template1",
+        "rdsadmin",
+    ):
         raise ConfigError(
             "plano:dbName",
             "is not a usable database name",
@@ -43,12 +56,19 @@ def _database(read: _Reader) -> DatabaseSettings:
             fix="pulumi config set plano:dbName plano",
         )
     user = read.string("dbUser")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user) or user in RESERVED_DB_USERS:
+    # RDS: 1-63 letters, digits or _, starting with a letter; PostgreSQL reserves the `pg_` prefix.
+    if (
+        not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user, re.ASCII)
+        or user in RESERVED_DB_USERS
+        or user.startswith(RESERVED_DB_USER_PREFIXES)
+    ):
         raise ConfigError(
             "plano:dbUser",
             "is not a usable RDS master user name",
             value=user,
-            allowed="1-63 lower-case letters, digits or _, starting with a letter; not "
+            allowed="1-63 lower-case letters, digits or _, starting with a letter; not starting with "
+            + " or ".join(RESERVED_DB_USER_PREFIXES)
+            + "; not "
             + ", ".join(sorted(RESERVED_DB_USERS)),
             fix="pulumi config set plano:dbUser plano",
         )
@@ -71,7 +91,21 @@ def _database(read: _Reader) -> DatabaseSettings:
         user=user,
         allocated_storage_gb=allocated,
         max_allocated_storage_gb=maximum,
-        backup_retention_days=read.integer("dbBackupRetentionDays", minimum=1, maximum=35),
+        backup_retention_days=backups,
         tls_mode=read.choice("dbTlsMode", TlsMode),
         state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
     )
+
+
+def _backup_days(read: _Reader) -> int:
+    """Automated backups kept; prod keeps at least a week (the policy pack's prod-backups-7-days)."""
+    days = read.integer("dbBackupRetentionDays", minimum=1, maximum=35)
+    if read.profile is Profile.PROD and days < MIN_PROD_BACKUP_DAYS:
+        raise ConfigError(
+            "plano:dbBackupRetentionDays",
+            f"is below the prod profile's minimum of {MIN_PROD_BACKUP_DAYS} days of automated backups",
+            value=days,
+            allowed=f"{MIN_PROD_BACKUP_DAYS} to 35",
+            fix=f"pulumi config set plano:dbBackupRetentionDays {max(MIN_PROD_BACKUP_DAYS, 14)}",
+        )
+    return days

@@ -48,6 +48,12 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 RESERVED_DB_USERS = frozenset(
     {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
 )
+# PostgreSQL reserves role names starting with pg_, so RDS refuses such a master user name.
+RESERVED_DB_USER_PREFIXES = ("pg_",)
+MIN_PROD_BACKUP_DAYS = 7
+# AWS default quotas (DESIGN.md 5.7): inbound rules per security group, listeners per load balancer.
+MAX_RULES_PER_SECURITY_GROUP = 60
+MAX_LISTENERS_PER_LOAD_BALANCER = 50
 # Client networks this wide need plano:allowPublicIngress: 0.0.0.0/1 and 128.0.0.0/1 are the
 # whole internet in two rules. The policy pack uses the same bounds (a test keeps them equal).
 OPEN_PREFIX_BELOW = {4: 8, 6: 16}

@@ -26,6 +26,7 @@ from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
 from components.core.settings.model import LocalSettings, RawConfig, Settings
 from components.core.settings.network import _network
 from components.core.settings.profiles import POLICIES
+from components.core.settings.quotas import check_arn_regions, check_ingress_quotas
 from components.core.settings.reader import _Reader
 from components.core.settings.secrets import _secrets
 from components.core.settings.service import _service
@@ -57,6 +58,8 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
     provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
     check_placeholders_provided(plano, source=source, provided=provided)
+    check_arn_regions(region, ingress, secrets)
+    check_ingress_quotas(ingress, plano.listeners)
 
     local = _local(read, plano.listeners, profile, database.state_retention_days)
 

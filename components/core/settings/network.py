@@ -27,6 +27,7 @@ def _network(read: _Reader) -> NetworkSettings:
                 allowed="vpc- followed by 8 or 17 hex digits",
                 fix="pulumi config set plano:vpcId vpc-0123456789abcdef0, or remove it to create a VPC",
             )
+        _check_subnets_distinct(public, private)
         for key, subnets in (("privateSubnetIds", private), ("publicSubnetIds", public)):
             if len(subnets) < 2:
                 raise ConfigError(
@@ -52,18 +53,7 @@ def _network(read: _Reader) -> NetworkSettings:
             fix="set plano:vpcId to their VPC, or remove the subnet lists to let the stack create a VPC",
         )
     else:
-        try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError:
-            network = None
-        if network is None or network.version != 4 or not 16 <= network.prefixlen <= 22 or not network.is_private:
-            raise ConfigError(
-                "plano:vpcCidr",
-                "is not a private IPv4 block between /16 and /22",
-                value=cidr,
-                allowed="e.g. 10.40.0.0/16, 172.20.0.0/20",
-                fix="pulumi config set plano:vpcCidr 10.40.0.0/16",
-            )
+        _check_vpc_cidr(cidr)
     return NetworkSettings(
         create_vpc=not vpc_id,
         vpc_id=vpc_id,
@@ -72,3 +62,62 @@ def _network(read: _Reader) -> NetworkSettings:
         vpc_cidr=cidr,
         nat_gateways=nat,
     )
+
+
+# Blocks AWS accepts for a VPC that are also private: RFC 1918 and the shared range of RFC 6598.
+# AWS refuses 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16 and 224.0.0.0/4, which Python calls private too.
+VPC_PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
+def _check_vpc_cidr(cidr: str) -> None:
+    allowed = "a /16 to /22 block inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, e.g. 10.40.0.0/16"
+    fix = "pulumi config set plano:vpcCidr 10.40.0.0/16"
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ConfigError("plano:vpcCidr", "is not an IPv4 block", value=cidr, allowed=allowed, fix=fix) from None
+    if network.version == 4 and str(network) != cidr.strip():
+        raise ConfigError(
+            "plano:vpcCidr",
+            f"has host bits set (the block is {network})",
+            value=cidr,
+            allowed=allowed,
+            fix=f"pulumi config set plano:vpcCidr {network}",
+        )
+    if (
+        not isinstance(network, ipaddress.IPv4Network)
+        or not 16 <= network.prefixlen <= 22
+        or not any(network.subnet_of(r) for r in VPC_PRIVATE_RANGES)
+    ):
+        raise ConfigError(
+            "plano:vpcCidr",
+            "is not a private IPv4 block between /16 and /22 that AWS accepts for a VPC",
+            value=cidr,
+            allowed=allowed,
+            fix=fix,
+        )
+
+
+def _check_subnets_distinct(public: tuple[str, ...], private: tuple[str, ...]) -> None:
+    for key, subnets in (("publicSubnetIds", public), ("privateSubnetIds", private)):
+        seen: set[str] = set()
+        for subnet in subnets:
+            if subnet in seen:
+                raise ConfigError(
+                    f"plano:{key}",
+                    "lists the same subnet twice (both copies would land in one availability zone)",
+                    value=subnet,
+                    fix=f"list distinct subnets: pulumi config rm --path 'plano:{key}[N]' for the duplicate",
+                )
+            seen.add(subnet)
+    both = sorted(set(public) & set(private))
+    if both:
+        raise ConfigError(
+            "plano:privateSubnetIds",
+            "holds a subnet that is also in plano:publicSubnetIds; the database and tasks need "
+            "subnets with no route from the internet",
+            value=both[0],
+            fix="list your private subnets in plano:privateSubnetIds and your public ones in plano:publicSubnetIds",
+        )

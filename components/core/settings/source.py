@@ -29,13 +29,12 @@ def raw_config_from_pulumi(stack_file: Path | None = None) -> RawConfig:
 
 def plaintext_secret_leaves(stack_file: Path | None) -> dict[str, tuple[str, ...]]:
     """Provider keys whose value sits in the stack file as plain text instead of `secure:`."""
-    import yaml
+    from components.core.safe_yaml import load_stack_file
 
-    if stack_file is None or not stack_file.is_file():
+    if stack_file is None or not stack_file.exists():
         return {}
-    try:
-        document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
+    document = load_stack_file(stack_file)[0] or {}
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         return {}
     config = document.get("config") or {}
     found: dict[str, tuple[str, ...]] = {}
