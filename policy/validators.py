@@ -35,10 +35,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:  # imported from the repository root (tests, the program's own checks)
+    from policy.secret_names import secret_word
+except ModuleNotFoundError:  # the pack's folder on sys.path (the Pulumi CLI, `python policy/validators.py`)
+    from secret_names import secret_word  # type: ignore[no-redef]
+
 # --- resource types -------------------------------------------------------------------------------
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+# Aurora (engine aurora-postgresql) and Multi-AZ DB clusters (engine postgres).
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
+CLUSTER_PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+DATABASES = (RDS_INSTANCE, RDS_CLUSTER)
+ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -60,7 +71,6 @@ PUBLIC_INGRESS_ALLOWED = "allowed"
 INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
 _INTERNAL_PORT_LIST = ", ".join(str(p) for p in sorted(INTERNAL_PORTS))
 
-SECRET_NAME_WORDS = ("PASSWORD", "PASS", "SECRET", "TOKEN", "KEY")
 _PLACEHOLDER = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 _SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an API key in the sk-... format (OpenAI, Anthropic)", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")),
@@ -189,12 +199,30 @@ def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
     return tags
 
 
+# Profiles that relax the prod rules, as written in the tag or the config after trimming and
+# lower-casing. Anything else (Prod, PROD, production, prd, a typo) is held to the prod rules.
+NON_PROD_PROFILES = frozenset({"dev"})
+
+
+def _profile_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text if text in NON_PROD_PROFILES else PROD
+
+
 def profile_of(props: Mapping[str, Any], context: Context) -> str:
-    """The profile the resource is held to: the stricter of config and tag; prod if neither says."""
-    tag = tags_of(props).get(PROFILE_TAG)
-    if PROD in (context.profile, tag):
+    """The profile the resource is held to: the stricter of config and tags; prod if neither says.
+
+    Every tag named ``profile`` in any case counts, and any value but a known non-prod profile
+    (``dev``) means prod, so ``Prod``, ``production`` or ``PROD`` never switch the prod rules off.
+    """
+    tags = tags_of(props)
+    said = [_profile_name(context.profile)] if context.profile is not None else []
+    said += [_profile_name(v) for k, v in tags.items() if k.strip().lower() == PROFILE_TAG]
+    if not said or PROD in said:
         return PROD
-    return context.profile or tag or PROD
+    return str(said[0])
 
 
 def _is_prod(props: Mapping[str, Any], context: Context) -> bool:
@@ -204,8 +232,30 @@ def _is_prod(props: Mapping[str, Any], context: Context) -> bool:
 # --- helpers over resource shapes ------------------------------------------------------------------
 
 
+def _fold(value: Any) -> Any:
+    """Keys lower-cased at every level, as the AWS provider decodes container JSON (Go's
+    encoding/json matches field names case-insensitively). Keys that differ only in case are
+    merged: lists joined and maps merged (so a check sees every entry), other values last-wins."""
+    if isinstance(value, Mapping):
+        folded: dict[str, Any] = {}
+        for key, item in value.items():
+            name, item = str(key).lower(), _fold(item)
+            before = folded.get(name)
+            if isinstance(before, list) and isinstance(item, list):
+                folded[name] = before + item
+            elif isinstance(before, dict) and isinstance(item, dict):
+                folded[name] = {**before, **item}
+            else:
+                folded[name] = item
+        return folded
+    if isinstance(value, list):
+        return [_fold(item) for item in value]
+    return value
+
+
 def _containers(props: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list[str]]:
-    """The task definition's container definitions, and a message if they cannot be read."""
+    """The task definition's container definitions (keys lower-cased, see ``_fold``), and a message
+    if they cannot be read."""
     raw = _get(props, "containerDefinitions")
     if raw is None:
         return [], []
@@ -215,7 +265,26 @@ def _containers(props: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list
         return [], ["containerDefinitions is not valid JSON, so it cannot be checked"]
     if not isinstance(parsed, list) or not all(isinstance(c, Mapping) for c in parsed):
         return [], ["containerDefinitions is not a list of container definitions, so it cannot be checked"]
-    return list(parsed), []
+    return [_fold(c) for c in parsed], []
+
+
+def _entries(container: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """A list-of-objects field of a folded container (environment, secrets, portmappings)."""
+    value = container.get(key)
+    return [e for e in value if isinstance(e, Mapping)] if isinstance(value, list) else []
+
+
+def _strings_in(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys of objects included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
 
 
 def _force_ssl_value(parameters: Any) -> str | None:
@@ -228,7 +297,15 @@ def _force_ssl_value(parameters: Any) -> str | None:
 
 
 def _is_postgres(engine: Any) -> bool:
-    return engine in (None, "") or str(engine).startswith("postgres")
+    """Every PostgreSQL engine RDS offers: postgres (instances, Multi-AZ DB clusters) and
+    aurora-postgresql (Aurora, Serverless v2 included). No engine: an instance's default is not
+    known, so it is held to the PostgreSQL rules."""
+    text = str(engine or "").strip().lower()
+    return text == "" or text.startswith(("postgres", "aurora-postgresql"))
+
+
+def _is_postgres_family(family: Any) -> bool:
+    return str(family or "").strip().lower().startswith(("postgres", "aurora-postgresql"))
 
 
 # Shorter prefixes than these span so much of the internet that they count as open: 0.0.0.0/1
@@ -258,6 +335,8 @@ class Permission:
     self_reference: bool
     consent: bool
     ports: str
+    port_range: tuple[int, int] | None = None
+    """TCP ports admitted, first to last; None for other protocols, all protocols (-1) or unknown."""
 
     @property
     def open_cidrs(self) -> tuple[str, ...]:
@@ -274,6 +353,14 @@ def _ports(rule: Mapping[str, Any]) -> str:
     if high is None or low == high:
         return f"port {int(low)}"
     return f"ports {int(low)}-{int(high)}"
+
+
+def _tcp_range(rule: Mapping[str, Any]) -> tuple[int, int] | None:
+    protocol = str(rule.get("ipProtocol") or rule.get("protocol") or "").strip().lower()
+    low, high = _number(rule.get("fromPort")), _number(rule.get("toPort"))
+    if protocol not in ("tcp", "6") or low is None:
+        return None
+    return int(low), int(high if high is not None else low)
 
 
 def ingress_permissions(
@@ -293,6 +380,7 @@ def ingress_permissions(
                 self_reference=False,
                 consent=consent,
                 ports=_ports(props),
+                port_range=_tcp_range(props),
             )
         ]
     if resource_type == SECURITY_GROUP_RULE:
@@ -308,6 +396,7 @@ def ingress_permissions(
                 self_reference=_true(_get(props, "self")),
                 consent=consent,
                 ports=_ports(props),
+                port_range=_tcp_range(props),
             )
         ]
     if resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
@@ -324,6 +413,7 @@ def ingress_permissions(
                     self_reference=_true(rule.get("self")),
                     consent=consent,
                     ports=_ports(rule),
+                    port_range=_tcp_range(rule),
                 )
             )
         return permissions
@@ -339,7 +429,7 @@ StackValidator = Callable[[Sequence[Resource], Context], list[str]]
 
 
 def rds_storage_encrypted(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type != RDS_INSTANCE or _true(_get(props, "storageEncrypted")):
+    if resource_type not in DATABASES or _true(_get(props, "storageEncrypted")):
         return []
     return [
         "storageEncrypted is not true: the database, its backups and snapshots would be stored "
@@ -348,7 +438,7 @@ def rds_storage_encrypted(resource_type: str, props: Props, context: Context) ->
 
 
 def rds_not_public(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type != RDS_INSTANCE or not _true(_get(props, "publiclyAccessible")):
+    if resource_type not in (*DATABASES, CLUSTER_INSTANCE) or not _true(_get(props, "publiclyAccessible")):
         return []
     return [
         "publiclyAccessible is true: the database would get a public address. Set "
@@ -357,10 +447,14 @@ def rds_not_public(resource_type: str, props: Props, context: Context) -> list[s
 
 
 def rds_force_ssl(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type == PARAMETER_GROUP:
+    # Aurora PostgreSQL sets rds.force_ssl in the cluster parameter group (its instance groups
+    # do not carry it); RDS PostgreSQL in the instance's group, Multi-AZ DB clusters in the cluster's.
+    instance_group = resource_type == PARAMETER_GROUP and str(_get(props, "family") or "").lower().startswith(
+        "postgres"
+    )
+    cluster_group = resource_type == CLUSTER_PARAMETER_GROUP and _is_postgres_family(_get(props, "family"))
+    if instance_group or cluster_group:
         family = _get(props, "family")
-        if not str(family or "").startswith("postgres"):
-            return []
         value = _force_ssl_value(_get(props, "parameters"))
         if value == "1":
             return []
@@ -369,6 +463,15 @@ def rds_force_ssl(resource_type: str, props: Props, context: Context) -> list[st
             f"PostgreSQL parameter group (family {family}): rds.force_ssl {shown}, so the database "
             "would accept plain-text connections. Add the parameter rds.force_ssl = 1."
         ]
+    if resource_type == RDS_CLUSTER and _is_postgres(_get(props, "engine")):
+        group = _get(props, "dbClusterParameterGroupName")
+        if not group or str(group).startswith("default."):
+            shown = "is not set" if not group else f"is {group}, a default group"
+            return [
+                f"dbClusterParameterGroupName {shown}: the cluster would use the engine's default cluster "
+                "parameter group, which this stack cannot make TLS-only. Use the stack's cluster parameter "
+                "group with rds.force_ssl = 1."
+            ]
     if resource_type == RDS_INSTANCE and _is_postgres(_get(props, "engine")):
         group = _get(props, "parameterGroupName")
         if not group:
@@ -384,17 +487,21 @@ def rds_force_ssl(resource_type: str, props: Props, context: Context) -> list[st
     return []
 
 
+# Container fields whose strings reach the process or AWS's console in plain text.
+_PLAIN_TEXT_FIELDS = ("command", "entrypoint", "dockerlabels", "healthcheck", "linuxparameters")
+
+
 def no_secrets_in_container_environment(resource_type: str, props: Props, context: Context) -> list[str]:
     if resource_type != TASK_DEFINITION:
         return []
     containers, problems = _containers(props)
     messages = list(problems)
-    fix = "pass it in the container's `secrets` (valueFrom a Secrets Manager ARN), not in `environment`"
+    fix = "pass it in the container's `secrets` (valueFrom a Secrets Manager ARN), not in plain text"
     for container in containers:
         where = f"container {container.get('name', '?')}"
-        for entry in container.get("environment") or ():
+        for entry in _entries(container, "environment"):
             name = str(entry.get("name", ""))
-            word = next((w for w in SECRET_NAME_WORDS if w in name.upper()), None)
+            word = secret_word(name)
             if word:
                 messages.append(f"{where}: environment variable {name} has a secret's name (contains {word}); {fix}.")
             value = entry.get("value")
@@ -404,6 +511,26 @@ def no_secrets_in_container_environment(resource_type: str, props: Props, contex
                     "to it as a $VAR placeholder."
                     for what in secret_findings(value)
                 )
+        for entry in _entries(container, "secrets"):
+            value = entry.get("valuefrom")
+            if isinstance(value, str):
+                messages.extend(
+                    f"{where}: secret {entry.get('name', '?')} has {what} as its valueFrom (value not shown); "
+                    "valueFrom names a Secrets Manager or SSM parameter ARN, never the secret itself."
+                    for what in secret_findings(value)
+                )
+        labels = container.get("dockerlabels")
+        if isinstance(labels, Mapping):
+            for label in labels:
+                word = secret_word(str(label))
+                if word:
+                    messages.append(f"{where}: docker label {label} has a secret's name (contains {word}); {fix}.")
+        for field in _PLAIN_TEXT_FIELDS:
+            found = sorted({what for text in _strings_in(container.get(field)) for what in secret_findings(text)})
+            messages.extend(
+                f"{where}: {field} holds {what} (value not shown); {fix}, and refer to it as a $VAR placeholder."
+                for what in found
+            )
     return messages
 
 
@@ -430,9 +557,9 @@ def no_internal_ports(resource_type: str, props: Props, context: Context) -> lis
     messages = list(problems)
     for container in containers:
         where = f"container {container.get('name', '?')}"
-        for mapping in container.get("portMappings") or ():
-            ports = {int(n) for k in ("containerPort", "hostPort") if (n := _number(mapping.get(k))) is not None}
-            span = str(mapping.get("containerPortRange") or "")
+        for mapping in _entries(container, "portmappings"):
+            ports = {int(n) for k in ("containerport", "hostport") if (n := _number(mapping.get(k))) is not None}
+            span = str(mapping.get("containerportrange") or "").replace(" ", "")
             if re.fullmatch(r"\d+-\d+", span):
                 low, high = (int(p) for p in span.split("-"))
                 ports |= {p for p in INTERNAL_PORTS if low <= p <= high}
@@ -475,7 +602,7 @@ def log_group_retention(resource_type: str, props: Props, context: Context) -> l
 
 
 def prod_deletion_protection(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type == RDS_INSTANCE and _is_prod(props, context):
+    if resource_type in DATABASES and _is_prod(props, context):
         messages = []
         if not _true(_get(props, "deletionProtection")):
             messages.append("deletionProtection is not true on a prod database. Set deletion_protection=True.")
@@ -498,7 +625,7 @@ def prod_multi_az(resource_type: str, props: Props, context: Context) -> list[st
 
 
 def prod_backups_7_days(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type != RDS_INSTANCE or not _is_prod(props, context):
+    if resource_type not in DATABASES or not _is_prod(props, context):
         return []
     days = _number(_get(props, "backupRetentionPeriod"))
     if days is not None and days >= 7:
@@ -508,7 +635,7 @@ def prod_backups_7_days(resource_type: str, props: Props, context: Context) -> l
 
 
 def prod_final_snapshot(resource_type: str, props: Props, context: Context) -> list[str]:
-    if resource_type != RDS_INSTANCE or not _is_prod(props, context):
+    if resource_type not in DATABASES or not _is_prod(props, context):
         return []
     messages = []
     if _true(_get(props, "skipFinalSnapshot")):
@@ -584,43 +711,50 @@ class _Deferred:
 
 
 def rds_force_ssl_attached(resources: Sequence[Resource], context: Context) -> list[str]:
-    """Each PostgreSQL instance names a parameter group of this stack that sets rds.force_ssl = 1."""
+    """Each PostgreSQL instance or cluster names a parameter group of this stack with rds.force_ssl = 1.
+
+    An instance needs its (instance) parameter group to set it; a cluster (Aurora PostgreSQL or a
+    Multi-AZ DB cluster) its cluster parameter group.
+    """
     deferred = _Deferred()
-    groups: dict[str, Resource] = {}
-    for group in deferred.each(resources, [PARAMETER_GROUP]):
+    groups: dict[tuple[str, str], Resource] = {}
+    for group in deferred.each(resources, [PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP]):
 
         def register(g: Resource = group) -> list[str]:
             name = _get(_props(g), "name") or _resource_id(g)
             if name:
-                groups[str(name)] = g
+                groups[(str(g["type"]), str(name))] = g
             return []
 
         deferred.attempt(register)
 
-    def check(instance: Resource) -> list[str]:
-        props = _props(instance)
+    def check(database: Resource) -> list[str]:
+        props = _props(database)
         if not _is_postgres(_get(props, "engine")):
             return []
-        name = _get(props, "parameterGroupName")
+        cluster = database.get("type") == RDS_CLUSTER
+        key = "dbClusterParameterGroupName" if cluster else "parameterGroupName"
+        kind = CLUSTER_PARAMETER_GROUP if cluster else PARAMETER_GROUP
+        name = _get(props, key)
         if not name:
-            return [f"{_label(instance)} has no parameterGroupName, so it does not use a TLS-only group."]
-        group = groups.get(str(name))
+            return [f"{_label(database)} has no {key}, so it does not use a TLS-only group."]
+        group = groups.get((kind, str(name)))
         if group is None:
             return [
-                f"{_label(instance)} uses parameter group {name}, which this stack does not manage, so "
+                f"{_label(database)} uses parameter group {name}, which this stack does not manage, so "
                 "rds.force_ssl = 1 cannot be verified. Use the stack's own parameter group."
             ]
         value = _force_ssl_value(_get(_props(group), "parameters"))
         if value != "1":
             return [
-                f"{_label(instance)} uses parameter group {name}, where rds.force_ssl is "
+                f"{_label(database)} uses parameter group {name}, where rds.force_ssl is "
                 f"{'not set' if value is None else repr(value)}; it must be 1."
             ]
         return []
 
     messages: list[str] = []
-    for instance in deferred.each(resources, [RDS_INSTANCE]):
-        messages += deferred.attempt(functools.partial(check, instance))
+    for database in deferred.each(resources, DATABASES):
+        messages += deferred.attempt(functools.partial(check, database))
     return deferred.result(messages)
 
 
@@ -641,7 +775,7 @@ def db_ingress_only_from_security_groups(resources: Sequence[Resource], context:
     deferred = _Deferred()
     messages: list[str] = []
     db_groups: set[str] = set()
-    for instance in deferred.each(resources, [RDS_INSTANCE]):
+    for instance in deferred.each(resources, DATABASES):
 
         def groups_of(i: Resource = instance) -> list[str]:
             ids = _strings(_get(_props(i), "vpcSecurityGroupIds"))
@@ -692,6 +826,95 @@ def public_ingress_only_on_load_balancer(resources: Sequence[Resource], context:
     return deferred.result(messages)
 
 
+def _listener_ports(deferred: _Deferred, resources: Sequence[Resource]) -> set[int]:
+    """The container ports the stack's task definitions map (Plano's listeners), internal ones excluded."""
+    ports: set[int] = set()
+    for task in deferred.each(resources, [TASK_DEFINITION]):
+
+        def collect(t: Resource = task) -> list[str]:
+            containers, _ = _containers(_props(t))
+            for container in containers:
+                for mapping in _entries(container, "portmappings"):
+                    port = _number(mapping.get("containerport"))
+                    if port is not None and int(port) not in INTERNAL_PORTS:
+                        ports.add(int(port))
+            return []
+
+        deferred.attempt(collect)
+    return ports
+
+
+def service_ingress_only_from_load_balancer(resources: Sequence[Resource], context: Context) -> list[str]:
+    """The tasks' security groups admit only the listener ports, from the load balancer's group.
+
+    On Fargate the security group, not the port mappings, decides what is reachable: Envoy's admin
+    port 9901 (whose /config_dump shows the substituted secrets) listens on every task address.
+    So any inbound permission into a service's group, whatever resource declares it (inline rules,
+    aws:ec2/securityGroupRule, aws:vpc/securityGroupIngressRule), must be TCP, within the mapped
+    listener ports, and from a load balancer's security group. A stack without a load balancer
+    (ingress none) may admit known networks (CIDRs, never the internet) on those ports instead.
+    """
+    deferred = _Deferred()
+    messages: list[str] = []
+    service_groups: set[str] = set()
+    for service in deferred.each(resources, [ECS_SERVICE]):
+
+        def groups_of(svc: Resource = service) -> list[str]:
+            network = _get(_props(svc), "networkConfiguration")
+            groups = _strings(network.get("securityGroups")) if isinstance(network, Mapping) else ()
+            service_groups.update(groups)
+            if not groups:
+                return [
+                    f"{_label(svc)} names no security group, so the VPC's default group (which admits "
+                    "itself on every port) would apply. Give the service its own group."
+                ]
+            return []
+
+        messages += deferred.attempt(groups_of)
+    lb_groups: set[str] = set()
+    balancers = list(deferred.each(resources, LOAD_BALANCERS))
+    for balancer in balancers:
+
+        def register(b: Resource = balancer) -> list[str]:
+            lb_groups.update(_strings(_get(_props(b), "securityGroups")))
+            return []
+
+        deferred.attempt(register)
+    listeners = _listener_ports(deferred, resources)
+    shown = ", ".join(map(str, sorted(listeners))) or "none"
+    for resource, permission in _permissions(deferred, resources):
+        group_id = deferred.group_of(permission)
+        if group_id is None or group_id not in service_groups:
+            continue
+        problems = []
+        span = permission.port_range
+        if (
+            span is None
+            or span[0] > span[1]
+            or any(p not in listeners for p in range(span[0], min(span[1], 65535) + 1))
+        ):
+            problems.append(f"{permission.ports} (only the listener ports {shown}, over TCP)")
+        if permission.prefix_lists:
+            problems.append(f"prefix list {', '.join(permission.prefix_lists)}")
+        if permission.self_reference:
+            problems.append("the group itself (every task could reach every other task's internal ports)")
+        others = [g for g in permission.source_groups if is_unknown(g) or g not in lb_groups]
+        if others:
+            problems.append(f"security group {', '.join(others)}, which is not a load balancer's")
+        if permission.cidrs and balancers:
+            problems.append(f"{', '.join(permission.cidrs)} directly (clients go through the load balancer)")
+        if not (permission.cidrs or permission.prefix_lists or permission.source_groups or permission.self_reference):
+            problems.append("no source")
+        if problems:
+            messages.append(
+                f"{_label(resource)}: {permission.label} admits {'; '.join(problems)} into the service's "
+                f"security group {permission.security_group_id}. On Fargate this group decides what reaches "
+                "the tasks, Envoy's admin port 9901 included: admit only the listener ports from the load "
+                "balancer's security group (or, without a load balancer, from plano:allowedCidrs)."
+            )
+    return deferred.result(messages)
+
+
 # --- the registry ---------------------------------------------------------------------------------------
 
 
@@ -715,18 +938,28 @@ class StackPolicy:
 
 RESOURCE_POLICIES: tuple[ResourcePolicy, ...] = (
     ResourcePolicy(
-        "rds-storage-encrypted", "RDS storage is encrypted at rest.", (RDS_INSTANCE,), rds_storage_encrypted
+        "rds-storage-encrypted",
+        "RDS storage (instances and clusters) is encrypted at rest.",
+        DATABASES,
+        rds_storage_encrypted,
     ),
-    ResourcePolicy("rds-not-public", "The RDS instance is not publicly accessible.", (RDS_INSTANCE,), rds_not_public),
+    ResourcePolicy(
+        "rds-not-public",
+        "No RDS instance, cluster or cluster instance is publicly accessible.",
+        (*DATABASES, CLUSTER_INSTANCE),
+        rds_not_public,
+    ),
     ResourcePolicy(
         "rds-force-ssl",
-        "PostgreSQL parameter groups set rds.force_ssl = 1 and the instance uses its own group, not a default.",
-        (PARAMETER_GROUP, RDS_INSTANCE),
+        "PostgreSQL parameter groups (instance and cluster, Aurora included) set rds.force_ssl = 1 and the "
+        "database uses its own group, not a default.",
+        (PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP, RDS_INSTANCE, RDS_CLUSTER),
         rds_force_ssl,
     ),
     ResourcePolicy(
         "no-secrets-in-container-environment",
-        "No container environment variable has a secret's name or value; secrets go in `secrets`.",
+        "No secret in a container's plain text: environment (any key case), docker labels, command, entry "
+        "point, health check, Linux parameters, or a secret's valueFrom; secrets go in `secrets`.",
         (TASK_DEFINITION,),
         no_secrets_in_container_environment,
     ),
@@ -746,23 +979,24 @@ RESOURCE_POLICIES: tuple[ResourcePolicy, ...] = (
     ResourcePolicy("log-group-retention", "Log groups have a retention.", (LOG_GROUP,), log_group_retention),
     ResourcePolicy(
         "prod-deletion-protection",
-        "Prod: the database and the load balancer have deletion protection (and the database protect=True).",
-        (RDS_INSTANCE, *LOAD_BALANCERS),
+        "Prod: the database (instance or cluster) and the load balancer have deletion protection (and the "
+        "database protect=True).",
+        (*DATABASES, *LOAD_BALANCERS),
         prod_deletion_protection,
         ("profile",),
     ),
     ResourcePolicy("prod-multi-az", "Prod: the database is Multi-AZ.", (RDS_INSTANCE,), prod_multi_az, ("profile",)),
     ResourcePolicy(
         "prod-backups-7-days",
-        "Prod: automated backups are kept 7 days or more.",
-        (RDS_INSTANCE,),
+        "Prod: automated backups (instance or cluster) are kept 7 days or more.",
+        DATABASES,
         prod_backups_7_days,
         ("profile",),
     ),
     ResourcePolicy(
         "prod-final-snapshot",
-        "Prod: deleting the database takes a final snapshot.",
-        (RDS_INSTANCE,),
+        "Prod: deleting the database (instance or cluster) takes a final snapshot.",
+        DATABASES,
         prod_final_snapshot,
         ("profile",),
     ),
@@ -778,8 +1012,13 @@ RESOURCE_POLICIES: tuple[ResourcePolicy, ...] = (
 STACK_POLICIES: tuple[StackPolicy, ...] = (
     StackPolicy(
         "rds-force-ssl-attached",
-        "The RDS instance uses a parameter group of this stack that sets rds.force_ssl = 1.",
+        "Each PostgreSQL instance or cluster uses a parameter group of this stack that sets rds.force_ssl = 1.",
         rds_force_ssl_attached,
+    ),
+    StackPolicy(
+        "service-ingress-only-from-load-balancer",
+        "The tasks' security group admits only the listener ports, from the load balancer's group.",
+        service_ingress_only_from_load_balancer,
     ),
     StackPolicy(
         "db-ingress-only-from-security-groups",

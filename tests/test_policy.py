@@ -322,7 +322,34 @@ def res(type_: str, name: str, props: dict[str, Any], id_: str | None = None) ->
 
 DB = res(RDS, "instance", rds())
 SERVICE_TO_DB = res(RULE, "db-in-service", ingress_rule("sg-db", cidrIpv4=DROP, referencedSecurityGroupId="sg-svc"))
+SERVICE = res(v.ECS_SERVICE, "service", {"networkConfiguration": {"securityGroups": ["sg-svc"]}})
+LISTENING_TASK = res(TASK, "task", task(container()))
 STACK_CASES = [
+    StackCase(
+        "service admits the load balancer on its listener",
+        "service-ingress-only-from-load-balancer",
+        [
+            SERVICE,
+            LISTENING_TASK,
+            res(ALB, "alb", alb()),
+            res(
+                RULE,
+                "in",
+                ingress_rule("sg-svc", cidrIpv4=DROP, fromPort=12000, toPort=12000, referencedSecurityGroupId="sg-alb"),
+            ),
+        ],
+        True,
+    ),
+    StackCase(
+        "service admits a VPC range on Envoy's admin port",
+        "service-ingress-only-from-load-balancer",
+        [
+            SERVICE,
+            LISTENING_TASK,
+            res(RULE, "in", ingress_rule("sg-svc", cidrIpv4="10.0.0.0/8", fromPort=9901, toPort=9901)),
+        ],
+        False,
+    ),
     StackCase("own group forces ssl", "rds-force-ssl-attached", [DB, res(PG, "parameters", params())], True),
     StackCase("group not in stack", "rds-force-ssl-attached", [DB, res(PG, "parameters", params(name="other"))], False),
     StackCase("group force_ssl 0", "rds-force-ssl-attached", [DB, res(PG, "p", params(force_ssl="0"))], False),
@@ -682,6 +709,7 @@ BREAKAGES = [
         add_rule("service-in-any", "service", cidrIpv4="0.0.0.0/0"),
         "no-open-ingress",
         "public-ingress-only-on-load-balancer",
+        "service-ingress-only-from-load-balancer",
     ),
     B("internet into the load balancer without consent", "prod", open_alb_rule, "no-open-ingress"),
     B(
@@ -689,6 +717,7 @@ BREAKAGES = [
         "prod",
         add_rule("service-in-any", "service", cidrIpv6="::/0", tags={"public-ingress": "allowed"}),
         "public-ingress-only-on-load-balancer",
+        "service-ingress-only-from-load-balancer",
     ),
     B("cidr into the database", "dev", db_rule_from_cidr, "db-ingress-only-from-security-groups"),
     B("inline cidr on the database group", "prod", db_group_inline_cidr, "db-ingress-only-from-security-groups"),

@@ -8,6 +8,7 @@ import re
 from components.core.plano_config import (
     DB_PASSWORD_VAR,
 )
+from policy.secret_names import SECRET_NAME_WORDS
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
 LOG_RETENTION_DAYS = (
@@ -69,7 +70,8 @@ DOCUMENTATION_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
 )
 EXAMPLE_ACCOUNT = "123456789012"
-SECRET_LOOKING = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+# Names that look like a secret's: the one list, shared with the policy pack (policy/secret_names.py).
+SECRET_LOOKING = re.compile("|".join(map(re.escape, SECRET_NAME_WORDS)), re.IGNORECASE)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Env vars the task sets itself; users may not override them through plano:environment.
 TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
