@@ -232,6 +232,214 @@ CATALOGUE = [
 ]
 
 
+# --- second round (issue 10): accepted before, refused by AWS or Plano later; secrets in messages
+KMS = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+SUBNETS = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+    "privateSubnetIds": ["subnet-0cccccccccccccccc", "subnet-0dddddddddddddddd"],
+}
+# A literal key with a real key's shape, assembled at run time (no secret-looking literal committed).
+LITERAL_KEY = "sk-proj-" + "Lk7" * 16
+TOKEN_LIKE = "a1b2c3d4" * 4
+ROUND_TWO = [
+    # 8. prod backups, engine versions and user names as RDS writes them
+    Bad(
+        "prod backups under 7 days",
+        "plano:dbBackupRetentionDays",
+        "3",
+        stack="prod",
+        values={"dbBackupRetentionDays": 3},
+    ),
+    Bad("prod backups 6 days", "plano:dbBackupRetentionDays", "6", stack="prod", values={"dbBackupRetentionDays": 6}),
+    Bad("engine version with a leading zero", "plano:dbEngineVersion", "017", values={"dbEngineVersion": "017"}),
+    Bad("engine version minor zero", "plano:dbEngineVersion", "17.0", values={"dbEngineVersion": "17.0"}),
+    Bad(
+        "engine version full-width digits",
+        "plano:dbEngineVersion",
+        "\uff11\uff17",
+        values={"dbEngineVersion": "\uff11\uff17"},
+    ),
+    Bad(
+        "engine version minor with leading zero", "plano:dbEngineVersion", "16.04", values={"dbEngineVersion": "16.04"}
+    ),
+    Bad("user name too long", "plano:dbUser", "u" * 64, values={"dbUser": "u" * 64}),
+    Bad("user name with pg_ prefix", "plano:dbUser", "pg_plano", values={"dbUser": "pg_plano"}),
+    Bad("user name non-ASCII", "plano:dbUser", "pl\u00e4no", values={"dbUser": "pl\u00e4no"}),
+    # 8. networks AWS refuses for a VPC, subnets repeated
+    Bad("VPC block 0.0.0.0/16", "plano:vpcCidr", "0.0.0.0/16", values={"vpcCidr": "0.0.0.0/16"}),
+    Bad("VPC block loopback", "plano:vpcCidr", "127.0.0.0/16", values={"vpcCidr": "127.0.0.0/16"}),
+    Bad("VPC block link-local", "plano:vpcCidr", "169.254.0.0/16", values={"vpcCidr": "169.254.0.0/16"}),
+    Bad("VPC block with host bits", "plano:vpcCidr", "10.40.0.1/16", values={"vpcCidr": "10.40.0.1/16"}),
+    Bad("VPC block /8", "plano:vpcCidr", "10.0.0.0/8", values={"vpcCidr": "10.0.0.0/8"}),
+    Bad(
+        "same private subnet twice",
+        "plano:privateSubnetIds",
+        "subnet-0cccccccccccccccc",
+        values={**SUBNETS, "privateSubnetIds": ["subnet-0cccccccccccccccc", "subnet-0cccccccccccccccc"]},
+    ),
+    Bad(
+        "subnet both public and private",
+        "plano:privateSubnetIds",
+        "subnet-0bbbbbbbbbbbbbbbb",
+        values={**SUBNETS, "privateSubnetIds": ["subnet-0cccccccccccccccc", "subnet-0bbbbbbbbbbbbbbbb"]},
+    ),
+    # 8. ARNs from another region, quotas
+    Bad(
+        "certificate in another region",
+        "plano:certificateArn",
+        "eu-west-1",
+        stack="prod",
+        values={"certificateArn": CERT.replace("us-east-1", "eu-west-1")},
+    ),
+    Bad(
+        "KMS key in another region",
+        "plano:kmsKeyArn",
+        "us-west-2",
+        values={"kmsKeyArn": KMS.replace("us-east-1", "us-west-2")},
+    ),
+    Bad(
+        "more client networks than rules",
+        "plano:allowedCidrs",
+        "31 networks",
+        stack="prod",
+        values={"allowedCidrs": [f"10.{i}.0.0/16" for i in range(31)]},
+    ),
+    Bad(
+        "more listeners than the load balancer takes",
+        "plano.yaml",
+        "50 listeners",
+        stack="prod",
+        plano_config=VALID_PLANO.replace(
+            "port: 12000}\n",
+            "port: 12000}\n" + "".join(f"  - {{type: agent, name: a{i}, port: {13000 + i}}}\n" for i in range(49)),
+        ),
+    ),
+    Bad("config file is a directory", "plano:configFile", "not a regular file", values={"configFile": "components"}),
+    Bad("config file is a device", "plano:configFile", "not a regular file", values={"configFile": "/dev/zero"}),
+    # 3. the database password only in the connection string; no literal credential in the config
+    Bad(
+        "DB_PASS as a provider key",
+        "model_providers[0].access_key",
+        "$DB_PASS",
+        plano_config=VALID_PLANO.replace("$OPENAI_API_KEY", "$DB_PASS"),
+    ),
+    Bad(
+        "DB_PASS braced in a base_url",
+        "model_providers[2].base_url",
+        "$DB_PASS",
+        plano_config=VALID_PLANO
+        + "  - {model: openai/m, base_url: 'https://x.example/${DB_PASS}', access_key: $OPENAI_API_KEY}\n",
+    ),
+    Bad(
+        "DB_PASS in a header",
+        "headers.Authorization",
+        "$DB_PASS",
+        plano_config=VALID_PLANO
+        + "  - model: openai/m\n    access_key: $OPENAI_API_KEY\n    headers: {Authorization: 'Bearer $DB_PASS'}\n",
+    ),
+    Bad(
+        "literal access_key",
+        "model_providers[0].access_key",
+        None,
+        plano_config=VALID_PLANO.replace("$OPENAI_API_KEY", LITERAL_KEY),
+        hidden=LITERAL_KEY,
+    ),
+    Bad(
+        "literal token-like access_key",
+        "model_providers[1].access_key",
+        None,
+        plano_config=VALID_PLANO.replace("$ANTHROPIC_API_KEY", TOKEN_LIKE),
+        hidden=TOKEN_LIKE,
+    ),
+    Bad(
+        "literal header credential",
+        "headers.X-Api-Key",
+        None,
+        plano_config=VALID_PLANO
+        + f"  - model: openai/m\n    access_key: $OPENAI_API_KEY\n    headers: {{X-Api-Key: {TOKEN_LIKE}}}\n",
+        hidden=TOKEN_LIKE,
+    ),
+    Bad(
+        "literal bearer header",
+        "headers.Authorization",
+        None,
+        plano_config=VALID_PLANO
+        + f"  - model: openai/m\n    access_key: $OPENAI_API_KEY\n    headers: {{Authorization: 'Bearer {TOKEN_LIKE}'}}\n",
+        hidden=TOKEN_LIKE,
+    ),
+    Bad(
+        "key-shaped value anywhere",
+        "routing.note",
+        None,
+        plano_config=VALID_PLANO + f"routing:\n  note: {LITERAL_KEY}\n",
+        hidden=LITERAL_KEY,
+    ),
+    # 6. a key set with --secret stays secret in the error; keys given in the wrong shape are not echoed
+    Bad(
+        "secret CIDR list invalid",
+        "plano:allowedCidrs",
+        None,
+        stack="prod",
+        secrets={"allowedCidrs": ["10.9.8.300/24"]},
+        hidden="10.9.8.300",
+    ),
+    Bad(
+        "secret certificate malformed",
+        "plano:certificateArn",
+        None,
+        stack="prod",
+        secrets={"certificateArn": "cert-hidden-77"},
+        hidden="cert-hidden-77",
+    ),
+    Bad(
+        "secret instance class malformed",
+        "plano:dbInstanceClass",
+        None,
+        secrets={"dbInstanceClass": "t4g.hidden-88"},
+        hidden="hidden-88",
+    ),
+    Bad("secret KMS alias", "plano:kmsKeyArn", None, secrets={"kmsKeyArn": "alias/hidden-99"}, hidden="hidden-99"),
+    Bad("secret image malformed", "plano:image", None, secrets={"image": "Plano:Hidden-11"}, hidden="Hidden-11"),
+    Bad(
+        "secret engine version",
+        "plano:dbEngineVersion",
+        None,
+        secrets={"dbEngineVersion": "99.hidden"},
+        hidden="99.hidden",
+    ),
+    Bad(
+        "secret external key name",
+        "plano:providerKeysExternal",
+        None,
+        secrets={"providerKeysExternal": ["sk-hidden-12"]},
+        hidden="sk-hidden-12",
+    ),
+    Bad(
+        "provider keys as a bare string",
+        "plano:providerKeys",
+        None,
+        values={"providerKeys": "sk-bare-string-13"},
+        hidden="sk-bare-string-13",
+    ),
+    Bad(
+        "provider keys as a list",
+        "plano:providerKeys",
+        None,
+        values={"providerKeys": ["sk-in-a-list-14"]},
+        hidden="sk-in-a-list-14",
+    ),
+    Bad(
+        "secret provider keys as a list",
+        "plano:providerKeys",
+        None,
+        secrets={"providerKeys": ["sk-in-a-list-15"]},
+        hidden="sk-in-a-list-15",
+    ),
+]
+CATALOGUE += ROUND_TWO
+
+
 def _run(bad: Bad, tmp_path: Path) -> Any:
     values = dict(bad.values)
     if bad.plano_config is not None:
@@ -243,7 +451,7 @@ def _run(bad: Bad, tmp_path: Path) -> Any:
 
 
 def test_the_catalogue_is_large_and_distinct() -> None:
-    assert len(CATALOGUE) >= 30
+    assert len(CATALOGUE) >= 100
     assert len({bad.id for bad in CATALOGUE}) == len(CATALOGUE)
 
 

@@ -527,3 +527,84 @@ def _url_ports(document: Mapping[str, Any]) -> set[int]:
 def listener_ports(listeners: Sequence[Listener]) -> list[int]:
     """The container ports the task maps, in config order."""
     return [lst.port for lst in listeners]
+
+
+# --- credentials in the user's config (new checks; kept apart from the schema checks above) --------
+
+# Variables the stack itself fills with database credentials. They may appear only in
+# state_storage.connection_string, which the stack writes: anywhere else (a provider's access_key,
+# a base_url, a header) Plano would send the database password to whoever that is.
+DATABASE_VARS = frozenset({DB_PASSWORD_VAR})
+# Fields whose value is a credential whatever it looks like.
+CREDENTIAL_KEYS = frozenset({"access_key", "api_key", "secret_key", "password", "token", "client_secret"})
+_HEADER_PARENTS = ("headers", "http_headers", "extra_headers")
+# Header values made only of placeholders and auth scheme words are fine (`Bearer $TOKEN`).
+_SCHEME_WORDS = re.compile(r"(?i)(?:bearer|basic|token|apikey|api-key|key)")
+
+
+def _literal_part(value: str) -> str:
+    """``value`` without its $VAR placeholders, scheme words and separators."""
+    rest = _PLACEHOLDER.sub("", value)
+    rest = _SCHEME_WORDS.sub("", rest)
+    return re.sub(r"[\s:=,;\"'/.-]+", "", rest)
+
+
+def _looks_like_credential(literal: str) -> bool:
+    """A token-like literal: 12+ characters of one word mixing letters and digits. Words such as
+    EMPTY or not-needed (what local model servers accept) are not credentials."""
+    return (
+        len(literal) >= 12
+        and re.fullmatch(r"[A-Za-z0-9_+/=-]+", literal) is not None
+        and re.search(r"[0-9]", literal) is not None
+        and re.search(r"[A-Za-z]", literal) is not None
+    )
+
+
+def _under_headers(path: str) -> bool:
+    return any(f"{parent}." in path for parent in _HEADER_PARENTS)
+
+
+def check_credentials(document: Mapping[str, Any], *, source: str) -> None:
+    """Refuse database variables outside the connection string, and literal credentials.
+
+    The rendered config is a plain-text stack output and sits in the task definition, so it must
+    hold placeholders only. ``state_storage`` is left out: the stack writes it and
+    ``render_plano_config`` refuses any other.
+    """
+    from policy.validators import secret_findings  # the pack's detector: one definition of "looks like a secret"
+
+    body = {k: v for k, v in document.items() if k != "state_storage"}
+    for path, key, value in _walk(body, ""):
+        if not isinstance(value, str):
+            continue
+        where = f"{source}: {path}"
+        used = {m.group(1) or m.group(2) for m in _PLACEHOLDER.finditer(value)} & DATABASE_VARS
+        if used:
+            name = sorted(used)[0]
+            raise ConfigError(
+                where,
+                f"uses ${name}, the database password, which may appear only in "
+                "state_storage.connection_string (Plano would send it to whoever this field points at)",
+                fix=f"remove ${name} from this field; the stack writes the connection string itself. A model "
+                "provider's key is declared with pulumi config set --secret --path 'plano:providerKeys.NAME' "
+                "<value> and used as $NAME",
+            )
+        literal = _literal_part(value)
+        credential_field = key.lower() in CREDENTIAL_KEYS or (
+            _under_headers(path) and SECRET_LOOKING_HEADER.search(key) is not None
+        )
+        findings = secret_findings(value)
+        if (credential_field and _looks_like_credential(literal)) or findings:
+            what = findings[0] if findings else "a literal credential"
+            raise ConfigError(
+                where,
+                f"holds {what} (value not shown); the rendered config is a plain-text stack output and "
+                "part of the task definition, so it may hold only $VAR placeholders",
+                fix="declare a provider key: write `$NAME` (e.g. $OPENAI_API_KEY) in the file and run "
+                "pulumi config set --secret --path 'plano:providerKeys.NAME' <value> (or list NAME in "
+                "plano:providerKeysExternal)",
+            )
+
+
+# Header names that carry credentials (Authorization, X-Api-Key, api-key, X-Auth-Token, ...).
+SECRET_LOOKING_HEADER = re.compile(r"(?i)auth|key|token|secret|pass|credential|cookie")

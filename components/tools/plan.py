@@ -23,9 +23,10 @@ import json
 from datetime import date
 from typing import Any
 
-from components.core.errors import SECRET_MASK
+from components.core.errors import SECRET_MASK, ConfigError
 from components.core.pricing import estimate, local_estimate
 from components.core.settings import Profile
+from components.core.settings.masking import masked_error, scrub_value, secret_strings
 from components.tools.diff import change_markdown, changes
 from components.tools.simulate import Run, unwrap_secrets
 
@@ -109,10 +110,15 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
     resources.sort(key=lambda r: (r["parent"] or "", r["type"], r["name"]))
     profile = run.outputs.get("profile") or run.config.values.get("plano:profile", "dev")
     region = run.config.values.get("aws:region", "us-east-1")
-    cost = local_estimate(resources) if profile == Profile.LOCAL.value else estimate(resources, region)
+    # Values of keys set with --secret, wherever the program put them (rule names, descriptions).
+    secrets = secret_strings(run.config)
+    try:
+        cost = local_estimate(resources) if profile == Profile.LOCAL.value else estimate(resources, region)
+    except ConfigError as error:
+        raise masked_error(error, secrets) from None
     cost["prices_age_days"] = prices_age_days(cost["prices_as_of"], today) if cost["items"] else None
     warnings = list(dict.fromkeys([*run.warnings, *cost.get("warnings", [])]))
-    return {
+    document = {
         "stack": run.stack,
         "profile": profile,
         "warnings": warnings,
@@ -120,6 +126,7 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
         "outputs": _tidy(unwrap_secrets(run.outputs, SECRET_MASK)),
         "cost": cost,
     }
+    return dict(scrub_value(document, secrets))
 
 
 def _short(value: Any) -> str:

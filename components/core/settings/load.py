@@ -6,6 +6,7 @@ resource exists.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from components.core.naming import Names, check_stack_name
 from components.core.plano_config import (
     DB_PASSWORD_VAR,
     Listener,
+    check_credentials,
     check_placeholders_provided,
     load_plano_config,
     render_plano_config,
@@ -23,6 +25,7 @@ from components.core.plano_config import (
 from components.core.settings.database import _database
 from components.core.settings.ingress import _ingress
 from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from components.core.settings.masking import masked_error, scrub, secret_strings
 from components.core.settings.model import LocalSettings, RawConfig, Settings
 from components.core.settings.network import _network
 from components.core.settings.profiles import POLICIES
@@ -33,7 +36,19 @@ from components.core.settings.service import _service
 
 
 def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
-    """Validate all config and the user's Plano config; return frozen settings or raise ConfigError."""
+    """Validate all config and the user's Plano config; return frozen settings or raise ConfigError.
+
+    Values of keys set with --secret never appear in the error or the warnings (masking.py).
+    """
+    secrets = secret_strings(raw)
+    try:
+        settings = _load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
+    except ConfigError as error:
+        raise masked_error(error, secrets) from None
+    return dataclasses.replace(settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings))
+
+
+def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
     check_stack_name(stack)
     _check_unknown_keys(raw)
     profile = _Reader(raw, None).choice("profile", Profile)
@@ -53,13 +68,14 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     document = load_plano_config(config_file)
     source = read.string("configFile")
     plano = render_plano_config(document, source=source, db_user=database.user, db_name=database.name)
+    check_credentials(document, source=source)
     provided = {DB_PASSWORD_VAR: "the database password secret"}
     provided.update({name: "plano:environment" for name in service.environment})
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
     provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
     check_placeholders_provided(plano, source=source, provided=provided)
     check_arn_regions(region, ingress, secrets)
-    check_ingress_quotas(ingress, plano.listeners)
+    check_ingress_quotas(ingress, plano.listeners, source=source)
 
     local = _local(read, plano.listeners, profile, database.state_retention_days)
 

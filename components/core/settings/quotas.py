@@ -35,14 +35,14 @@ def load_balancer_ports(listeners: tuple[Listener, ...], *, https: bool) -> list
     return ([443, 80] if https else [80]) + others
 
 
-def check_ingress_quotas(ingress: IngressSettings, listeners: tuple[Listener, ...]) -> None:
+def check_ingress_quotas(ingress: IngressSettings, listeners: tuple[Listener, ...], *, source: str) -> None:
     """The load balancer's group gets one inbound rule per allowed CIDR and port."""
     if ingress.mode is not Ingress.ALB:
         return
     ports = load_balancer_ports(listeners, https=ingress.https)
     if len(ports) > MAX_LISTENERS_PER_LOAD_BALANCER:
         raise ConfigError(
-            "plano:configFile",
+            f"{source}: listeners",
             f"declares {len(listeners)} listeners, which need {len(ports)} load balancer listeners; "
             f"AWS allows {MAX_LISTENERS_PER_LOAD_BALANCER} per load balancer by default",
             fix="serve fewer listeners, or raise the quota in Service Quotas first",

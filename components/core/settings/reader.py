@@ -12,6 +12,10 @@ from components.core.settings.keys import KEYS_BY_NAME, NAMESPACE, PROFILES, Pro
 from components.core.settings.model import RawConfig
 
 
+# Keys whose values are secrets even when set without --secret (errors never show them).
+ALWAYS_SECRET_KEYS = frozenset({"providerKeys"})
+
+
 class _Reader:
     """Typed access to raw config strings, with errors in the one format."""
 
@@ -99,7 +103,8 @@ class _Reader:
         raw = self._raw(name)
         if raw is None:
             return self._default(name)
-        secret = f"{NAMESPACE}:{name}" in self.raw.secret_keys
+        # providerKeys holds keys even when someone forgot --secret: never echo it.
+        secret = f"{NAMESPACE}:{name}" in self.raw.secret_keys or name in ALWAYS_SECRET_KEYS
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
@@ -117,12 +122,14 @@ class _Reader:
 
     def string_list(self, name: str, example: str) -> tuple[str, ...]:
         items = self._json(name, list, example)
+        secret = f"{NAMESPACE}:{name}" in self.raw.secret_keys or name in ALWAYS_SECRET_KEYS
         for i, item in enumerate(items):
             if not isinstance(item, str) or not item.strip():
                 raise ConfigError(
                     f"plano:{name}[{i}]",
                     "must be a non-empty string",
                     value=item,
+                    secret=secret,
                     fix=example,
                 )
         return tuple(item.strip() for item in items)

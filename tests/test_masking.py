@@ -1,0 +1,61 @@
+"""Any ``plano:*`` key set with ``--secret`` stays secret: in errors (see the catalogue in
+test_bad_inputs.py), warnings, the offline plan and plan-diff, whatever the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.tools.cli import main
+from components.tools.plan import plan_diff_markdown, plan_document
+from tests.conftest import run_with
+
+# key -> a valid value that the program writes into warnings, resource names, inputs or outputs
+SECRET_SETTINGS = {
+    "allowedCidrs": (["198.51.100.0/24"], "198.51.100.0"),
+    "image": ("katanemo/plano:0.4.36", "katanemo/plano:0.4.36"),
+    "certificateArn": (
+        "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-4333-8444-555555555555",
+        "11111111-2222-4333-8444-555555555555",
+    ),
+    "dbInstanceClass": ("db.r7g.large", "db.r7g.large"),
+}
+
+
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+def test_a_secret_key_never_shows_in_warnings_plan_or_plan_diff(
+    key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    value, piece = SECRET_SETTINGS[key]
+    shown = run_with("prod", values={key: value})
+    assert shown.error is None, shown.error
+    # The same value as a plain key does show somewhere (so the check below can fail).
+    assert piece in json.dumps(plan_document(shown)) + " ".join(shown.warnings)
+
+    run = run_with("prod", secrets={key: value})
+    assert run.error is None, run.error
+    dashed = piece.replace(".", "-").replace("/", "-").replace(":", "-")
+    document = plan_document(run)
+    text = json.dumps(document)
+    for leak in {piece, dashed}:
+        assert leak not in text, f"{key} in the plan"
+        assert all(leak not in w for w in run.warnings), run.warnings
+    base = plan_document(run_with("prod"))
+    diff = plan_diff_markdown(base, document)
+    assert piece not in diff and dashed not in diff
+    for name, doc in (("base.json", base), ("head.json", document)):
+        (tmp_path / name).write_text(json.dumps(doc))
+    assert main(["plan-diff", str(tmp_path / "base.json"), str(tmp_path / "head.json")]) == 0
+    assert piece not in capsys.readouterr().out
+
+
+def test_a_price_error_about_a_secret_key_does_not_show_it() -> None:
+    from components.core.errors import ConfigError
+
+    run = run_with("prod", secrets={"dbInstanceClass": "db.x2g.hidden"})
+    assert run.error is None, run.error
+    with pytest.raises(ConfigError) as caught:
+        plan_document(run)
+    assert "x2g.hidden" not in str(caught.value) and "plano:dbInstanceClass" in str(caught.value)
