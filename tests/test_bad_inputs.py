@@ -266,6 +266,15 @@ ROUND_TWO = [
     Bad("user name too long", "plano:dbUser", "u" * 64, values={"dbUser": "u" * 64}),
     Bad("user name with pg_ prefix", "plano:dbUser", "pg_plano", values={"dbUser": "pg_plano"}),
     Bad("user name non-ASCII", "plano:dbUser", "pl\u00e4no", values={"dbUser": "pl\u00e4no"}),
+    Bad("number of thousands of digits", "plano:desiredCount", "out of range", values={"desiredCount": "9" * 5000}),
+    Bad("number in full-width digits", "plano:desiredCount", "\uff12", values={"desiredCount": "\uff12"}),
+    Bad("list nested thousands deep", "plano:allowedCidrs", "must be a list", values={"allowedCidrs": "[" * 5000}),
+    Bad(
+        "list of a huge number",
+        "plano:allowedCidrs",
+        "must be a non-empty string",
+        values={"allowedCidrs": "[" + "9" * 5000 + "]"},
+    ),
     # 8. networks AWS refuses for a VPC, subnets repeated
     Bad("VPC block 0.0.0.0/16", "plano:vpcCidr", "0.0.0.0/16", values={"vpcCidr": "0.0.0.0/16"}),
     Bad("VPC block loopback", "plano:vpcCidr", "127.0.0.0/16", values={"vpcCidr": "127.0.0.0/16"}),
@@ -365,7 +374,8 @@ ROUND_TWO = [
         "headers.Authorization",
         None,
         plano_config=VALID_PLANO
-        + f"  - model: openai/m\n    access_key: $OPENAI_API_KEY\n    headers: {{Authorization: 'Bearer {TOKEN_LIKE}'}}\n",
+        + "  - model: openai/m\n    access_key: $OPENAI_API_KEY\n"
+        + f"    headers: {{Authorization: 'Bearer {TOKEN_LIKE}'}}\n",
         hidden=TOKEN_LIKE,
     ),
     Bad(

@@ -8,6 +8,7 @@ replaced by ``[secret]`` wherever it would otherwise be echoed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -39,10 +40,8 @@ def secret_strings(raw: RawConfig) -> tuple[str, ...]:
         if text is None:
             continue
         found.add(text)
-        try:
+        with contextlib.suppress(ValueError, RecursionError):
             found.update(_leaves(json.loads(text)))
-        except ValueError:
-            pass
     pieces = {p for p in found if len(p) >= MIN_SECRET_CHARS}
     # Resource names carry values with every other character made a dash (alb-in-443-10-0-0-0-8).
     pieces |= {d for p in pieces if len(d := re.sub("[^0-9A-Za-z]+", "-", p).strip("-")) >= MIN_SECRET_CHARS}

@@ -11,7 +11,6 @@ from components.core.errors import ConfigError
 from components.core.settings.keys import KEYS_BY_NAME, NAMESPACE, PROFILES, Profile
 from components.core.settings.model import RawConfig
 
-
 # Keys whose values are secrets even when set without --secret (errors never show them).
 ALWAYS_SECRET_KEYS = frozenset({"providerKeys"})
 
@@ -49,13 +48,21 @@ class _Reader:
         text = raw.strip()
         if text == "" and KEYS_BY_NAME[name].per_profile:
             return int(self._default(name))  # "" also means "the profile's value"
-        if not re.fullmatch(r"-?\d+", text):
+        if not re.fullmatch(r"-?[0-9]+", text):
             raise ConfigError(
                 f"plano:{name}",
                 "is not a whole number",
                 value=raw,
                 allowed=_range_text(minimum, maximum),
                 fix=f"pulumi config set plano:{name} <number>",
+            )
+        if len(text.lstrip("-")) > 18:  # Python refuses to read thousands of digits; no setting needs 19
+            raise ConfigError(
+                f"plano:{name}",
+                "is out of range",
+                value=text[:40] + "...",
+                allowed=_range_text(minimum, maximum),
+                fix=f"pulumi config set plano:{name} <number in range>",
             )
         value = int(text)
         if self._is_unset(name, value):
@@ -107,7 +114,7 @@ class _Reader:
         secret = f"{NAMESPACE}:{name}" in self.raw.secret_keys or name in ALWAYS_SECRET_KEYS
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a number of thousands of digits, too deep
             value = raw  # a plain string where a list or map belongs
         if not isinstance(value, expected):
             kind = "a list" if expected is list else "a map"
