@@ -272,7 +272,7 @@ ROUND_TWO = [
     Bad(
         "list of a huge number",
         "plano:allowedCidrs",
-        "must be a non-empty string",
+        "must be a list",
         values={"allowedCidrs": "[" + "9" * 5000 + "]"},
     ),
     # 8. networks AWS refuses for a VPC, subnets repeated
