@@ -113,7 +113,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Your Plano config, relative to Pulumi.yaml.",
         "plano_config.yaml",
-        rule="must exist; see the Plano config rules below",
+        rule="a regular file under 512 KiB; see the Plano config rules below",
     ),
     Key(
         "image",
@@ -142,7 +142,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "PostgreSQL version: a major (17) or major.minor (17.6).",
         "17",
-        rule="major 14-18 (the parameter group family follows it)",
+        rule="major 14-18 as RDS writes it (17 or 17.6: no leading zero, no minor 0)",
     ),
     Key(
         "dbName",
@@ -156,7 +156,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Database master user name.",
         "plano",
-        rule="lower-case letters, digits, _; not a reserved name (postgres, admin, rdsadmin, ...)",
+        rule="1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres, admin, ...)",
     ),
     Key("dbAllocatedStorageGb", "integer", f"Initial gp3 storage in GB. {_P}", 0, per_profile=True, rule="20-65536"),
     Key(
@@ -173,7 +173,7 @@ KEYS: tuple[Key, ...] = (
         f"Automated backup retention in days. {_P}",
         0,
         per_profile=True,
-        rule="1-35",
+        rule="1-35; prod at least 7",
     ),
     Key(
         "dbTlsMode",
@@ -187,7 +187,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Customer managed KMS key for RDS and secrets; empty = AWS managed keys.",
         "",
-        rule="a KMS key ARN; grants kms:Decrypt to the task's execution role",
+        rule="a KMS key ARN in the stack's region; grants kms:Decrypt to the execution role",
     ),
     Key(
         "ingress",
@@ -202,7 +202,7 @@ KEYS: tuple[Key, ...] = (
         "array",
         "Client networks allowed to reach the load balancer.",
         [],
-        rule="valid CIDRs; required with alb; 0.0.0.0/0 and ::/0 only with allowPublicIngress",
+        rule="valid CIDRs; required with alb; 0.0.0.0/0 and ::/0 only with allowPublicIngress; within 60 rules",
     ),
     Key(
         "allowPublicIngress",
@@ -216,7 +216,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "ACM certificate: HTTPS on the load balancer, HTTP redirects.",
         "",
-        rule="an ACM certificate ARN; required by prod with alb unless allowPlainHttp",
+        rule="an ACM certificate ARN in the stack's region; required by prod with alb unless allowPlainHttp",
     ),
     Key("allowPlainHttp", "boolean", "Allow a prod load balancer without HTTPS.", False, rule="true or false"),
     Key(
@@ -232,16 +232,22 @@ KEYS: tuple[Key, ...] = (
         "array",
         "Public subnets of the existing VPC (load balancer).",
         [],
-        rule="two or more subnet-<hex>, only with vpcId",
+        rule="two or more distinct subnet-<hex>, only with vpcId; none in both lists",
     ),
     Key(
         "privateSubnetIds",
         "array",
         "Private subnets of the existing VPC (database, tasks; need NAT).",
         [],
-        rule="two or more subnet-<hex>, only with vpcId",
+        rule="two or more distinct subnet-<hex>, only with vpcId; none in both lists",
     ),
-    Key("vpcCidr", "string", "CIDR of the VPC this stack creates.", "10.40.0.0/16", rule="private IPv4, /16 to /22"),
+    Key(
+        "vpcCidr",
+        "string",
+        "CIDR of the VPC this stack creates.",
+        "10.40.0.0/16",
+        rule="/16 to /22 in 10/8, 172.16/12, 192.168/16 or 100.64/10; no host bits",
+    ),
     Key(
         "natGateways",
         "string",
@@ -304,7 +310,7 @@ KEYS: tuple[Key, ...] = (
         "object",
         "Plain environment variables for Plano: name -> value.",
         {},
-        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY); no DB_PASS; LOG_LEVEL not debug/trace",
+        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL not debug/trace",
     ),
     Key(
         "stateRetentionDays",
