@@ -915,6 +915,42 @@ def service_ingress_only_from_load_balancer(resources: Sequence[Resource], conte
     return deferred.result(messages)
 
 
+def prod_aurora_in_two_zones(resources: Sequence[Resource], context: Context) -> list[str]:
+    """A prod Aurora PostgreSQL cluster has at least two instances (a writer and a reader that can
+    take over); its storage spans three zones, but with one instance an outage stops Plano.
+    (A Multi-AZ DB cluster, engine postgres, always runs in three zones.)"""
+    deferred = _Deferred()
+    members: dict[str, int] = {}
+    for instance in deferred.each(resources, [CLUSTER_INSTANCE]):
+
+        def count(i: Resource = instance) -> list[str]:
+            cluster = _get(_props(i), "clusterIdentifier")
+            if cluster:
+                members[str(cluster)] = members.get(str(cluster), 0) + 1
+            return []
+
+        deferred.attempt(count)
+
+    def check(cluster: Resource) -> list[str]:
+        props = _props(cluster)
+        engine = str(_get(props, "engine") or "").strip().lower()
+        if not engine.startswith("aurora-postgresql") or not _is_prod(props, context):
+            return []
+        names = {str(n) for n in (_get(props, "clusterIdentifier"), _resource_id(cluster)) if n}
+        found = sum(members.get(n, 0) for n in names)
+        if found >= 2:
+            return []
+        return [
+            f"{_label(cluster)} is a prod Aurora cluster with {found} instance(s); give it at least two "
+            "aws.rds.ClusterInstance resources (a writer and a reader in another zone)."
+        ]
+
+    messages: list[str] = []
+    for cluster in deferred.each(resources, [RDS_CLUSTER]):
+        messages += deferred.attempt(functools.partial(check, cluster))
+    return deferred.result(messages)
+
+
 # --- the registry ---------------------------------------------------------------------------------------
 
 
@@ -1014,6 +1050,12 @@ STACK_POLICIES: tuple[StackPolicy, ...] = (
         "rds-force-ssl-attached",
         "Each PostgreSQL instance or cluster uses a parameter group of this stack that sets rds.force_ssl = 1.",
         rds_force_ssl_attached,
+    ),
+    StackPolicy(
+        "prod-aurora-in-two-zones",
+        "Prod: an Aurora PostgreSQL cluster has at least two instances.",
+        prod_aurora_in_two_zones,
+        ("profile",),
     ),
     StackPolicy(
         "service-ingress-only-from-load-balancer",

@@ -322,9 +322,23 @@ def res(type_: str, name: str, props: dict[str, Any], id_: str | None = None) ->
 
 DB = res(RDS, "instance", rds())
 SERVICE_TO_DB = res(RULE, "db-in-service", ingress_rule("sg-db", cidrIpv4=DROP, referencedSecurityGroupId="sg-svc"))
+AURORA = {"clusterIdentifier": "c", "engine": "aurora-postgresql", "tags": PROD_TAGS}
+AURORA_MEMBER = {"clusterIdentifier": "c", "engine": "aurora-postgresql"}
 SERVICE = res(v.ECS_SERVICE, "service", {"networkConfiguration": {"securityGroups": ["sg-svc"]}})
 LISTENING_TASK = res(TASK, "task", task(container()))
 STACK_CASES = [
+    StackCase(
+        "aurora with a writer and a reader",
+        "prod-aurora-in-two-zones",
+        [res(v.RDS_CLUSTER, "c", AURORA), *[res(v.CLUSTER_INSTANCE, f"m{i}", AURORA_MEMBER) for i in range(2)]],
+        True,
+    ),
+    StackCase(
+        "aurora with one instance",
+        "prod-aurora-in-two-zones",
+        [res(v.RDS_CLUSTER, "c", AURORA), res(v.CLUSTER_INSTANCE, "m", AURORA_MEMBER)],
+        False,
+    ),
     StackCase(
         "service admits the load balancer on its listener",
         "service-ingress-only-from-load-balancer",
@@ -667,7 +681,33 @@ def B(id_: str, stack: str, mutate: Callable[[Resources], None], *policies: str)
     return Breakage(id_, stack, mutate, frozenset(policies))
 
 
+def add_single_instance_aurora(resources: Resources) -> None:
+    """A second database: a compliant prod Aurora cluster but for its one instance."""
+    db_group = sg_id(resources, "db")
+    cluster = {
+        **copy.deepcopy(find(resources, RDS)["props"]),
+        "engine": "aurora-postgresql",
+        "clusterIdentifier": "aurora",
+        "dbClusterParameterGroupName": "aurora-params",
+        "vpcSecurityGroupIds": [db_group],
+    }
+    resources += [
+        {"type": v.RDS_CLUSTER, "name": "aurora", "props": cluster, "protect": True},
+        {
+            "type": v.CLUSTER_PARAMETER_GROUP,
+            "name": "aurora-params",
+            "props": params(name="aurora-params", family="aurora-postgresql16"),
+        },
+        {
+            "type": v.CLUSTER_INSTANCE,
+            "name": "aurora-1",
+            "props": {"clusterIdentifier": "aurora", "engine": "aurora-postgresql"},
+        },
+    ]
+
+
 BREAKAGES = [
+    B("prod aurora with one instance", "prod", add_single_instance_aurora, "prod-aurora-in-two-zones"),
     B("storage unencrypted", "dev", set_prop(RDS, "storageEncrypted", False), "rds-storage-encrypted"),
     B("database public", "dev", set_prop(RDS, "publiclyAccessible", True), "rds-not-public"),
     B("force_ssl 0", "dev", edit_param("0"), "rds-force-ssl", "rds-force-ssl-attached"),

@@ -337,6 +337,7 @@ CLUSTER, CLUSTER_PG, CLUSTER_INSTANCE = v.RDS_CLUSTER, v.CLUSTER_PARAMETER_GROUP
 
 def aurora(**changes: Any) -> dict[str, Any]:
     base = {
+        "clusterIdentifier": "plano-prod",
         "engine": "aurora-postgresql",
         "engineMode": "provisioned",
         "engineVersion": "16.4",
@@ -371,12 +372,16 @@ def member(**changes: Any) -> dict[str, Any]:
 
 
 def stack(
-    *, cluster: dict[str, Any] | None = None, group: dict[str, Any] | None = None, **extra: Any
+    *,
+    cluster: dict[str, Any] | None = None,
+    group: dict[str, Any] | None = None,
+    members: int = 2,
+    **extra: Any,
 ) -> list[dict[str, Any]]:
     resources = [
         {"type": CLUSTER, "name": "aurora", "props": cluster or aurora(), "protect": True},
         {"type": CLUSTER_PG, "name": "aurora-params", "props": group or cluster_params()},
-        {"type": CLUSTER_INSTANCE, "name": "aurora-1", "props": member()},
+        *[{"type": CLUSTER_INSTANCE, "name": f"aurora-{i}", "props": member()} for i in range(members)],
     ]
     return resources + [{"type": t, "name": n, "props": p} for n, (t, p) in extra.items()]
 
