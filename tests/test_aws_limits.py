@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,12 +72,39 @@ def test_a_plano_config_too_large_for_the_task_definition_stops_the_program(tmp_
     path.write_text(PLANO + providers)
     run = run_with("dev", values={"configFile": str(path)})
     assert isinstance(run.error, ConfigError) and "64 KiB" in str(run.error), run.error
+    assert run.resources == [], "refused before any resource"
 
 
 def test_too_many_provider_keys_for_the_execution_role_stops_the_program() -> None:
     names = [f"PROVIDER_{i:03d}_API_KEY" for i in range(140)]
     run = run_with("dev", values={"providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", *names]})
     assert isinstance(run.error, ConfigError) and "10240" in str(run.error), run.error
+    assert run.resources == [], "refused before any resource"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("keys", [0, 2, 60])
+def test_the_early_estimates_never_exceed_the_real_documents(stack: str, keys: int) -> None:
+    """The settings-time checks use lower bounds, so they never refuse what AWS would accept."""
+    from components.core.settings.quotas import role_policy_chars_at_least, task_definition_bytes_at_least
+    from components.tools.simulate import unwrap_secrets
+
+    names = [f"PROVIDER_{i:02d}_API_KEY" for i in range(keys)]
+    run = run_with(stack, values={"providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", *names]})
+    assert run.error is None, run.error
+    settings = _settings_of(run)
+    definitions = unwrap_secrets(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    policy = next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "execution-policy")
+    policy_chars = sum(not c.isspace() for c in unwrap_secrets(policy.inputs["policy"]))
+    assert task_definition_bytes_at_least(settings) <= len(definitions.encode())
+    assert role_policy_chars_at_least(settings) <= policy_chars
+
+
+def _settings_of(run: Any) -> Any:
+    from components.core.settings import load_settings
+    from tests.conftest import PROJECT
+
+    return load_settings(run.config, project=run.project, stack=run.stack, base_dir=PROJECT, region="us-east-1")
 
 
 @pytest.mark.parametrize(("https", "others", "ports"), [(True, 0, 2), (False, 0, 1), (True, 3, 5), (False, 48, 49)])

@@ -29,7 +29,7 @@ from components.core.settings.masking import masked_error, scrub, secret_strings
 from components.core.settings.model import LocalSettings, RawConfig, Settings
 from components.core.settings.network import _network
 from components.core.settings.profiles import POLICIES
-from components.core.settings.quotas import check_arn_regions, check_ingress_quotas
+from components.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
 from components.core.settings.reader import _Reader
 from components.core.settings.secrets import _secrets
 from components.core.settings.service import _service
@@ -43,6 +43,7 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     secrets = secret_strings(raw)
     try:
         settings = _load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
+        check_document_sizes(settings)
     except ConfigError as error:
         raise masked_error(error, secrets) from None
     return dataclasses.replace(settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings))

@@ -3,10 +3,12 @@ the default quotas the stack's rules and listeners count against (DESIGN.md 5.7)
 
 from __future__ import annotations
 
+import json
+
 from components.core.errors import ConfigError
 from components.core.plano_config import Listener
 from components.core.settings.keys import Ingress
-from components.core.settings.model import IngressSettings, SecretSettings
+from components.core.settings.model import IngressSettings, SecretSettings, Settings
 
 # AWS default quotas: inbound rules per security group, listeners per load balancer.
 MAX_RULES_PER_SECURITY_GROUP = 60
@@ -55,4 +57,53 @@ def check_ingress_quotas(ingress: IngressSettings, listeners: tuple[Listener, ..
             f"allows {MAX_RULES_PER_SECURITY_GROUP} per security group by default",
             allowed=f"at most {MAX_RULES_PER_SECURITY_GROUP // len(ports)} networks with these listeners",
             fix="merge neighbouring networks into wider blocks, or raise the quota in Service Quotas first",
+        )
+
+
+# What the task definition and the execution role's policy hold besides the files and the key
+# ARNs, at least (measured on the committed stacks: about 3.3 KiB and 390 characters). The
+# estimates below are lower bounds, so a config refused here would certainly be refused by AWS;
+# the program checks the exact documents again when it builds them (components/aws).
+TASK_DEFINITION_BASE_BYTES = 3 * 1024
+ROLE_POLICY_BASE_CHARS = 300
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
+MAX_ROLE_INLINE_POLICY_CHARS = 10_240
+
+
+def task_definition_bytes_at_least(settings: Settings) -> int:
+    """A lower bound of the task definition's container definitions, in bytes."""
+    from components.core.task_files import task_files  # imports the settings package
+
+    files = task_files(settings, "db-address.invalid")
+    return TASK_DEFINITION_BASE_BYTES + sum(len(json.dumps(content)) for content in files.values())
+
+
+def role_policy_chars_at_least(settings: Settings) -> int:
+    """A lower bound of the execution role's inline policy, in characters (white space not counted)."""
+    names = [*settings.secrets.provider_keys, *settings.secrets.provider_keys_external]
+    # Each key's secret ARN: arn:aws:secretsmanager:<region>:<account>:secret:<base>/provider-keys/<NAME>-XXXXXX
+    arn = len(
+        f'"arn:aws:secretsmanager:{settings.region}:123456789012:secret:{settings.names.base}/provider-keys/-AbCdEf",'
+    )
+    return ROLE_POLICY_BASE_CHARS + sum(arn + len(name) for name in names)
+
+
+def check_document_sizes(settings: Settings) -> None:
+    """Refuse, before any resource, a config that makes ECS or IAM refuse the task's documents."""
+    size = task_definition_bytes_at_least(settings)
+    if size > MAX_TASK_DEFINITION_BYTES:
+        raise ConfigError(
+            str(settings.config_file.name),
+            f"makes the task definition at least {size // 1024} KiB (its container definitions carry the "
+            f"rendered config); ECS refuses task definitions over {MAX_TASK_DEFINITION_BYTES // 1024} KiB",
+            fix="shorten the Plano config (comments, unused providers, long prompts) to fit",
+        )
+    chars = role_policy_chars_at_least(settings)
+    if chars > MAX_ROLE_INLINE_POLICY_CHARS:
+        count = len(settings.secrets.provider_keys) + len(settings.secrets.provider_keys_external)
+        raise ConfigError(
+            "plano:providerKeys",
+            f"declares {count} keys, which make the execution role's inline policy at least {chars} "
+            f"characters (one secret ARN per key); IAM refuses more than {MAX_ROLE_INLINE_POLICY_CHARS}",
+            fix="declare fewer provider keys (plano:providerKeys and plano:providerKeysExternal together)",
         )
