@@ -18,6 +18,7 @@ from typing import Any
 from components.core.errors import ConfigError
 from components.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
 from components.core.settings import TlsMode
+from components.core.settings.quotas import MAX_TASK_DEFINITION_BYTES
 from components.core.task_env import (
     CA_BUNDLE_URL_VAR,
     health_check_command,
@@ -164,13 +165,13 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
     return [init, pgbouncer, plano]
 
 
-# ECS refuses a task definition over 64 KiB (DESIGN.md 5.7); the container definitions carry the
-# rendered Plano config, so a large config is what gets there.
-MAX_TASK_DEFINITION_BYTES = 64 * 1024
-
-
 def check_task_definition_size(definitions_json: str, *, source: str = "plano:configFile") -> str:
-    """``definitions_json`` unchanged, or a ConfigError if ECS would refuse the task definition."""
+    """``definitions_json`` unchanged, or a ConfigError if ECS would refuse the task definition.
+
+    ECS refuses a task definition over 64 KiB (DESIGN.md 5.7); the container definitions carry the
+    rendered Plano config, so a large config is what gets there. Settings refuse most such configs
+    earlier, from a lower-bound estimate; this is the exact check.
+    """
     size = len(definitions_json.encode("utf-8"))
     if size > MAX_TASK_DEFINITION_BYTES:
         raise ConfigError(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.core.errors import ConfigError
+from components.core.settings.quotas import MAX_ROLE_INLINE_POLICY_CHARS
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 ECS_EXEC_ACTIONS = (
@@ -107,13 +108,12 @@ def ecs_exec_policy() -> dict[str, Any]:
     }
 
 
-# IAM: the inline policies of one role together hold at most 10,240 characters, white space not
-# counted (IAM and AWS STS quotas, "Role policy size").
-MAX_ROLE_INLINE_POLICY_CHARS = 10_240
-
-
 def check_role_policy_size(policy_json: str, *, role: str = "the execution role") -> str:
-    """``policy_json`` unchanged, or a ConfigError if IAM would refuse it as an inline role policy."""
+    """``policy_json`` unchanged, or a ConfigError if IAM would refuse it as an inline role policy.
+
+    The inline policies of one role together hold at most 10,240 characters, white space not
+    counted (IAM and AWS STS quotas, "Role policy size"); the execution role has this one.
+    """
     size = sum(1 for ch in policy_json if not ch.isspace())
     if size > MAX_ROLE_INLINE_POLICY_CHARS:
         raise ConfigError(

@@ -66,6 +66,8 @@ def check_ingress_quotas(ingress: IngressSettings, listeners: tuple[Listener, ..
 # the program checks the exact documents again when it builds them (components/aws).
 TASK_DEFINITION_BASE_BYTES = 3 * 1024
 ROLE_POLICY_BASE_CHARS = 300
+# ECS: 64 KiB per task definition (DESIGN.md 5.7). IAM: a role's inline policies together hold
+# at most 10,240 characters, white space not counted ("Role policy size" in IAM's quotas).
 MAX_TASK_DEFINITION_BYTES = 64 * 1024
 MAX_ROLE_INLINE_POLICY_CHARS = 10_240
 
