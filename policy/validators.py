@@ -1105,7 +1105,10 @@ def violated_policies(messages: Iterable[str]) -> set[str]:
 
 def resources_from_plan(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The resources of an offline plan (``python -m components plan --json``) in the validators' shape."""
-    return [{"type": r["type"], "name": r["name"], "props": r.get("inputs") or {}} for r in document["resources"]]
+    resources = document["resources"]
+    if not isinstance(resources, list) or not all(isinstance(r, Mapping) for r in resources):
+        raise TypeError("resources is not a list of objects")
+    return [{"type": r["type"], "name": r["name"], "props": r.get("inputs") or {}} for r in resources]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1118,7 +1121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = Context(profile=args.profile, allow_public_ingress=args.allow_public_ingress)
     failed = False
     for path in args.plans:
-        messages = check(resources_from_plan(json.loads(path.read_text(encoding="utf-8"))), context)
+        try:
+            resources = resources_from_plan(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            print(
+                f"error: {path}: is not a plan JSON file ({reason}). Fix: create it with "
+                "`python -m components plan --stack STACK --json > FILE`.",
+                file=sys.stderr,
+            )
+            return 2
+        messages = check(resources, context)
         for message in messages:
             print(f"{path}: {message}")
         print(f"{path}: {len(messages)} violation(s)")

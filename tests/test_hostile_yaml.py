@@ -208,3 +208,14 @@ def test_stack_file_with_a_key_that_is_not_a_name(config: str, tmp_path: Path) -
     with pytest.raises(ConfigError) as caught:
         read_stack_config(tmp_path, "k")
     assert "Pulumi.k.yaml" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [*(n for n in NOT_PLANS if n != "cost without items"), "missing"])
+def test_offline_pack_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    if name != "missing":
+        path.write_text(NOT_PLANS[name])
+    done = subprocess.run(
+        [sys.executable, "policy/validators.py", str(path)], cwd=PROJECT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
