@@ -284,7 +284,8 @@ def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
     shutil.copy(PROJECT / "requirements.txt", tmp_path / "base" / "requirements.txt")
     for side in ("head",):
         checkout = tmp_path / side
-        shutil.copytree(PROJECT / "components", checkout / "components", ignore=shutil.ignore_patterns("__pycache__"))
+        for folder in ("components", "policy"):  # the program reads policy/secret_names.py
+            shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
             shutil.copy(PROJECT / name, checkout / name)
         shutil.copy(FIXTURE_STACKS / "Pulumi.prod.yaml", checkout / "Pulumi.prod.yaml")
