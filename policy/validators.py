@@ -199,9 +199,10 @@ def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
     return tags
 
 
-# Profiles that relax the prod rules, as written in the tag or the config after trimming and
-# lower-casing. Anything else (Prod, PROD, production, prd, a typo) is held to the prod rules.
-NON_PROD_PROFILES = frozenset({"dev"})
+# Profiles that relax the prod rules (the program's dev and local), as written in the tag or the
+# config after trimming and lower-casing. Anything else (Prod, PROD, production, prd, a typo) is
+# held to the prod rules.
+NON_PROD_PROFILES = frozenset({"dev", "local"})
 
 
 def _profile_name(value: str | None) -> str | None:

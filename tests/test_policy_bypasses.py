@@ -518,7 +518,7 @@ def test_prod_rules_hold_for_every_spelling_of_prod(tags: dict[str, str]) -> Non
     assert {"prod-multi-az", "prod-backups-7-days"} <= violated_policies(check(resources))
 
 
-@pytest.mark.parametrize("tags", [{"profile": "dev"}, {"profile": "Dev"}, {"Profile": " DEV "}])
+@pytest.mark.parametrize("tags", [{"profile": "dev"}, {"profile": "Dev"}, {"Profile": " DEV "}, {"profile": "local"}])
 def test_dev_profile_in_any_case_still_relaxes_the_prod_rules(tags: dict[str, str]) -> None:
     resources = [
         {"type": v.RDS_INSTANCE, "name": "db", "props": {"multiAz": False, "backupRetentionPeriod": 1, "tags": tags}}

@@ -43,7 +43,8 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     secrets = secret_strings(raw)
     try:
         settings = _load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
-        check_document_sizes(settings)
+        if settings.profile is not Profile.LOCAL:  # ECS and IAM limits; the local stack runs on Docker
+            check_document_sizes(settings)
     except ConfigError as error:
         raise masked_error(error, secrets) from None
     return dataclasses.replace(settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings))
@@ -75,7 +76,8 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
     provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
     check_placeholders_provided(plano, source=source, provided=provided)
-    check_arn_regions(region, ingress, secrets)
+    if region:  # the local profile has no region and no AWS ARNs
+        check_arn_regions(region, ingress, secrets)
     check_ingress_quotas(ingress, plano.listeners, source=source)
 
     local = _local(read, plano.listeners, profile, database.state_retention_days)
