@@ -16,6 +16,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from components.core.errors import ConfigError
+from components.core.images import PLANO_IMAGE
 from components.core.plano_config import PLANO_INTERNAL_PORTS
 from components.tools.simulate import MOCK_PASSWORD, Run
 from tests.conftest import PROJECT, children_of, containers, env_of, example_run, plain, run_with, stack_run
@@ -334,7 +335,7 @@ def test_listener_ports_follow_the_plano_config(tmp_path: Any) -> None:
 
 
 def test_images_come_from_config_and_prod_warns_unless_pinned() -> None:
-    assert containers(stack_run("dev"))["plano"]["image"] == "katanemo/plano:0.4.36"
+    assert containers(stack_run("dev"))["plano"]["image"] == PLANO_IMAGE
     assert not any("digest" in w for w in stack_run("dev").warnings)
     assert any("plano:image" in w and "digest" in w for w in example_run("prod").warnings)
     committed = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]

@@ -4,7 +4,8 @@
   applies ``schema.sql`` over TLS with psql. Gets the database password as an ECS secret.
 - ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded.
 - ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` and every provider key are
-  ECS secrets (``valueFrom``), never environment values; starts once PgBouncer is healthy,
+  ECS secrets (``valueFrom``), never environment values; starts with no package index reachable
+  (``images.plano_image_environment``); starts once PgBouncer is healthy,
   because Plano 0.4.36 exits when its first database connection fails. Only the listener ports
   are mapped: never 9901 (Envoy admin), 9091 or 9092.
 """

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.core.errors import ConfigError
+from components.core.images import ECR_PREFIXES
 from components.core.settings.quotas import MAX_ROLE_INLINE_POLICY_CHARS
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
+_CACHE_PREFIXES = frozenset(ECR_PREFIXES.values())
 ECS_EXEC_ACTIONS = (
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
@@ -97,6 +99,18 @@ def execution_role_policy(
                 "Resource": repositories,
             },
         ]
+        # An ECR pull-through cache creates the repository and imports the image on the first
+        # pull, with the puller's permissions (repositories under the plano:imageRegistry prefixes).
+        cached = [arn for arn in repositories if arn.split(":repository/", 1)[1].split("/")[0] in _CACHE_PREFIXES]
+        if cached:
+            statements.append(
+                {
+                    "Sid": "FillPullThroughCache",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                    "Resource": cached,
+                }
+            )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from components.core.images import plano_image_environment
 from components.core.settings import TlsMode
 from components.core.task_files import (
     PGBOUNCER_INI_NAME,
@@ -49,8 +50,13 @@ def init_environment(
 
 
 def plano_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """Plano's plain environment: the user's plano:environment and where the rendered config is."""
-    return {**environment, "PLANO_CONFIG_FILE": f"{PLANO_CONFIG_DIR}/{PLANO_CONFIG_NAME}"}
+    """Plano's plain environment: the user's plano:environment, what the image needs to start with
+    no package index (it wins: without it a cold start needs PyPI), and where the rendered config is."""
+    return {
+        **environment,
+        **plano_image_environment(),
+        "PLANO_CONFIG_FILE": f"{PLANO_CONFIG_DIR}/{PLANO_CONFIG_NAME}",
+    }
 
 
 def health_check_command(port: int) -> list[str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from components.core.images import INIT_IMAGE, PGBOUNCER_IMAGE, PLANO_IMAGE
+
 NAMESPACE = "plano"
 
 
@@ -119,22 +121,29 @@ KEYS: tuple[Key, ...] = (
         "image",
         "string",
         "Plano container image.",
-        "katanemo/plano:0.4.36",
+        PLANO_IMAGE,
         rule="image reference; prod warns unless pinned by @sha256 digest",
     ),
     Key(
         "pgbouncerImage",
         "string",
         "PgBouncer sidecar image (speaks TLS to RDS).",
-        "ghcr.io/cloudnative-pg/pgbouncer:1.24.1",
+        PGBOUNCER_IMAGE,
         rule="PgBouncer 1.21 or newer; prod warns unless pinned",
     ),
     Key(
         "initImage",
         "string",
         "Image of the init step.",
-        "postgres:17-alpine",
+        INIT_IMAGE,
         rule="needs sh, psql and an HTTPS-verifying wget; prod warns unless pinned",
+    ),
+    Key(
+        "imageRegistry",
+        "string",
+        "ECR registry to pull every image from (a pull-through cache or copies); empty = public registries.",
+        "",
+        rule="empty or ACCOUNT.dkr.ecr.REGION.amazonaws.com; images become REGISTRY/ghcr/..., REGISTRY/ecr-public/...",
     ),
     Key("dbInstanceClass", "string", f"RDS instance class. {_P}", "", per_profile=True, rule="db.<family>.<size>"),
     Key(

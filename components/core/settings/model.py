@@ -100,6 +100,8 @@ class ServiceSettings:
     max_count: int
     log_retention_days: int
     environment: Mapping[str, str]
+    image_registry: str = ""
+    """plano:imageRegistry: the ECR registry the images above were mapped to (empty: none)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from components.core.errors import ConfigError
+from components.core.images import check_image_registry, in_registry
 from components.core.settings.keys import KEYS_BY_NAME, PROFILES, Architecture, Capacity, Profile
 from components.core.settings.limits import FARGATE_SIZES, LOG_RETENTION_DAYS
 from components.core.settings.model import ServiceSettings
@@ -30,6 +31,8 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
                 "you tested: use <image>@sha256:<digest>"
             )
     _check_pgbouncer_version(images["pgbouncerImage"])
+    registry = check_image_registry(read.string("imageRegistry"))
+    images = {name: in_registry(image, registry) for name, image in images.items()}
     cpu = read.integer("cpu", minimum=256)
     memory = read.integer("memory", minimum=512)
     if cpu not in FARGATE_SIZES:
@@ -90,6 +93,7 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
         max_count=maximum,
         log_retention_days=retention,
         environment=environment,
+        image_registry=registry,
     )
 
 
