@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup servers test test-fast e2e lint format render plan bench refresh-prices clean
+.PHONY: help setup servers test test-fast e2e lint format render plan pin-images bench refresh-prices clean
 
 help:
 	@echo "make help            this list"
@@ -19,6 +19,7 @@ help:
 	@echo "make format          ruff format and autofix"
 	@echo "make render STACK=dev  write the task's files to out/STACK"
 	@echo "make plan STACK=dev    offline plan with warnings and a cost estimate"
+	@echo "make pin-images STACK=prod  pin the stack's images by digest (needs the registries)"
 	@echo "make bench           sidecar round-trip cost and storage growth"
 	@echo "make refresh-prices  refresh the price table from AWS's public price list (needs network)"
 	@echo "make clean           remove .venv, .cache, out and tool caches"
@@ -63,6 +64,9 @@ render: setup
 
 plan: setup
 	$(PY) -m components plan --stack $(STACK)
+
+pin-images: setup
+	$(PY) -m components pin-images --stack $(STACK)
 
 bench: setup
 	scripts/with-test-servers.sh $(PY) scripts/bench.py

@@ -73,9 +73,6 @@ def test_user_keys_and_order_are_kept() -> None:
 @pytest.mark.parametrize(
     ("document", "where", "fragment"),
     [
-        ({k: v for k, v in BASE.items() if k != "version"}, "plano_config.yaml", "has no `version`"),
-        (with_(version="v9.9"), "plano_config.yaml: version", "not a version"),
-        (with_(version=0.1), "plano_config.yaml: version", "quote it"),
         ({k: v for k, v in BASE.items() if k != "listeners"}, "plano_config.yaml", "no `listeners`"),
         (with_(listeners=[]), "listeners", "is empty"),
         (with_(listeners="12000"), "listeners", "must be a list"),

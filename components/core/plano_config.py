@@ -23,8 +23,6 @@ import yaml
 from components.core import safe_yaml
 from components.core.errors import ConfigError
 
-# Versions Plano 0.4.36's schema accepts for the top-level `version` key.
-SUPPORTED_VERSIONS = ("v0.1", "v0.1.0", "0.1-beta", "0.2.0", "v0.3.0", "v0.4.0")
 LISTENER_TYPES = ("model", "prompt", "agent")
 DEFAULT_LISTENER_PORTS = {"model": 12000, "prompt": 10000}
 
@@ -179,7 +177,6 @@ def render_plano_config(document: Mapping[str, Any], *, source: str, db_user: st
     ``source`` names the file in error messages. State storage is always postgres behind the
     sidecar; a ``memory`` store is replaced, a postgres store pointing elsewhere is refused.
     """
-    _check_version(document, source)
     listeners = _listeners(document.get("listeners"), source)
     wanted = connection_string(db_user=db_user, db_name=db_name)
     replaced_memory = _check_state_storage(document.get("state_storage"), source, wanted)
@@ -225,26 +222,6 @@ def check_placeholders_provided(
                 f"; a plain, non-secret value with `pulumi config set --path "
                 f"'plano:environment.{name}' <value>`"
             ),
-        )
-
-
-def _check_version(document: Mapping[str, Any], source: str) -> None:
-    if "version" not in document:
-        raise ConfigError(
-            source,
-            "has no `version`",
-            allowed=", ".join(SUPPORTED_VERSIONS),
-            fix="add `version: v0.4.0` at the top of the file",
-        )
-    version = document["version"]
-    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:
-        hint = " (quote it: YAML reads 0.1 as a number)" if not isinstance(version, str) else ""
-        raise ConfigError(
-            f"{source}: version",
-            f"is not a version Plano 0.4.36 accepts{hint}",
-            value=version,
-            allowed=", ".join(SUPPORTED_VERSIONS),
-            fix='set `version: "v0.4.0"`',
         )
 
 

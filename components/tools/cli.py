@@ -10,6 +10,8 @@
         The README's table of config keys, from the declarations in settings.py.
     sync-pulumi-yaml
         Rewrite the `config:` block of Pulumi.yaml from the declarations in settings.py.
+    pin-images --stack STACK
+        Pin the stack's images by digest in Pulumi.STACK.yaml (asks the registries, anonymously).
 
 Bad input prints one ``error:`` line (the same message ``pulumi preview`` shows) and exits 2.
 """
@@ -130,6 +132,12 @@ def cmd_sync_pulumi_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pin_images(args: argparse.Namespace) -> int:
+    from components.tools.pin_images import main as pin_images
+
+    return pin_images(["--stack", args.stack], project_dir=args.project_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components", description=__doc__.split("\n")[0])
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
@@ -157,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sync = sub.add_parser("sync-pulumi-yaml", help="rewrite Pulumi.yaml's config block from settings.py")
     sync.set_defaults(func=cmd_sync_pulumi_yaml)
+
+    pin = sub.add_parser("pin-images", help="pin the stack's images by digest (asks the registries)")
+    pin.add_argument("--stack", required=True)
+    pin.set_defaults(func=cmd_pin_images)
 
     args = parser.parse_args(argv)
     try:

@@ -22,6 +22,7 @@ from components.core.plano_config import (
     load_plano_config,
     render_plano_config,
 )
+from components.core.plano_validator import check_with_plano
 from components.core.settings.database import _database
 from components.core.settings.ingress import _ingress
 from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
@@ -71,6 +72,8 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     source = read.string("configFile")
     plano = render_plano_config(document, source=source, db_user=database.user, db_name=database.name)
     check_credentials(document, source=source)
+    # Plano's own generator on exactly what the task runs: what its schema refuses, the task would.
+    check_with_plano(plano.text, source=source)
     provided = {DB_PASSWORD_VAR: "the database password secret"}
     provided.update({name: "plano:environment" for name in service.environment})
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})

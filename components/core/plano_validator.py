@@ -1,0 +1,214 @@
+"""Check the config the task will run with Plano's own config generator, before any resource.
+
+The container runs ``planoai.config_generator`` at every start and exits when it refuses the
+config, so a typo (a top-level ``model_provider:``) would only show as a crash-looping task. Here
+the same generator, from the ``planoai`` pinned in ``requirements.txt`` (the image's version),
+validates and renders the config in a subprocess: with a clean environment (no proxies, no
+variables, so ``$VAR`` placeholders stay as they are), sockets disabled, in a temporary directory
+and with a time limit. A refusal becomes one ``ConfigError`` naming the user's file, the failing
+path and the fix. Results are cached by the config's content: the generator is a pure function of it.
+
+``planoai`` missing is an error, not a warning: it is a declared dependency of the program (so
+``make setup`` installs it), and skipping the check would let a config Plano refuses reach the
+tasks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.core.errors import ConfigError
+from components.core.images import PLANO_VERSION
+
+TIMEOUT_S = 60
+
+# Runs in the subprocess: Plano's schema check, then its whole generator (semantic checks and the
+# Envoy template), with stdout captured. Prints one JSON line as its result.
+_DRIVER = r"""
+import contextlib, io, json, os, socket, sys
+
+def _no_network(*args, **kwargs):
+    raise OSError("network disabled while validating the Plano config")
+
+socket.socket.connect = _no_network
+socket.create_connection = _no_network
+socket.getaddrinfo = _no_network
+result = {"status": "ok"}
+try:
+    import planoai
+    from planoai import config_generator
+except ImportError as exc:
+    print(json.dumps({"status": "missing", "message": str(exc)}))
+    raise SystemExit(0)
+result["version"] = planoai.__version__
+data = os.path.join(os.path.dirname(planoai.__file__), "data")
+os.environ["PLANO_CONFIG_SCHEMA_FILE"] = os.path.join(data, "plano_config_schema.yaml")
+os.environ["TEMPLATE_ROOT"] = data
+os.environ["ENVOY_CONFIG_TEMPLATE_FILE"] = "envoy.template.yaml"
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        config_generator.validate_prompt_config(os.environ["PLANO_CONFIG_FILE"], os.environ["PLANO_CONFIG_SCHEMA_FILE"])
+except Exception as exc:
+    result = {"status": "invalid", "stage": "schema", "message": str(exc), "version": planoai.__version__}
+    import yaml
+    result["schema"] = yaml.safe_load(open(os.environ["PLANO_CONFIG_SCHEMA_FILE"]))
+else:
+    try:
+        with contextlib.redirect_stdout(out):
+            config_generator.validate_and_render_schema()
+    except SystemExit:
+        result = {"status": "invalid", "stage": "generator", "message": out.getvalue().strip()}
+    except Exception as exc:
+        result = {"status": "invalid", "stage": "generator", "message": str(exc)}
+    result["version"] = planoai.__version__
+print(json.dumps(result))
+"""
+
+
+@dataclass(frozen=True)
+class PlanoVerdict:
+    """What Plano's generator said about one config."""
+
+    ok: bool
+    version: str
+    message: str = ""
+    path: str = ""  # where in the config, e.g. `listeners[0].port`; empty for the whole file
+    allowed: tuple[str, ...] = ()  # the keys Plano's schema allows there, for "unexpected key" errors
+    envoy_config: str = ""
+
+
+_cache: dict[str, PlanoVerdict] = {}
+
+
+def run_plano_generator(
+    config_text: str, *, python: str = sys.executable, timeout_s: float = TIMEOUT_S
+) -> PlanoVerdict:
+    """Run Plano's config generator on ``config_text``; cached by content."""
+    key = hashlib.sha256(f"{python}\0{config_text}".encode()).hexdigest()
+    if key not in _cache:
+        _cache[key] = _run(config_text, python, timeout_s)
+    return _cache[key]
+
+
+def _run(config_text: str, python: str, timeout_s: float) -> PlanoVerdict:
+    with tempfile.TemporaryDirectory(prefix="plano-validate-") as tmp:
+        work = Path(tmp)
+        config = work / "plano_config.yaml"
+        config.write_text(config_text, encoding="utf-8")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PLANO_CONFIG_FILE": str(config),
+            "PLANO_CONFIG_FILE_RENDERED": str(work / "plano_config_rendered.yaml"),
+            "ENVOY_CONFIG_FILE_RENDERED": str(work / "envoy.yaml"),
+        }
+        try:
+            done = subprocess.run(
+                [python, "-I", "-c", _DRIVER],
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ConfigError(
+                "Plano's config generator",
+                f"did not finish within {timeout_s:.0f} s",
+                fix="retry; if it persists, run `make setup` to reinstall planoai",
+            ) from None
+        lines = done.stdout.strip().splitlines()
+        try:
+            result = json.loads(lines[-1])
+        except (IndexError, json.JSONDecodeError):
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ConfigError(
+                "Plano's config generator",
+                f"failed to run ({last[:200]})",
+                fix="run `make setup` to reinstall the pinned planoai",
+            ) from None
+        if result["status"] == "missing":
+            raise ConfigError(
+                "Plano's config generator",
+                f"is not installed in this Python ({python})",
+                fix=f"run `make setup` (requirements.txt pins planoai=={PLANO_VERSION})",
+            )
+        if result["status"] == "ok":
+            envoy = (work / "envoy.yaml").read_text(encoding="utf-8")
+            return PlanoVerdict(ok=True, version=result["version"], envoy_config=envoy)
+        message, path = _split_message(result["message"])
+        allowed: tuple[str, ...] = ()
+        if "was unexpected" in message and isinstance(result.get("schema"), dict):
+            allowed = _allowed_keys(result["schema"], path)
+        return PlanoVerdict(ok=False, version=result["version"], message=message, path=path, allowed=allowed)
+
+
+def _split_message(text: str) -> tuple[str, str]:
+    """Plano's schema errors read `<message>\\n  Location: a → 0 → b\\n  Value: ...`.
+
+    The value is dropped (it may be a whole block of the user's config); the path is rewritten
+    as `a[0].b`."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    message = lines[0] if lines else "refused the config"
+    path = ""
+    for line in lines[1:]:
+        if line.startswith("Location:"):
+            where = line.removeprefix("Location:").strip()
+            if where != "root":
+                for part in where.split(" → "):
+                    path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    if len(message) > 240:
+        message = message[:237] + "..."
+    return message, path
+
+
+def _allowed_keys(schema: dict[str, object], path: str) -> tuple[str, ...]:
+    """The property names Plano's schema allows at ``path`` (best effort, for suggestions)."""
+    node: object = schema
+    for part in path.replace("[", ".[").split(".") if path else []:
+        if not part or not isinstance(node, dict):
+            continue
+        node = node.get("items") if part.startswith("[") else node.get("properties", {}).get(part)
+    if isinstance(node, dict) and isinstance(node.get("properties"), dict):
+        return tuple(sorted(node["properties"]))
+    return ()
+
+
+def check_with_plano(config_text: str, *, source: str) -> PlanoVerdict:
+    """Raise a ``ConfigError`` naming ``source`` when Plano's generator refuses ``config_text``."""
+    verdict = run_plano_generator(config_text)
+    if verdict.version != PLANO_VERSION:
+        raise ConfigError(
+            "Plano's config generator",
+            f"is planoai {verdict.version}, not the pinned {PLANO_VERSION}",
+            fix="run `make setup` to install requirements.txt",
+        )
+    if verdict.ok:
+        return verdict
+    where = f"{source}: {verdict.path}" if verdict.path else source
+    fix = "correct that part of the file; Plano's config reference lists every key"
+    allowed = None
+    if verdict.allowed:
+        allowed = ", ".join(verdict.allowed)
+        unexpected = verdict.message.split("'")[1] if verdict.message.count("'") >= 2 else ""
+        guess = difflib.get_close_matches(unexpected, verdict.allowed, n=1, cutoff=0.6)
+        fix = f"rename `{unexpected}` to `{guess[0]}`" if guess else f"remove `{unexpected}`"
+    raise ConfigError(
+        where,
+        f"is refused by Plano {verdict.version}'s own config generator (the container would not start): "
+        f"{verdict.message}",
+        allowed=allowed,
+        fix=fix,
+    )
