@@ -162,6 +162,8 @@ def pin_stack(
         if not resolved.multi_arch:
             log(f"warning: plano:{key} {image} is a single-platform image ({resolved.media_type})")
         pins[key] = pinned(image, resolved.digest)
+        if ref.digest and ref.digest != resolved.digest:
+            log(f"plano:{key}: the tag {ref.tag} has moved since it was pinned ({ref.digest} -> {resolved.digest})")
         log(f"plano:{key}: {pins[key]}")
     stack_file.write_text(write_pins(text, pins), encoding="utf-8")
     return pins

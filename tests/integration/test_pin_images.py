@@ -180,7 +180,9 @@ def test_pinning_writes_the_index_digest_and_keeps_the_file(registry: str, tmp_p
 
     # The tag moves: pinning again follows it (the tag in the pinned reference is what is resolved).
     moved = push_index(registry, "katanemo/plano", "0.4.39", "moved")
-    pin_stack(stack, defaults, log=lambda _: None)
+    said: list[str] = []
+    pin_stack(stack, defaults, log=said.append)
+    assert any("plano:image: the tag 0.4.39 has moved" in line for line in said), said
     assert yaml.safe_load(stack.read_text())["config"]["plano:image"] == (
         f"{plano}@sha256:" + hashlib.sha256(moved).hexdigest()
     )
