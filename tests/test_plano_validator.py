@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from components.core.errors import ConfigError
-from components.core.plano_config import PLANO_INTERNAL_PORTS, render_plano_config
-from components.core.plano_validator import check_with_plano, run_plano_generator
+from components.core.plano_config import PLANO_INTERNAL_PORTS, connection_string, render_plano_config
+from components.core.plano_validator import check_with_plano, config_as_run, run_plano_generator
 from tests.conftest import PROJECT, UPSTREAM, run_with
 
 pytest.importorskip("planoai", reason="planoai is in requirements.txt: run `make setup`")
@@ -39,10 +39,24 @@ def test_a_top_level_typo_is_refused_with_file_path_and_fix(tmp_path: Path) -> N
     assert not run.resources  # refused before any resource
 
 
+def _listeners(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"listeners": list(items)}
+
+
+# What the project used to check by hand and now leaves to Plano (its schema or its generator).
 @pytest.mark.parametrize(
     ("change", "where", "fragment"),
     [
         ({"version": "v9.9"}, "my_plano.yaml: version", "is not one of"),
+        ({"listeners": None}, "my_plano.yaml: listeners", "is not valid under any of the given schemas"),
+        (_listeners({"type": "router", "name": "a", "port": 12000}), "listeners[0].type", "'router' is not one of"),
+        (_listeners({"type": "model", "port": 12000}), "my_plano.yaml: listeners[0]:", "'name' is a required property"),
+        (_listeners({"type": "model", "name": "a", "port": "$PORT"}), "listeners[0].port", "is not of type 'integer'"),
+        (
+            _listeners({"type": "model", "name": "a", "port": 12000}, {"type": "model", "name": "b", "port": 12100}),
+            "my_plano.yaml:",
+            "only one listener can have model_providers",
+        ),
         ({"version": 0.4}, "my_plano.yaml: version", "is not of type 'string'"),
         ({"listeners": [{"type": "model", "name": "llm", "port": 12000, "tiemout": "30s"}]}, "listeners[0]", "tiemout"),
     ],
@@ -70,6 +84,14 @@ def test_the_rendered_config_passes_with_placeholders_unexpanded() -> None:
     assert verdict.ok
     # The generator ran with an empty environment: Envoy's config carries the placeholders as written.
     assert "$DB_PASS" in verdict.envoy_config
+
+
+def test_plano_checks_exactly_the_config_the_task_runs() -> None:
+    document = yaml.safe_load(BASE)
+    document["state_storage"] = {"type": "memory"}
+    rendered = render_plano_config(document, source="plano_config.yaml", db_user="u", db_name="d")
+    body = rendered.text.split("\n", 1)[1]  # after the "# Rendered from ..." line
+    assert config_as_run(document, connection_string(db_user="u", db_name="d")) == body
 
 
 def _bound_ports(envoy_config: str) -> set[int]:

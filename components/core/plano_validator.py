@@ -22,8 +22,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from components.core.errors import ConfigError
 from components.core.images import PLANO_VERSION
@@ -184,6 +188,14 @@ def _allowed_keys(schema: dict[str, object], path: str) -> tuple[str, ...]:
     if isinstance(node, dict) and isinstance(node.get("properties"), dict):
         return tuple(sorted(node["properties"]))
     return ()
+
+
+def config_as_run(document: Mapping[str, Any], connection_string: str) -> str:
+    """The user's config as the task runs it: ``state_storage`` is the stack's (the YAML body of
+    ``plano_config.render_plano_config``'s text, which a test keeps equal)."""
+    rendered = {key: value for key, value in document.items() if key != "state_storage"}
+    rendered["state_storage"] = {"type": "postgres", "connection_string": connection_string}
+    return yaml.safe_dump(rendered, sort_keys=False, allow_unicode=True, width=100)
 
 
 def check_with_plano(config_text: str, *, source: str) -> PlanoVerdict:

@@ -19,10 +19,11 @@ from components.core.plano_config import (
     Listener,
     check_credentials,
     check_placeholders_provided,
+    connection_string,
     load_plano_config,
     render_plano_config,
 )
-from components.core.plano_validator import check_with_plano
+from components.core.plano_validator import check_with_plano, config_as_run
 from components.core.settings.database import _database
 from components.core.settings.ingress import _ingress
 from components.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
@@ -70,10 +71,13 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     config_file = (base_dir / read.string("configFile")).resolve()
     document = load_plano_config(config_file)
     source = read.string("configFile")
-    plano = render_plano_config(document, source=source, db_user=database.user, db_name=database.name)
+    # Literal credentials first: no later message, Plano's included, may quote one.
     check_credentials(document, source=source)
-    # Plano's own generator on exactly what the task runs: what its schema refuses, the task would.
-    check_with_plano(plano.text, source=source)
+    # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
+    # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
+    wanted = connection_string(db_user=database.user, db_name=database.name)
+    check_with_plano(config_as_run(document, wanted), source=source)
+    plano = render_plano_config(document, source=source, db_user=database.user, db_name=database.name)
     provided = {DB_PASSWORD_VAR: "the database password secret"}
     provided.update({name: "plano:environment" for name in service.environment})
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
