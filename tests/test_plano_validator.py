@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import yaml
 
 from components.core.errors import ConfigError
 from components.core.plano_config import PLANO_INTERNAL_PORTS, connection_string, render_plano_config
-from components.core.plano_validator import check_with_plano, config_as_run, run_plano_generator
+from components.core.plano_validator import _cache, check_with_plano, config_as_run, run_plano_generator
 from tests.conftest import PROJECT, UPSTREAM, run_with
 
 pytest.importorskip("planoai", reason="planoai is in requirements.txt: run `make setup`")
@@ -162,13 +163,18 @@ def test_a_hanging_generator_hits_the_time_limit(tmp_path: Path) -> None:
     assert "did not finish" in str(error.value)
 
 
-def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = run_plano_generator(BASE + "\n# cache\n")
+def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("components.core.plano_validator.CACHE_DIR", tmp_path / "cache")
+    unique = f"\n# {uuid.uuid4()}\n"
+    first = run_plano_generator(BASE + unique)
+    assert first.ok and len(list((tmp_path / "cache").glob("*.json"))) == 1
 
-    def no_second_run(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("the generator ran twice for the same config")
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the generator ran again for a config it already checked")
 
-    monkeypatch.setattr("subprocess.run", no_second_run)
-    assert run_plano_generator(BASE + "\n# cache\n") is first
-    with pytest.raises(AssertionError):
-        run_plano_generator(BASE + "\n# another\n")
+    monkeypatch.setattr("subprocess.run", no_run)
+    assert run_plano_generator(BASE + unique) is first  # in memory
+    _cache.clear()
+    assert run_plano_generator(BASE + unique) == first  # from the cache directory
+    with pytest.raises(AssertionError, match="ran again"):
+        run_plano_generator(BASE + unique + "# changed\n")
