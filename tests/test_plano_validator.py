@@ -33,7 +33,7 @@ def test_a_top_level_typo_is_refused_with_file_path_and_fix(tmp_path: Path) -> N
     run = _run_with_config(tmp_path, yaml.safe_dump(document))
     assert isinstance(run.error, ConfigError), run.error
     message = str(run.error)
-    assert message.startswith(f"{tmp_path / 'my_plano.yaml'}: ")
+    assert message.startswith(f"{tmp_path / 'my_plano.yaml'}: model_provider: ")
     assert "'model_provider' was unexpected" in message
     assert "Fix: rename `model_provider` to `model_providers`" in message
     assert "\n" not in message
@@ -59,7 +59,11 @@ def _listeners(*items: dict[str, Any]) -> dict[str, Any]:
             "only one listener can have model_providers",
         ),
         ({"version": 0.4}, "my_plano.yaml: version", "is not of type 'string'"),
-        ({"listeners": [{"type": "model", "name": "llm", "port": 12000, "tiemout": "30s"}]}, "listeners[0]", "tiemout"),
+        (
+            {"listeners": [{"type": "model", "name": "llm", "port": 12000, "tiemout": "30s"}]},
+            "my_plano.yaml: listeners[0].tiemout:",
+            "Fix: rename `tiemout` to `timeout`",
+        ),
     ],
 )
 def test_what_plano_refuses_is_refused_at_preview(

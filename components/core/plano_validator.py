@@ -90,7 +90,8 @@ class PlanoVerdict:
 
 
 _cache: dict[str, PlanoVerdict] = {}
-# Verdicts also persist here, keyed by the config, the driver and the installed planoai's version,
+_THIS_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+# Verdicts also persist here, keyed by the config, this module's code and the installed planoai,
 # so a second preview, plan or test run of the same config starts no process at all.
 CACHE_DIR = Path(
     os.environ.get("PLANO_VALIDATOR_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "plano-validator")
@@ -101,7 +102,7 @@ def run_plano_generator(
     config_text: str, *, python: str = sys.executable, timeout_s: float = TIMEOUT_S
 ) -> PlanoVerdict:
     """Run Plano's config generator on ``config_text``; cached by content."""
-    key = hashlib.sha256(f"{python}\0{_installed_planoai(python)}\0{_DRIVER}\0{config_text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{python}\0{_installed_planoai(python)}\0{_THIS_CODE}\0{config_text}".encode()).hexdigest()
     if key not in _cache:
         _cache[key] = _load(key) or _store(key, _run(config_text, python, timeout_s))
     return _cache[key]
@@ -213,16 +214,32 @@ def _split_message(text: str) -> tuple[str, str]:
     return message, path
 
 
-def _allowed_keys(schema: dict[str, object], path: str) -> tuple[str, ...]:
+def _allowed_keys(schema: dict[str, Any], path: str) -> tuple[str, ...]:
     """The property names Plano's schema allows at ``path`` (best effort, for suggestions)."""
-    node: object = schema
+    nodes: list[Any] = [schema]
     for part in path.replace("[", ".[").split(".") if path else []:
-        if not part or not isinstance(node, dict):
-            continue
-        node = node.get("items") if part.startswith("[") else node.get("properties", {}).get(part)
-    if isinstance(node, dict) and isinstance(node.get("properties"), dict):
-        return tuple(sorted(node["properties"]))
-    return ()
+        if part:
+            nodes = [_child(node, part) for node in _alternatives(nodes)]
+    names = {name for node in _alternatives(nodes) for name in node.get("properties", {})}
+    return tuple(sorted(names))
+
+
+def _alternatives(nodes: list[Any]) -> list[dict[str, Any]]:
+    """The schema nodes themselves and their oneOf/anyOf/allOf branches."""
+    found: list[dict[str, Any]] = []
+    for node in nodes:
+        if isinstance(node, dict):
+            found.append(node)
+            for branch in ("oneOf", "anyOf", "allOf"):
+                found += _alternatives(node.get(branch, []))
+    return found
+
+
+def _child(node: dict[str, Any], part: str) -> Any:
+    if part.startswith("["):
+        return node.get("items")
+    properties = node.get("properties")
+    return properties.get(part) if isinstance(properties, dict) else None
 
 
 def config_as_run(document: Mapping[str, Any], connection_string: str) -> str:
@@ -252,6 +269,7 @@ def check_with_plano(config_text: str, *, source: str) -> PlanoVerdict:
         unexpected = verdict.message.split("'")[1] if verdict.message.count("'") >= 2 else ""
         guess = difflib.get_close_matches(unexpected, verdict.allowed, n=1, cutoff=0.6)
         fix = f"rename `{unexpected}` to `{guess[0]}`" if guess else f"remove `{unexpected}`"
+        where = f"{where}.{unexpected}" if verdict.path else f"{source}: {unexpected}"
     raise ConfigError(
         where,
         f"is refused by Plano {verdict.version}'s own config generator (the container would not start): "
