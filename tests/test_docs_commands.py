@@ -48,6 +48,8 @@ ELSEWHERE = {
     "docker ": "needs a Docker engine and registry access",
     "export ": "sets variables for the commands after it",
     "make e2e": "needs Docker and the Pulumi CLI: the pull-request workflow's e2e job runs it",
+    "make pin-images": "needs the registries (tests/integration/test_pin_images.py pins against a real one)",
+    "git diff ": "reviews what the command before it changed",
     'PGPASSWORD="$(pulumi stack output': "needs the local stack up (tests/e2e runs the same psql check)",
     "first=$(curl ": "needs the local stack up (tests/e2e makes the same two requests)",
 }

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from components.core.images import PLANO_IMAGE
 from components.tools.cli import main
 from components.tools.plan import plan_diff_markdown, plan_document, plan_text
 from components.tools.simulate import MOCK_PASSWORD, run_program
@@ -170,7 +171,7 @@ def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
     head = plan_document(example_run("prod"))
     markdown = plan_diff_markdown(base, head)
     section = markdown[markdown.index("#### Warnings (4)") :]
-    assert "- **new:** plano:image (katanemo/plano:0.4.36) is not pinned by digest" in section
+    assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in section
     same = plan_diff_markdown(head, head)
     assert "#### Warnings (4)" in same and "**new:**" not in same
 
@@ -180,9 +181,9 @@ def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
 
 def test_plan_diff_of_an_image_bump_shows_the_old_and_the_new_image() -> None:
     base = plan_document(stack_run("dev"))
-    head = plan_document(run_with("dev", values={"image": "katanemo/plano:0.4.37"}))
+    head = plan_document(run_with("dev", values={"image": "ghcr.io/katanemo/plano:0.4.40"}))
     markdown = plan_diff_markdown(base, head)
-    assert "- `containerDefinitions[plano].image`: `katanemo/plano:0.4.36` → `katanemo/plano:0.4.37`" in markdown
+    assert f"- `containerDefinitions[plano].image`: `{PLANO_IMAGE}` → `ghcr.io/katanemo/plano:0.4.40`" in markdown
     changed = markdown[markdown.index("#### Changed") :]
     assert changed.count("\n  - ") == 1  # only that field of that container
     assert "..." not in changed

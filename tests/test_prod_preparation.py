@@ -1,7 +1,7 @@
 """Following the README's prod preparation does not break the tests.
 
 The README asks users to replace the two example values in ``Pulumi.prod.yaml`` (the documentation
-CIDR and the example certificate ARN) and to pin the Plano and PgBouncer images by digest before
+CIDR and the example certificate ARN) and to pin the images by digest (``make pin-images``) before
 the first prod deploy. This test does exactly that in a copy of the project and runs there the
 tests that read the committed stack files, so a test that only holds for the shipped example values
 fails here.
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from components.tools.pin_images import write_pins
 from tests.conftest import PROJECT
 
 # The tests that read the committed Pulumi.prod.yaml and once asserted its example values.
@@ -32,9 +33,10 @@ AFFECTED = [
 ]
 REAL_CIDR = "10.40.0.0/16"
 REAL_CERTIFICATE = "arn:aws:acm:us-east-1:491085411627:certificate/4f1c2a9e-7b3d-4e8a-9c21-5d6e7f8a9b0c"
-PINNED = {
-    "plano:image": "katanemo/plano:0.4.36@sha256:" + "3f" * 32,
-    "plano:pgbouncerImage": "ghcr.io/cloudnative-pg/pgbouncer:1.24.1@sha256:" + "8c" * 32,
+PINNED = {  # what `make pin-images STACK=prod` writes (components/tools/pin_images.write_pins)
+    "image": "ghcr.io/katanemo/plano:0.4.39@sha256:" + "3f" * 32,
+    "pgbouncerImage": "ghcr.io/cloudnative-pg/pgbouncer:1.25.2@sha256:" + "8c" * 32,
+    "initImage": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:" + "b0" * 32,
 }
 IGNORED = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
 
@@ -49,9 +51,7 @@ def prepare_prod(text: str) -> str:
         elif "REPLACE" in line and "certificateArn" in line:
             line = re.sub(r"arn:aws:acm:\S+", REAL_CERTIFICATE, line)
         lines.append(line)
-    prepared = "\n".join(lines) + "\n"
-    prepared += "".join(f"  {key}: {value}\n" for key, value in PINNED.items())
-    return prepared
+    return write_pins("\n".join(lines) + "\n", PINNED)
 
 
 def test_prepare_prod_fills_in_every_example_value() -> None:

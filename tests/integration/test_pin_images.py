@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from components.tools.pin_images import INDEX_TYPES, PinError, pin_stack, resolve
+from tests.integration.conftest import servers_unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +41,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not os.access(REGISTRY_BIN, os.X_OK):
-        if os.environ.get("PLANO_PGBOUNCER"):
-            pytest.fail("make test installs docker-registry (scripts/ensure-test-servers.sh), but it is missing")
-        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+        servers_unavailable("docker-registry is not installed (scripts/ensure-test-servers.sh installs it)", os.environ)
     root = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = root / "config.yml"
