@@ -20,7 +20,7 @@ from components.core.images import (
     plano_image_environment,
 )
 from components.core.settings.keys import KEYS_BY_NAME
-from tests.conftest import PROJECT, containers, env_of, run_with, stack_run
+from tests.conftest import PROJECT, containers, env_of, plain, run_with, stack_run
 
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
@@ -113,3 +113,9 @@ def test_plano_0_4_36_still_accepted() -> None:
     run = run_with("dev", values={"image": "ghcr.io/katanemo/plano:0.4.36"})
     assert run.error is None, run.error
     assert containers(run)["plano"]["image"] == "ghcr.io/katanemo/plano:0.4.36"
+
+
+def test_the_local_docker_stack_starts_plano_without_a_package_index_too() -> None:
+    local = {c.name: c for c in stack_run("local").of_type("docker:index/container:Container")}
+    env = dict(line.split("=", 1) for line in plain(local["plano"].inputs["envs"]))
+    assert plano_image_environment().items() <= env.items()
