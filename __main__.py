@@ -17,10 +17,10 @@ import pulumi
 
 from components.aws.database import Database, DatabaseArgs
 from components.aws.firewall import Firewall, FirewallArgs
-from components.aws.ingress import LoadBalancer, LoadBalancerArgs, primary_listener
+from components.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
 from components.aws.network import Network, NetworkArgs
 from components.aws.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
-from components.aws.service import PlanoService, ServiceArgs
+from components.aws.service import PlanoService, ServiceArgs, redeploy_command
 from components.core.settings import Ingress, Profile, resource_tags, settings_from_pulumi
 from components.core.task_files import task_files
 from components.local.certificates import CertificatesArgs, DatabaseCertificates
@@ -162,7 +162,7 @@ else:
                 security_group_id=firewall.alb_security_group_id,  # type: ignore[arg-type]
                 certificate_arn=settings.ingress.certificate_arn,
                 internal=settings.ingress.internal,
-                deregistration_delay_s=60 if policy.protect else 10,
+                deregistration_delay_s=deregistration_delay_s(plano.listeners, keep_streams=policy.protect),
                 deletion_protection=policy.deletion_protection,
                 tags=tags,
             ),
@@ -196,13 +196,20 @@ else:
             db_user=settings.database.user,
             tls_mode=settings.database.tls_mode,
             db_secret_arn=database.secret_arn,
+            app_user=database.app_user,
+            app_secret_arn=database.app_secret_arn,
+            secret_version_ids=[*database.secret_version_ids, *provider_keys.version_ids],
             provider_key_arns=provider_keys.arns,
             environment=settings.service.environment,
             kms_key_arn=settings.secrets.kms_key_arn,
             target_group_arns=load_balancer.target_group_arns if load_balancer else {},
             container_insights=policy.protect,
             protect=policy.protect,
-            depends_on=[database.secret_value, *provider_keys.values],
+            depends_on=[
+                *database.secret_values,
+                *provider_keys.values,
+                *(load_balancer.listeners if load_balancer else []),
+            ],
             tags=tags,
         ),
     )
@@ -240,6 +247,9 @@ else:
             for name in settings.secrets.provider_keys_external
         ),
     )
+    pulumi.export("db_app_secret_name", database.app_secret_name)
+    # Redeploy: new tasks read every secret afresh (after changing an external key outside Pulumi).
+    pulumi.export("redeploy_command", redeploy_command(service.cluster_name, service.service_name, settings.region))
     pulumi.export("cluster_name", service.cluster_name)
     pulumi.export("service_name", service.service_name)
     pulumi.export(

@@ -28,14 +28,19 @@ NAMERS: dict[str, Callable[[Names], str]] = {
     "log_group": lambda n: n.log_group,
     "log_group_rds": lambda n: n.rds_log_group("postgresql"),
     "secret": lambda n: n.db_secret,
+    "secret_app": lambda n: n.db_app_secret,
     "secret_key": lambda n: n.provider_key_secret("OPENAI_API_KEY"),
 }
 
 
 def rule_of(namer: str) -> str:
-    return {"rds_pg": "rds", "iam_task_role": "iam_role", "log_group_rds": "log_group", "secret_key": "secret"}.get(
-        namer, namer
-    )
+    return {
+        "rds_pg": "rds",
+        "iam_task_role": "iam_role",
+        "log_group_rds": "log_group",
+        "secret_key": "secret",
+        "secret_app": "secret",
+    }.get(namer, namer)
 
 
 # Pulumi stack names: letters, digits, '-', '_', '.'; up to 100 characters.

@@ -69,6 +69,7 @@ def test_plan_needs_no_passphrase_for_secure_values(tmp_path: Path, capsys: pyte
     versions = [r for r in document["resources"] if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion"]
     assert {v["name"] for v in versions} == {
         "db-secret-value",
+        "db-app-secret-value",
         "key-OPENAI_API_KEY-value",
         "key-ANTHROPIC_API_KEY-value",
     }

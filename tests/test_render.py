@@ -23,7 +23,7 @@ def test_rendered_files_are_what_the_task_carries(stack: str, tmp_path: Path) ->
     assert files["pgbouncer.ini"] == env["PGBOUNCER_INI"]
     assert files["schema.sql"] == env["SCHEMA_SQL"]
     assert files["init.sh"] == init["command"][0]
-    assert files["userlist.txt"] == render_userlist("plano", "$PGPASSWORD")
+    assert files["userlist.txt"] == render_userlist("plano_app", "$APP_DB_PASSWORD")
 
 
 def test_render_without_out_prints_the_plano_config(capsys: pytest.CaptureFixture[str]) -> None:

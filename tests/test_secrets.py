@@ -42,16 +42,34 @@ def test_reports_only_existing_secrets_without_a_value(secrets_manager: dict[str
     secrets_manager[NAMES.provider_key_secret("ANTHROPIC_API_KEY")] = ["v1"]
     # MISTRAL_API_KEY's secret does not exist yet (before the first `up`): nothing can be said.
     external = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MISTRAL_API_KEY")
-    assert empty_external_keys(NAMES, external) == ["OPENAI_API_KEY"]
+    assert empty_external_keys(NAMES, external).empty == ["OPENAI_API_KEY"]
 
 
 def test_a_prefix_match_is_not_the_secret(secrets_manager: dict[str, list[str]]) -> None:
     secrets_manager[NAMES.provider_key_secret("OPENAI_API_KEY_OLD")] = []
-    assert empty_external_keys(NAMES, ("OPENAI_API_KEY",)) == []
+    assert empty_external_keys(NAMES, ("OPENAI_API_KEY",)).empty == []
 
 
 def test_nothing_to_ask_without_external_keys(secrets_manager: dict[str, list[str]]) -> None:
-    assert empty_external_keys(NAMES, ()) == []
+    assert empty_external_keys(NAMES, ()).empty == []
+
+
+def test_missing_list_permission_is_reported_not_raised(
+    secrets_manager: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI role without ListSecretVersionIds must still preview; the reminder says why it is silent."""
+    secrets_manager[NAMES.provider_key_secret("OPENAI_API_KEY")] = []
+
+    def denied(secret_id: str, **_: Any) -> SimpleNamespace:
+        raise Exception(
+            "invoke of aws:secretsmanager/getSecretVersions:getSecretVersions failed: AccessDeniedException: "
+            "not authorized to perform: secretsmanager:ListSecretVersionIds"
+        )
+
+    monkeypatch.setattr(aws.secretsmanager, "get_secret_versions", denied)
+    check = empty_external_keys(NAMES, ("OPENAI_API_KEY",))
+    assert check.empty == []
+    assert "ListSecretVersionIds" in check.unchecked
 
 
 def test_fill_command_reads_the_value_from_the_environment() -> None:

@@ -189,9 +189,11 @@ def test_prod_database_is_protected() -> None:
 
 
 def test_password_is_generated_alphanumeric_and_long(any_stack: Run) -> None:
-    password = any_stack.one(PASSWORD).inputs
-    assert password["special"] is False
-    assert password["length"] >= 32
+    passwords = any_stack.of_type(PASSWORD)
+    assert sorted(p.name for p in passwords) == ["app-password", "password"]  # master and Plano's role
+    for password in passwords:
+        assert password.inputs["special"] is False
+        assert password.inputs["length"] >= 32
     assert rpc.is_rpc_secret(any_stack.one(RDS).inputs["password"])
 
 
@@ -237,7 +239,7 @@ def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
     assert {"containerName": "pgbouncer", "condition": "HEALTHY"} in defs["plano"]["dependsOn"]
     probe = defs["pgbouncer"]["healthCheck"]["command"]
     assert probe[:2] == ["CMD", "pg_isready"]
-    assert probe[probe.index("-U") + 1] == "plano"  # a known user: probes do not log failed logins
+    assert probe[probe.index("-U") + 1] == "plano_app"  # a known user: probes do not log failed logins
 
 
 def test_task_is_fargate_arm64_by_default(any_stack: Run) -> None:
@@ -290,7 +292,7 @@ def test_init_writes_the_files_and_applies_the_schema_over_tls(any_stack: Run) -
     assert "CREATE TABLE IF NOT EXISTS public.conversation_states" in env["SCHEMA_SQL"]
     assert env["PGSSLMODE"] in ("require", "verify-full")
     assert "psql" in init["command"][0] and "ON_ERROR_STOP=1" in init["command"][0]
-    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD"]
+    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", "APP_DB_PASSWORD"]
 
 
 def test_plano_gets_its_config_and_every_secret_through_ecs_secrets(any_stack: Run) -> None:
@@ -369,9 +371,11 @@ def _policy(run: Run, name: str) -> dict[str, Any]:
 def test_execution_role_reads_exactly_this_tasks_secrets(any_stack: Run) -> None:
     statements = {s["Sid"]: s for s in _policy(any_stack, "execution-policy")["Statement"]}
     secret_arns = {s.name: s for s in any_stack.of_type(SECRET)}
-    assert len(secret_arns) == 3
-    assert sorted(statements["ReadThisTasksSecrets"]["Resource"]) == sorted(
-        [*any_stack.outputs["provider_key_secret_arns"].values(), any_stack.outputs["db_secret_arn"]]
+    assert len(secret_arns) == 4
+    readable = statements["ReadThisTasksSecrets"]["Resource"]
+    app_arn = next(arn for arn in readable if f":secret:{any_stack.outputs['db_app_secret_name']}-" in arn)
+    assert sorted(readable) == sorted(
+        [*any_stack.outputs["provider_key_secret_arns"].values(), any_stack.outputs["db_secret_arn"], app_arn]
     )
     assert statements["ReadThisTasksSecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert "DecryptThisTasksSecrets" not in statements
@@ -512,7 +516,7 @@ def test_external_provider_keys_get_empty_secrets() -> None:
         "plano-dev/provider-keys/ANTHROPIC_API_KEY",
         "plano-dev/provider-keys/OPENAI_API_KEY",
     ]
-    assert [v.name for v in run.of_type(SECRET_VERSION)] == ["db-secret-value"]
+    assert [v.name for v in run.of_type(SECRET_VERSION)] == ["db-secret-value", "db-app-secret-value"]
     assert run.outputs["provider_keys_external"] == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
     # One string for the shell (`pulumi stack output provider_key_fill_commands | bash`), one line per key.
     commands = run.outputs["provider_key_fill_commands"].splitlines()
@@ -595,7 +599,7 @@ def test_outputs_say_where_everything_is(any_stack: Run) -> None:
     ):
         assert outputs.get(key), key
     assert outputs["db_address"].endswith(".rds.amazonaws.com")
-    assert "postgresql://plano:$DB_PASS@127.0.0.1:6432/plano" in outputs["rendered_plano_config"]
+    assert "postgresql://plano_app:$DB_PASS@127.0.0.1:6432/plano" in outputs["rendered_plano_config"]
     assert "sslmode" not in outputs["rendered_plano_config"]
 
 
@@ -605,6 +609,8 @@ def test_prod_endpoint_is_the_https_load_balancer() -> None:
 
 def test_components_parent_their_resources(any_stack: Run) -> None:
     database = any_stack.one("plano:database:Database")
-    assert {r.type for r in children_of(any_stack, database)} >= {RDS, PARAMS, SECRET, PASSWORD}
+    credentials = any_stack.one("plano:database:Credentials")
+    assert {r.type for r in children_of(any_stack, database)} >= {RDS, PARAMS, credentials.type}
+    assert {r.type for r in children_of(any_stack, credentials)} == {SECRET, SECRET_VERSION, PASSWORD}
     service = any_stack.one("plano:service:PlanoService")
     assert {r.type for r in children_of(any_stack, service)} >= {SERVICE, TASK, LOG_GROUP}

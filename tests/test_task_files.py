@@ -40,4 +40,6 @@ def test_init_script_is_valid_sh_and_never_traces() -> None:
     script = render_init_script()
     assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
     assert not re.search(r"^\s*set\s+-\w*x", script, re.MULTILINE) and "set -eu" in script
-    assert 'printf \'"%s" "%s"\\n\' "$PGUSER" "$PGPASSWORD"' in script  # the userlist format
+    # The userlist format, with Plano's role: the sidecar never gets the master password.
+    assert 'printf \'"%s" "%s"\\n\' "$APP_DB_USER" "$APP_DB_PASSWORD"' in script
+    assert "$PGPASSWORD" not in script

@@ -82,6 +82,7 @@ def test_review_stacks_get_their_own_names() -> None:
     assert run.one(RDS).inputs["identifier"] == "plano-pr-123"
     assert {s.inputs["name"] for s in run.of_type(SECRET)} == {
         "plano-pr-123/db",
+        "plano-pr-123/db-app",
         "plano-pr-123/provider-keys/OPENAI_API_KEY",
         "plano-pr-123/provider-keys/ANTHROPIC_API_KEY",
     }

@@ -1,11 +1,13 @@
 """The task's three containers as ECS container definitions (pure: plain values in, dicts out).
 
 - ``init`` (not essential, exits 0): writes the rendered files into the task's two volumes and
-  applies ``schema.sql`` over TLS with psql. Gets the database password as an ECS secret.
+  applies ``schema.sql`` over TLS with psql as the master user (DDL, grants, Plano's role). The
+  only container that gets the master password, and Plano's role's password (for PgBouncer's
+  userlist), both as ECS secrets.
 - ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded.
-- ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` and every provider key are
-  ECS secrets (``valueFrom``), never environment values; starts with no package index reachable
-  (``images.plano_image_environment``); starts once PgBouncer is healthy,
+- ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` (Plano's role, not the master
+  user) and every provider key are ECS secrets (``valueFrom``), never environment values; starts
+  with no package index reachable (``images.plano_image_environment``); starts once PgBouncer is healthy,
   because Plano 0.4.36 exits when its first database connection fails. Only the listener ports
   are mapped: never 9901 (Envoy admin), 9091 or 9092.
 """
@@ -28,6 +30,7 @@ from components.core.task_env import (
     plano_environment,
 )
 from components.core.task_files import (
+    APP_PASSWORD_VAR,
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
     INIT_SCRIPT_NAME,
@@ -57,7 +60,9 @@ class TaskInputs:
     db_name: str
     db_user: str
     tls_mode: TlsMode
-    db_password_arn: str  # the DB secret's ARN; the password is its `password` JSON key
+    db_password_arn: str  # the master secret's ARN (init only); the password is its `password` JSON key
+    app_user: str  # Plano's own role (plano and pgbouncer log in as it)
+    app_password_arn: str  # that role's secret's ARN
     files: Mapping[str, str]  # task_files.task_files(): what init writes and runs
     listeners: tuple[Listener, ...]
     health_port: int
@@ -86,13 +91,15 @@ def db_password_value_from(secret_arn: str) -> str:
 
 
 def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
-    password_ref = db_password_value_from(inputs.db_password_arn)
+    master_password_ref = db_password_value_from(inputs.db_password_arn)
+    app_password_ref = db_password_value_from(inputs.app_password_arn)
     init_env = init_environment(
         inputs.files,
         db_host=inputs.db_host,
         db_port=inputs.db_port,
         db_name=inputs.db_name,
         db_user=inputs.db_user,
+        app_user=inputs.app_user,
         tls_mode=inputs.tls_mode,
     )
     if inputs.tls_mode is TlsMode.VERIFY_FULL:
@@ -104,7 +111,11 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "entryPoint": ["sh", "-c"],
         "command": [inputs.files[INIT_SCRIPT_NAME]],
         "environment": _env(init_env),
-        "secrets": [{"name": "PGPASSWORD", "valueFrom": password_ref}],
+        # The master password serves DDL and grants; the app role's goes into PgBouncer's userlist.
+        "secrets": [
+            {"name": "PGPASSWORD", "valueFrom": master_password_ref},
+            {"name": APP_PASSWORD_VAR, "valueFrom": app_password_ref},
+        ],
         "mountPoints": [
             {"sourceVolume": PLANO_VOLUME, "containerPath": INIT_PLANO_DIR, "readOnly": False},
             {"sourceVolume": PGBOUNCER_VOLUME, "containerPath": INIT_PGBOUNCER_DIR, "readOnly": False},
@@ -123,7 +134,7 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
         "healthCheck": {
             "command": pgbouncer_health_command(
-                host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=inputs.db_user, db_name=inputs.db_name
+                host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=inputs.app_user, db_name=inputs.db_name
             ),
             "interval": 10,
             "timeout": 5,
@@ -133,7 +144,8 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "stopTimeout": STOP_TIMEOUT_S,
         "logConfiguration": _logs(inputs, "pgbouncer"),
     }
-    secrets = [{"name": DB_PASSWORD_VAR, "valueFrom": password_ref}]
+    # Plano logs in as its own role: it never receives the master password.
+    secrets = [{"name": DB_PASSWORD_VAR, "valueFrom": app_password_ref}]
     secrets += [{"name": name, "valueFrom": arn} for name, arn in sorted(inputs.provider_key_arns.items())]
     plano = {
         "name": "plano",

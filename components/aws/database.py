@@ -4,15 +4,16 @@ Creates:
 - a DB subnet group over the private subnets;
 - a parameter group of the engine's family with ``rds.force_ssl = 1`` (the server refuses plain
   text) and pg_cron preloaded for the retention job, scheduled in this database;
-- a generated password (alphanumeric, 40 characters, kept in Pulumi state as a secret and stable
-  across runs), and a Secrets Manager secret holding the RDS-style JSON
-  (username, password, host, port, dbname, engine): the only place the password is readable;
+- the credentials (``credentials.py``): generated passwords for the master user and for Plano's
+  own role, each in its own Secrets Manager secret with RDS-style JSON (the only places the
+  passwords are readable); ``plano:dbPasswordVersion`` rotates both;
 - the instance: encrypted gp3 storage with autoscaling, not publicly accessible, CA
   ``rds-ca-rsa2048-g1``, admitting only the service's security group.
 
 Profiles: dev has no deletion protection, no final snapshot, one day of backups, immediate changes,
-and a secret deleted without recovery window, so teardown and re-create just work. Prod is
-Multi-AZ, deletion-protected, ``protect``-ed in Pulumi, keeps 7+ days of backups, takes a final
+and secrets deleted without recovery window, so teardown and re-create just work. Prod is
+Multi-AZ, deletion-protected, ``protect``-ed in Pulumi (the instance and the secrets, never the
+secret versions, which a changed value replaces), keeps 7+ days of backups, takes a final
 snapshot with a unique name, has Performance Insights and exports its logs to CloudWatch log
 groups the stack owns (so they have a retention).
 """
@@ -25,8 +26,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.credentials import DatabaseCredentials, DatabaseCredentialsArgs
 from components.core.naming import Names
-from components.core.passwords import DB_PASSWORD_RULES
 from components.core.settings import DatabaseSettings, ProfilePolicy
 
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
@@ -72,20 +73,26 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     """Port of the instance."""
     secret_arn: pulumi.Output[str]
-    """ARN of the Secrets Manager secret with the RDS-style JSON (password under `password`)."""
+    """ARN of the master secret with the RDS-style JSON (password under `password`): init only."""
     secret_name: pulumi.Output[str]
     """Name of that secret."""
+    app_secret_arn: pulumi.Output[str]
+    """ARN of Plano's role's secret (same JSON shape): plano and pgbouncer."""
+    app_secret_name: pulumi.Output[str]
+    """Name of that secret."""
+    app_user: str
+    """Plano's role."""
     identifier: pulumi.Output[str]
     """RDS instance identifier."""
-    secret_value: aws.secretsmanager.SecretVersion
-    """The secret's value: tasks must not start before it exists (use in depends_on)."""
+    secret_values: list[aws.secretsmanager.SecretVersion]
+    """Both secrets' values: tasks must not start before they exist (use in depends_on)."""
+    secret_version_ids: list[pulumi.Output[str]]
+    """Their version ids: a change means the tasks must be replaced (service triggers)."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:database:Database", name, None, opts)
         db, policy, names = args.settings, args.policy, args.names
         child = pulumi.ResourceOptions(parent=self)
-        # Prod's stateful resources cannot be deleted by a stray `pulumi destroy` or refactor.
-        keep = pulumi.ResourceOptions(parent=self, protect=policy.protect)
         kms = args.kms_key_arn or None
 
         subnet_group = aws.rds.SubnetGroup(
@@ -106,9 +113,21 @@ class Database(pulumi.ComponentResource):
             # A new family gets a new name: create the new group before the old one goes.
             opts=child,
         )
-        password = random.RandomPassword(
-            "password",
-            **DB_PASSWORD_RULES,  # alphanumeric, shared with the local stack
+        # The passwords and their secrets do not depend on the engine (credentials.py).
+        credentials = DatabaseCredentials(
+            "credentials",
+            DatabaseCredentialsArgs(
+                names=names,
+                master_user=db.user,
+                app_user=db.app_user,
+                db_name=db.name,
+                password_version=db.password_version,
+                kms_key_arn=args.kms_key_arn,
+                recovery_window_days=policy.secret_recovery_window_days,
+                protect=policy.protect,
+                tags=args.tags,
+                aliases_parent=self,  # the master password and secret were this component's children
+            ),
             opts=child,
         )
 
@@ -144,7 +163,7 @@ class Database(pulumi.ComponentResource):
             kms_key_id=kms,
             db_name=db.name,
             username=db.user,
-            password=password.result,
+            password=credentials.master_password,
             port=5432,
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=[args.security_group_id],
@@ -173,38 +192,18 @@ class Database(pulumi.ComponentResource):
             ),
         )
 
-        secret = aws.secretsmanager.Secret(
-            "db-secret",
-            name=names.db_secret,
-            description="Plano state database credentials (RDS-style JSON); DB_PASS is `password`",
-            kms_key_id=kms,
-            recovery_window_in_days=policy.secret_recovery_window_days,
-            tags=args.tags,
-            opts=keep,
-        )
-        secret_json = pulumi.Output.json_dumps(
-            {
-                "engine": "postgres",
-                "host": instance.address,
-                "port": instance.port,
-                "dbname": db.name,
-                "username": db.user,
-                "password": password.result,
-            }
-        )
-        version = aws.secretsmanager.SecretVersion(
-            "db-secret-value",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.secret(secret_json),  # type: ignore[arg-type]
-            opts=keep,
-        )
+        credentials.store(host=instance.address, port=instance.port, engine="postgres")
 
         self.address = instance.address
         self.port = instance.port
-        self.secret_arn = secret.arn
-        self.secret_name = secret.name
+        self.secret_arn = credentials.master_secret_arn
+        self.secret_name = credentials.master_secret_name
+        self.app_secret_arn = credentials.app_secret_arn
+        self.app_secret_name = credentials.app_secret_name
+        self.app_user = credentials.app_user
         self.identifier = instance.identifier
-        self.secret_value = version
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs(
             {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}

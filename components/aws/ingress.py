@@ -22,6 +22,8 @@ from components.core.plano_config import Listener
 MIN_IDLE_TIMEOUT_S = 300
 MAX_IDLE_TIMEOUT_S = 4000
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+DEV_DEREGISTRATION_DELAY_S = 10
+MAX_DEREGISTRATION_DELAY_S = 3600  # the target group attribute's maximum
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,19 @@ def alb_listeners(listeners: tuple[Listener, ...], *, https: bool) -> list[AlbLi
 def idle_timeout_s(listeners: tuple[Listener, ...]) -> int:
     longest = max((lst.timeout_s or 0 for lst in listeners), default=0)
     return min(MAX_IDLE_TIMEOUT_S, max(MIN_IDLE_TIMEOUT_S, longest + 5 if longest else 0))
+
+
+def deregistration_delay_s(listeners: tuple[Listener, ...], *, keep_streams: bool) -> int:
+    """How long a task leaving the target group keeps serving what it has in flight.
+
+    ECS deregisters a task and waits this long before it sends SIGTERM, on which Envoy in Plano's
+    image exits at once (DESIGN.md 5.6): so in prod it covers the longest listener timeout (at
+    least Plano's default 300 s), and a deploy cuts no stream. Dev stays quick (10 s).
+    """
+    if not keep_streams:
+        return DEV_DEREGISTRATION_DELAY_S
+    longest = max((lst.timeout_s or 0 for lst in listeners), default=0)
+    return min(MAX_DEREGISTRATION_DELAY_S, max(MIN_IDLE_TIMEOUT_S, longest))
 
 
 def endpoint_urls(dns_name: str, listeners: tuple[Listener, ...], *, https: bool) -> dict[str, str]:
@@ -102,6 +117,9 @@ class LoadBalancer(pulumi.ComponentResource):
     """Plano listener name -> target group ARN (the service registers its tasks there)."""
     endpoint_urls: pulumi.Output[dict[str, str]]
     """Plano listener name -> URL for clients."""
+    listeners: list[aws.lb.Listener]
+    """The listeners: the service must depend on them (a target group without a load balancer
+    cannot take a service's tasks)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:ingress:LoadBalancer", name, None, opts)
@@ -144,6 +162,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
+        listeners: list[aws.lb.Listener] = []
         for plan in alb_listeners(args.listeners, https=https):
             if plan.target is None:
                 action = aws.lb.ListenerDefaultActionArgs(
@@ -154,7 +173,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 )
             else:
                 action = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=groups[plan.target.name].arn)
-            aws.lb.Listener(
+            listener_resource = aws.lb.Listener(
                 f"listener-{plan.port}",
                 load_balancer_arn=alb.arn,
                 port=plan.port,
@@ -165,7 +184,9 @@ class LoadBalancer(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
+            listeners.append(listener_resource)
 
+        self.listeners = listeners
         self.dns_name = alb.dns_name
         self.target_group_arns = {name: group.arn for name, group in groups.items()}
         self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(dns, args.listeners, https=https))

@@ -17,6 +17,8 @@ import pulumi_aws as aws
 from components.core.settings import NatGateways, NetworkSettings
 
 AZ_COUNT = 2
+# DescribeAvailabilityZones filters: regular zones need no opt-in and have zone-type availability-zone.
+STANDARD_ZONE_FILTERS = (("opt-in-status", "opt-in-not-required"), ("zone-type", "availability-zone"))
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int = AZ_COUNT) -> tuple[list[str], list[str]]:
@@ -68,7 +70,13 @@ class Network(pulumi.ComponentResource):
         def tagged(name: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{prefix}-{name}"}
 
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        # Standard availability zones only: Local and Wavelength Zones lack services this stack
+        # needs (RDS Multi-AZ, NAT gateways) and are listed once a region has opted in to them.
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name=f, values=[v]) for f, v in STANDARD_ZONE_FILTERS],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
         vpc = aws.ec2.Vpc(
             "vpc",
             cidr_block=settings.vpc_cidr,

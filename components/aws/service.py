@@ -5,7 +5,9 @@ retention, the execution role (logs, exactly this task's secrets, KMS/ECR only w
 the task role (no permissions; ECS Exec's ``ssmmessages`` actions only without a load balancer),
 the task definition with the ``init``, ``pgbouncer`` and ``plano`` containers
 (``containers.py``), the service (deployment circuit breaker with rollback; ECS Exec only
-without a load balancer) and, in prod, CPU target-tracking autoscaling.
+without a load balancer; redeployed whenever a secret value it reads changes, through
+``triggers``; created after the load balancer's listeners) and, in prod, CPU target-tracking
+autoscaling.
 """
 
 from __future__ import annotations
@@ -25,12 +27,28 @@ from components.aws.containers import (
     check_task_definition_size,
     container_definitions,
 )
+from components.aws.credentials import service_triggers
 from components.aws.iam import check_role_policy_size, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
 from components.core.naming import Names
 from components.core.plano_config import Listener
 from components.core.settings import Capacity, TlsMode
 
 CPU_TARGET_PERCENT = 60
+
+
+def redeploy_command(cluster: pulumi.Input[str], service: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    """One command that rolls the tasks (they read every secret afresh) and waits until it is done."""
+    return pulumi.Output.concat(
+        f"aws ecs update-service --region {region} --cluster ",
+        cluster,
+        " --service ",
+        service,
+        " --force-new-deployment --query service.serviceName --output text",
+        f" && aws ecs wait services-stable --region {region} --cluster ",
+        cluster,
+        " --services ",
+        service,
+    )
 
 
 @dataclass
@@ -80,7 +98,13 @@ class ServiceArgs:
     tls_mode: TlsMode
     """TLS mode of the init step and the sidecar."""
     db_secret_arn: pulumi.Input[str]
-    """Secret holding the database credentials."""
+    """Secret holding the master credentials (the init step's only)."""
+    app_user: str
+    """Plano's own database role."""
+    app_secret_arn: pulumi.Input[str]
+    """Secret holding Plano's role's credentials (plano and pgbouncer)."""
+    secret_version_ids: Sequence[pulumi.Input[str]]
+    """Version ids of every secret value Pulumi writes for the task: a change redeploys it."""
     provider_key_arns: Mapping[str, pulumi.Input[str]]
     """Env name -> secret ARN of each provider key."""
     environment: Mapping[str, str]
@@ -96,7 +120,7 @@ class ServiceArgs:
     protect: bool = False
     """Protect the log group (prod)."""
     depends_on: Sequence[pulumi.Resource] = ()
-    """Resources the tasks need before they start (secret values)."""
+    """Resources the service needs first (secret values, the load balancer's listeners)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
 
@@ -157,7 +181,7 @@ class PlanoService(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        secret_arns = [args.db_secret_arn, *args.provider_key_arns.values()]
+        secret_arns = [args.db_secret_arn, args.app_secret_arn, *args.provider_key_arns.values()]
         aws.iam.RolePolicy(
             "execution-policy",
             role=execution_role.id,
@@ -199,6 +223,7 @@ class PlanoService(pulumi.ComponentResource):
             args.db_port,
             args.db_secret_arn,
             args.files,
+            args.app_secret_arn,
             *[args.provider_key_arns[n] for n in provider_names],
         ).apply(
             lambda v: check_task_definition_size(
@@ -216,10 +241,12 @@ class PlanoService(pulumi.ComponentResource):
                             db_user=args.db_user,
                             tls_mode=args.tls_mode,
                             db_password_arn=v[3],
+                            app_user=args.app_user,
+                            app_password_arn=v[5],
                             files=v[4],
                             listeners=args.listeners,
                             health_port=args.health_port,
-                            provider_key_arns=dict(zip(provider_names, v[5:], strict=True)),
+                            provider_key_arns=dict(zip(provider_names, v[6:], strict=True)),
                             environment=args.environment,
                         )
                     )
@@ -272,8 +299,12 @@ class PlanoService(pulumi.ComponentResource):
             ],
             health_check_grace_period_seconds=args.health_check_grace_s if args.target_group_arns else None,
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
-            # The provider requires it to change capacity_provider_strategies (plano:capacity) in place.
+            # The provider requires it to change capacity_provider_strategies (plano:capacity) in place,
+            # and for `triggers`.
             force_new_deployment=True,
+            # ECS reads secrets only when a task starts: a new value of any secret Pulumi writes (a
+            # provider key, a rotated DB password, a moved endpoint) must roll the tasks.
+            triggers=service_triggers(args.secret_version_ids),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             enable_execute_command=exec_enabled,
@@ -331,4 +362,4 @@ class PlanoService(pulumi.ComponentResource):
         )
 
 
-__all__ = ["STOP_TIMEOUT_S", "PlanoService", "ServiceArgs"]
+__all__ = ["STOP_TIMEOUT_S", "PlanoService", "ServiceArgs", "redeploy_command"]

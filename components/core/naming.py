@@ -142,6 +142,10 @@ class Names:
     def db_secret(self) -> str:
         return self.path("secret", "db")
 
+    @property
+    def db_app_secret(self) -> str:
+        return self.path("secret", "db-app")
+
     def provider_key_secret(self, env_name: str) -> str:
         return self.path("secret", "provider-keys", env_name)
 

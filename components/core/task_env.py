@@ -32,9 +32,14 @@ def init_environment(
     db_port: int,
     db_name: str,
     db_user: str,
+    app_user: str,
     tls_mode: TlsMode,
 ) -> dict[str, str]:
-    """What init.sh reads, except PGPASSWORD (a secret) and where the CA comes from."""
+    """What init.sh reads, except the two passwords (secrets) and where the CA comes from.
+
+    ``db_user`` is the master user (DDL, grants); ``app_user`` is Plano's own role, which the init
+    step creates and writes into PgBouncer's userlist.
+    """
     return {
         "PLANO_CONFIG_YAML": files[PLANO_CONFIG_NAME],
         "PGBOUNCER_INI": files[PGBOUNCER_INI_NAME],
@@ -43,6 +48,7 @@ def init_environment(
         "PGPORT": str(db_port),
         "PGDATABASE": db_name,
         "PGUSER": db_user,
+        "APP_DB_USER": app_user,
         "PGSSLMODE": tls_mode.value,
         "PGCONNECT_TIMEOUT": "10",
         "PGAPPNAME": "plano-init",

@@ -2,19 +2,22 @@
 
 The same functions feed the ECS task definition and ``python -m components render``; the
 integration tests run PostgreSQL and PgBouncer with exactly these files. None of them holds a
-secret: the database password reaches the task only as an ECS secret, and the init script writes
-it into PgBouncer's ``userlist.txt`` (mode 0400, owned by PgBouncer's user) at task start.
+secret: the database passwords reach the task only as ECS secrets; the init script uses the master
+password for DDL and grants and writes Plano's role's password into PgBouncer's ``userlist.txt``
+(mode 0400, owned by PgBouncer's user) at task start.
 
 Files:
 - ``plano_config.yaml``: the rendered Plano config (``plano_config.render_plano_config``).
 - ``pgbouncer.ini``: the TLS sidecar. Listens on 127.0.0.1 only; transaction pooling with
   prepared statements, so Plano's single connection survives a database restart or failover
-  (DESIGN.md 3); TLS to RDS with ``require`` or ``verify-full``.
-- ``schema.sql``: Plano's table and indexes (Plano 0.4.36 does not create them) and the pg_cron
-  retention job; idempotent and safe when several tasks start at once.
+  (DESIGN.md 3); queries wait out an outage of ``QUERY_WAIT_TIMEOUT_S`` and follow a moved DNS
+  name within ``DNS_MAX_TTL_S``; TLS to RDS with ``require`` or ``verify-full``.
+- ``schema.sql``: Plano's table and indexes (Plano 0.4.36 does not create them), Plano's own
+  role with only the rights it needs, and the pg_cron retention job; idempotent and safe when
+  several tasks start at once.
 - ``init.sh``: what the init container runs.
-- ``userlist.txt``: written by ``init.sh`` at task start from the password secret; rendered here
-  with the ``$PGPASSWORD`` reference in its place.
+- ``userlist.txt``: written by ``init.sh`` at task start from Plano's role's secret; rendered
+  here with the ``$APP_DB_PASSWORD`` reference in its place.
 """
 
 from __future__ import annotations
@@ -42,6 +45,25 @@ CA_BUNDLE_NAME = "rds-ca.pem"
 USERLIST_NAME = "userlist.txt"
 SCHEMA_NAME = "schema.sql"
 INIT_SCRIPT_NAME = "init.sh"
+# The init container's env var with Plano's role's password (an ECS secret; schema.sql reads it
+# with psql's \getenv, so it is never on a command line or in a file but the userlist).
+APP_PASSWORD_VAR = "APP_DB_PASSWORD"
+
+# How long the sidecar holds a client's query while no database server can be reached: a Multi-AZ
+# failover or maintenance reboot (RDS: typically 60-120 s, "Failing over a Multi-AZ DB instance")
+# or an Aurora Serverless v2 resume from 0 ACU (about 15 s, longer after a day paused). Plano has
+# one connection for its lifetime; if PgBouncer gives up on a query it closes that connection
+# and state storage is gone until the task restarts. So wait out twice the documented failover.
+DB_OUTAGE_BUDGET_S = 120
+QUERY_WAIT_TIMEOUT_S = 2 * DB_OUTAGE_BUDGET_S
+# The database's name moves to the promoted standby by DNS (RDS records have a 5 s TTL): look it
+# up again that often, and retry a failed login soon, so the moved name is used within seconds.
+DNS_MAX_TTL_S = 5
+SERVER_LOGIN_RETRY_S = 2
+# One connection attempt (TCP + TLS + login) to an address that may be gone (the old primary):
+# give up and resolve again after this long. A resuming Aurora cluster holds the attempt until it
+# is up; a timed-out attempt is simply retried while the client's query waits.
+SERVER_CONNECT_TIMEOUT_S = 10
 
 
 def rds_ca_bundle_url(region: str) -> str:
@@ -81,7 +103,8 @@ listen_addr = {SIDECAR_HOST}
 listen_port = {opts.listen_port}
 unix_socket_dir =
 
-; Clients (Plano) log in with the database user's own password (SCRAM).
+; Clients (Plano) log in with Plano's own role and its password (SCRAM); PgBouncer logs in to the
+; database with the same role. The master user's password is never in this container.
 auth_type = scram-sha-256
 auth_file = {opts.config_dir}/{USERLIST_NAME}
 
@@ -101,9 +124,17 @@ reserve_pool_size = 2
 server_tls_protocols = secure
 client_tls_sslmode = disable
 
-server_connect_timeout = 5
-server_login_retry = 1
-query_wait_timeout = 30
+; Outages: the database is gone for a failover, a maintenance reboot or an Aurora resume. A
+; client's query waits (never fails) up to query_wait_timeout while PgBouncer retries the login
+; every server_login_retry s and looks the name up again after dns_max_ttl s, so it follows the
+; name to the promoted standby within seconds; the client's connection is kept throughout.
+query_wait_timeout = {QUERY_WAIT_TIMEOUT_S}
+server_connect_timeout = {SERVER_CONNECT_TIMEOUT_S}
+server_login_retry = {SERVER_LOGIN_RETRY_S}
+dns_max_ttl = {DNS_MAX_TTL_S}
+dns_nxdomain_ttl = {DNS_MAX_TTL_S}
+; Plano holds its connection for ever and may be idle for hours: never close it for idleness.
+client_idle_timeout = 0
 server_lifetime = 3600
 server_idle_timeout = 300
 ignore_startup_parameters = extra_float_digits,options
@@ -112,8 +143,36 @@ log_disconnections = 0
 """
 
 
-def render_schema_sql(retention_days: int) -> str:
-    """Plano's table, its indexes and the retention job. Applying it twice changes nothing."""
+def render_app_role_sql(app_user: str, db_name: str) -> str:
+    r"""Plano's role: created if missing, its password set from the secret, only the rights it needs.
+
+    Plano 0.4.36 runs three statements (DESIGN.md 2.2): a check of ``pg_tables`` (readable by
+    everyone), its upsert and its select. So: CONNECT, USAGE on the schema, and SELECT, INSERT,
+    UPDATE, DELETE on its table; no DDL, no other table. The password comes from the init
+    container's environment through psql's ``\getenv`` (psql 15 or newer), never from a file.
+    """
+    return f"""\
+-- Plano's own role (least privilege); the master user keeps DDL and grants.
+\\getenv app_password {APP_PASSWORD_VAR}
+DO $role$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app_user}') THEN
+        CREATE ROLE "{app_user}" LOGIN;
+    END IF;
+END
+$role$;
+ALTER ROLE "{app_user}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'app_password';
+GRANT CONNECT ON DATABASE "{db_name}" TO "{app_user}";
+GRANT USAGE ON SCHEMA public TO "{app_user}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLE} TO "{app_user}";
+-- PostgreSQL 15+ already refuses CREATE in schema public to PUBLIC; older majors do not.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+"""
+
+
+def render_schema_sql(retention_days: int, app_user: str = "", db_name: str = "") -> str:
+    """Plano's table, its indexes, Plano's role and the retention job. Applying it twice changes nothing."""
+    app_role = render_app_role_sql(app_user, db_name) if app_user else ""
     if retention_days > 0:
         retention = f"""\
 -- Retention: Plano never deletes state and each row holds the whole conversation so far.
@@ -156,7 +215,7 @@ CREATE INDEX IF NOT EXISTS idx_conversation_states_created_at ON {TABLE} (create
 CREATE INDEX IF NOT EXISTS idx_conversation_states_provider ON {TABLE} (provider);
 -- Serves the retention job.
 CREATE INDEX IF NOT EXISTS idx_conversation_states_updated_at ON {TABLE} (updated_at);
-{retention}COMMIT;
+{app_role}{retention}COMMIT;
 """
 
 
@@ -164,9 +223,11 @@ def render_init_script() -> str:
     """The init container's program: write the files, then apply the schema over TLS.
 
     Everything it needs comes from the environment: the files' contents (plain), the database
-    connection (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE), for verify-full the CA as PEM in
-    DB_CA_BUNDLE_PEM (Docker) or else RDS_CA_BUNDLE_URL to download (AWS), and PGPASSWORD (a
-    secret). It needs sh, psql and, for the download, an HTTPS-verifying wget (BusyBox's in Alpine
+    connection (PGHOST, PGPORT, PGDATABASE, PGUSER = the master user, PGSSLMODE), APP_DB_USER,
+    for verify-full the CA as PEM in DB_CA_BUNDLE_PEM (Docker) or else RDS_CA_BUNDLE_URL to
+    download (AWS), and two secrets: PGPASSWORD (master: DDL, grants, Plano's role) and
+    APP_DB_PASSWORD (Plano's role: the userlist and the role's password). It needs sh, psql 15+
+    (for ``\\getenv``) and, for the download, an HTTPS-verifying wget (BusyBox's in Alpine
     verifies through ssl_client).
     Output directories and PgBouncer's uid can be overridden, which the tests do.
     """
@@ -183,8 +244,9 @@ mkdir -p "$PLANO_DIR" "$PGBOUNCER_DIR"
 
 printf '%s' "$PLANO_CONFIG_YAML" > "$PLANO_DIR/{PLANO_CONFIG_NAME}"
 printf '%s' "$PGBOUNCER_INI" > "$PGBOUNCER_DIR/{PGBOUNCER_INI_NAME}"
-# The database password is alphanumeric (generated so), so it needs no quoting here.
-printf '"%s" "%s"\\n' "$PGUSER" "$PGPASSWORD" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
+# Plano's role, not the master user: the sidecar never holds the master password. The password is
+# alphanumeric (generated so), so it needs no quoting here.
+printf '"%s" "%s"\\n' "$APP_DB_USER" "${APP_PASSWORD_VAR}" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
 
 if [ "$PGSSLMODE" = "verify-full" ] && [ -n "${{DB_CA_BUNDLE_PEM:-}}" ]; then
     # The database's own CA, handed over as PEM (the local stack's CA on Docker).
@@ -238,14 +300,14 @@ def task_files(settings: Settings, db_host: str, db_port: int = 5432) -> dict[st
     """Name -> content of the files the task's init step works with, for a stack's settings.
 
     The one source of the task definition's file contents and of ``python -m components render``.
-    ``userlist.txt`` holds only the ``$PGPASSWORD`` reference; the task fills in the secret.
+    ``userlist.txt`` holds only the ``$APP_DB_PASSWORD`` reference; the task fills in the secret.
     """
     db = settings.database
     pgbouncer = PgBouncerOptions(db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode)
     return {
         PLANO_CONFIG_NAME: settings.plano.text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),
-        SCHEMA_NAME: render_schema_sql(db.state_retention_days),
+        SCHEMA_NAME: render_schema_sql(db.state_retention_days, db.app_user, db.name),
         INIT_SCRIPT_NAME: render_init_script(),
-        USERLIST_NAME: render_userlist(db.user, "$PGPASSWORD"),
+        USERLIST_NAME: render_userlist(db.app_user, f"${APP_PASSWORD_VAR}"),
     }

@@ -53,6 +53,8 @@ REVIEW_KEYS: dict[str, tuple[str, ...]] = {
     "aws:ecs/service:Service": ("desiredCount", "capacityProviderStrategies", "enableExecuteCommand"),
     "aws:lb/loadBalancer:LoadBalancer": ("internal", "idleTimeout"),
     "aws:lb/listener:Listener": ("port", "protocol", "certificateArn"),
+    # How long a stream may run on after its task leaves the target group (deploys, scale-in).
+    "aws:lb/targetGroup:TargetGroup": ("port", "deregistrationDelay"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
         "fromPort",
         "cidrIpv4",

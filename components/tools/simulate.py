@@ -179,7 +179,15 @@ class OfflineMocks(Mocks):
         out: dict[str, Any] = {}
         physical = plain.get("name") or plain.get("identifier") or f"{name}-{rid[:7]}"
         if t == "random:index/randomPassword:RandomPassword":
-            out["result"] = MOCK_PASSWORD
+            # One known value for the master password; others differ by name and keepers, so
+            # tests can tell the passwords apart and see a rotation.
+            keepers = json.dumps(plain.get("keepers") or {}, sort_keys=True)
+            tag = hashlib.sha256(f"{name}/{keepers}".encode()).hexdigest()[:12]
+            out["result"] = MOCK_PASSWORD if name == "password" and keepers == "{}" else f"Mock{tag}Pw"
+        elif t == "aws:secretsmanager/secretVersion:SecretVersion":
+            # Secrets Manager gives every new value a new version id.
+            value = json.dumps(plain.get("secretString"), sort_keys=True, default=str)
+            out["version_id"] = out["versionId"] = hashlib.sha256(f"{name}/{value}".encode()).hexdigest()[:32]
         elif t == "random:index/randomId:RandomId":
             out["hex"] = rid[:8]
         elif t == "aws:ec2/vpc:Vpc":

@@ -57,6 +57,7 @@ from psycopg.types.numeric import Int8
 from components.aws.containers import TaskInputs, container_definitions
 from components.core.settings import Settings, TlsMode, load_settings
 from components.core.task_files import (
+    APP_PASSWORD_VAR,
     PGBOUNCER_INI_NAME,
     PgBouncerOptions,
     render_pgbouncer_ini,
@@ -482,7 +483,8 @@ full_page_writes = off
         """The application role and database, as RDS creates them, and pg_cron (see module doc)."""
         with self.admin("postgres") as conn:
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                # Like RDS's master user: CREATEROLE (init.sh creates Plano's role), no superuser.
+                sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
                     sql.Identifier(self.user), sql.Literal(self.password)
                 )
             )
@@ -600,12 +602,14 @@ def task_init_container(
         db_user=settings.database.user,
         tls_mode=tls_mode,
         db_password_arn="arn:aws:secretsmanager:test",
+        app_user=settings.database.app_user,
+        app_password_arn="arn:aws:secretsmanager:test-app",
         files=files,
         listeners=plano.listeners,
         health_port=plano.health_listener.port,
     )
     init = next(c for c in container_definitions(inputs) if c["name"] == "init")
-    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD"], init["secrets"]
+    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", APP_PASSWORD_VAR], init["secrets"]
     return init
 
 
@@ -720,8 +724,10 @@ class StatePath:
         self.tools = tools or find_tools()
         self.settings = stack_settings(stack)
         self.db_name = self.settings.database.name
-        self.user = self.settings.database.user
+        self.user = self.settings.database.user  # the master user (RDS's), owner of the database
         self.password = generate_password()
+        self.app_user = self.settings.database.app_user  # Plano's role, created by init.sh
+        self.app_password = generate_password()
         self._cleanup = contextlib.ExitStack()
         self._bouncers: list[PgBouncer] = []
         self._closed = False
@@ -819,7 +825,8 @@ class StatePath:
         home.mkdir()
         env.update(
             {
-                "PGPASSWORD": self.password,  # the ECS secret
+                "PGPASSWORD": self.password,  # the ECS secrets
+                APP_PASSWORD_VAR: self.app_password,
                 "PLANO_DIR": str(plano_dir),
                 "PGBOUNCER_DIR": str(pgbouncer_dir),
                 "PGBOUNCER_UID": str(self.tools.uid),
@@ -867,7 +874,8 @@ class StatePath:
         if init.returncode != 0:
             raise RuntimeError(f"init.sh exited {init.returncode}:\n{init.stdout}{init.stderr}")
         bouncer = self.start_pgbouncer(name, init.pgbouncer_dir, port)
-        return Sidecar(tls_mode, init, bouncer, self.user, self.password, self.db_name)
+        # Plano logs in as its own role; the sidecar has no other credentials.
+        return Sidecar(tls_mode, init, bouncer, self.app_user, self.app_password, self.db_name)
 
     def psql_apply(self, script: str) -> subprocess.CompletedProcess[str]:
         """Apply SQL the way init.sh does: psql -X -q -v ON_ERROR_STOP=1 -f -, over verify-full TLS."""

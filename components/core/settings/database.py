@@ -94,6 +94,7 @@ def _database(read: _Reader) -> DatabaseSettings:
         backup_retention_days=backups,
         tls_mode=read.choice("dbTlsMode", TlsMode),
         state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
+        password_version=read.integer("dbPasswordVersion", minimum=1, maximum=1_000_000),
     )
 
 

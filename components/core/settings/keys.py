@@ -167,6 +167,13 @@ KEYS: tuple[Key, ...] = (
         "plano",
         rule="1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres, admin, ...)",
     ),
+    Key(
+        "dbPasswordVersion",
+        "integer",
+        "Bump to rotate the database passwords (master and Plano's role) with a rolling redeploy.",
+        1,
+        rule="1 or more; only ever increase it",
+    ),
     Key("dbAllocatedStorageGb", "integer", f"Initial gp3 storage in GB. {_P}", 0, per_profile=True, rule="20-65536"),
     Key(
         "dbMaxAllocatedStorageGb",

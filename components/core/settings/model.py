@@ -60,6 +60,11 @@ class NetworkSettings:
         return self.create_vpc and self.nat_gateways is NatGateways.NONE
 
 
+def app_role_name(master_user: str) -> str:
+    """Plano's role: the master user's name with ``_app`` (63 characters at most, PostgreSQL's limit)."""
+    return f"{master_user[:59]}_app"
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
     instance_class: str
@@ -73,6 +78,13 @@ class DatabaseSettings:
     backup_retention_days: int
     tls_mode: TlsMode
     state_retention_days: int
+    # Bumped by the user to rotate both passwords (plano:dbPasswordVersion).
+    password_version: int = 1
+
+    @property
+    def app_user(self) -> str:
+        """Plano's own least-privilege role (the master user keeps DDL and grants)."""
+        return app_role_name(self.user)
 
 
 @dataclass(frozen=True)
