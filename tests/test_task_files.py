@@ -29,9 +29,9 @@ def test_no_unix_socket_and_no_admin_console() -> None:
 
 
 def test_retention_job_is_scheduled_or_removed() -> None:
-    on = render_schema_sql(30)
+    on = render_schema_sql(30, "plano_app", "plano")
     assert "cron.schedule(" in on and "INTERVAL '30 days'" in on and "cron.unschedule" not in on
-    off = render_schema_sql(0)
+    off = render_schema_sql(0, "plano_app", "plano")
     assert "cron.unschedule" in off and "cron.schedule(" not in off
     assert off.count("CREATE TABLE IF NOT EXISTS") == on.count("CREATE TABLE IF NOT EXISTS") == 1
 

@@ -161,7 +161,7 @@ BEGIN
     END IF;
 END
 $role$;
-ALTER ROLE "{app_user}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'app_password';
+ALTER ROLE "{app_user}" WITH LOGIN PASSWORD :'app_password';
 GRANT CONNECT ON DATABASE "{db_name}" TO "{app_user}";
 GRANT USAGE ON SCHEMA public TO "{app_user}";
 GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLE} TO "{app_user}";
@@ -170,9 +170,9 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 """
 
 
-def render_schema_sql(retention_days: int, app_user: str = "", db_name: str = "") -> str:
+def render_schema_sql(retention_days: int, app_user: str, db_name: str) -> str:
     """Plano's table, its indexes, Plano's role and the retention job. Applying it twice changes nothing."""
-    app_role = render_app_role_sql(app_user, db_name) if app_user else ""
+    app_role = render_app_role_sql(app_user, db_name)
     if retention_days > 0:
         retention = f"""\
 -- Retention: Plano never deletes state and each row holds the whole conversation so far.

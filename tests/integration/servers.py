@@ -887,6 +887,7 @@ class StatePath:
             "PGDATABASE": self.db_name,
             "PGUSER": self.user,
             "PGPASSWORD": self.password,
+            APP_PASSWORD_VAR: self.app_password,
             "PGSSLMODE": "verify-full",
             "PGSSLROOTCERT": str(self.ca_file),
             "PGCONNECT_TIMEOUT": "10",

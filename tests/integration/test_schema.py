@@ -32,7 +32,7 @@ INDEXES = {
 
 def apply_schema(servers: StatePath, retention_days: int) -> None:
     """As init.sh applies it: psql -v ON_ERROR_STOP=1, as the application user, over TLS."""
-    result = servers.psql_apply(render_schema_sql(retention_days))
+    result = servers.psql_apply(render_schema_sql(retention_days, servers.app_user, servers.db_name))
     assert result.returncode == 0, result.stderr
     assert "ERROR" not in result.stderr, result.stderr
 
@@ -86,7 +86,9 @@ def test_schema_applies_concurrently_on_an_empty_database(servers: StatePath) ->
         admin.execute(f"DROP TABLE IF EXISTS {TABLE}")
         admin.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s", (RETENTION_JOB,))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: servers.psql_apply(render_schema_sql(30)), range(4)))
+        results = list(
+            pool.map(lambda _: servers.psql_apply(render_schema_sql(30, servers.app_user, servers.db_name)), range(4))
+        )
     assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     assert_table(servers)
     assert len(retention_jobs(servers)) == 1
