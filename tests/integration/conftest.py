@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NoReturn
 
 import pytest
 
 from components.core.settings import TlsMode
 from tests.conftest import SKIP_PREFIX
+from tests.integration.outages import Result, run_failover, run_outage
 from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath
 
 
@@ -63,3 +65,31 @@ def any_sidecar(request: pytest.FixtureRequest) -> Sidecar:
 def ids() -> str:
     """A prefix that keeps one test's rows apart from the others'."""
     return f"resp_{uuid.uuid4().hex[:12]}"
+
+
+# --- Outages: slow (about a minute), so they run in the background from the first integration test
+# on, while the rest of the suite runs; their assertions (test_outages.py) run last.
+
+OUTAGE_TESTS = "test_outages.py"
+
+
+OUTAGES_SELECTED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name == OUTAGE_TESTS)  # stable: only moves those to the end
+    config.stash[OUTAGES_SELECTED] = any(item.path.name == OUTAGE_TESTS for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outage_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Result]]]:
+    """Both outage scenarios, started at once in their own threads (each has its own servers)."""
+    if not request.config.stash.get(OUTAGES_SELECTED, False):
+        yield {}
+        return
+    servers: StatePath = request.getfixturevalue("servers")
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="outage")
+    runs = {"failover": pool.submit(run_failover, servers), "outage": pool.submit(run_outage, servers)}
+    yield runs
+    pool.shutdown(wait=True)

@@ -367,6 +367,11 @@ class Postgres:
     password: str
     port: int = field(default_factory=free_port)
     admin_password: str = field(default_factory=generate_password)
+    # Where it listens and what its certificate names (the failover pair differs from the default).
+    host: str = LOOPBACK
+    listen: str = f"{LOOPBACK},{OTHER_LOOPBACK}"
+    cert_names: tuple[str, ...] = ("localhost",)
+    cert_ips: tuple[str, ...] = (LOOPBACK,)
 
     @property
     def data_dir(self) -> Path:
@@ -397,7 +402,7 @@ class Postgres:
         self.root.mkdir(mode=0o700)
         pwfile = self.root / "admin.pw"
         pwfile.write_text(self.admin_password + "\n")
-        cert_pem, key_pem = self.ca.issue_server_cert(["localhost"], [LOOPBACK])
+        cert_pem, key_pem = self.ca.issue_server_cert(list(self.cert_names), list(self.cert_ips))
         if self.tools.system_user is not None:
             os.chown(self.root, self.tools.uid, self.tools.gid)
             os.chown(pwfile, self.tools.uid, self.tools.gid)
@@ -433,7 +438,7 @@ class Postgres:
                 f"""
 # Written by tests/integration/servers.py
 # OTHER_LOOPBACK reaches the server under an address its certificate does not name.
-listen_addresses = '{LOOPBACK},{OTHER_LOOPBACK}'
+listen_addresses = '{self.listen}'
 port = {self.port}
 unix_socket_directories = ''
 ssl = on
@@ -498,7 +503,7 @@ full_page_writes = off
     def conninfo(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for a direct TLS connection (verify-full against the test CA)."""
         params: dict[str, Any] = {
-            "host": LOOPBACK,
+            "host": self.host,
             "port": self.port,
             "dbname": self.db_name,
             "user": self.user,
