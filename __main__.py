@@ -251,6 +251,7 @@ else:
     # Redeploy: new tasks read every secret afresh (after changing an external key outside Pulumi).
     pulumi.export("redeploy_command", redeploy_command(service.cluster_name, service.service_name, settings.region))
     pulumi.export("cluster_name", service.cluster_name)
+    pulumi.export("task_definition_arn", service.task_definition_arn)  # what CI checks the service runs
     pulumi.export("service_name", service.service_name)
     pulumi.export(
         "log_group_names", [service.log_group_name, *[names.rds_log_group(log) for log in policy.log_exports]]

@@ -7,7 +7,7 @@
 #
 # A key with no (or an empty) variable is left alone, with a warning. Values never reach the
 # command line or the log: each is written to a private temporary file that the AWS CLI reads.
-# When a secret had no value before, the tasks could not start, so the service is redeployed.
+# When a value is new or changed, the service is redeployed (ECS reads secrets when a task starts).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 STACK" >&2; exit 2; }
@@ -34,11 +34,23 @@ for name in $names; do
     versions=$(aws secretsmanager describe-secret --region "$region" --secret-id "$arn" --output json |
         jq '.VersionIdsToStages // {} | length')
     printf '%s' "$value" >"$tmp/value"
+    if [ "$versions" != 0 ]; then
+        # Unchanged values are left alone (no new version, no redeploy).
+        aws secretsmanager get-secret-value --region "$region" --secret-id "$arn" \
+            --query SecretString --output text >"$tmp/current" 2>/dev/null || true
+        if cmp -s <(printf '%s\n' "$value") "$tmp/current"; then
+            rm -f "$tmp/value" "$tmp/current"
+            echo "fill-provider-keys: $name unchanged"
+            continue
+        fi
+        rm -f "$tmp/current"
+    fi
     aws secretsmanager put-secret-value --region "$region" --secret-id "$arn" \
         --secret-string "file://$tmp/value" --output text --query VersionId >/dev/null
     rm -f "$tmp/value"
     echo "fill-provider-keys: $name put into $arn"
-    [ "$versions" != 0 ] || redeploy=1
+    # ECS reads secrets when a task starts: a new (or first) value needs new tasks.
+    redeploy=1
 done
 
 if [ -n "$redeploy" ]; then
@@ -46,5 +58,5 @@ if [ -n "$redeploy" ]; then
     service=$(jq -r '.service_name' <<<"$outputs")
     aws ecs update-service --region "$region" --cluster "$cluster" --service "$service" \
         --force-new-deployment --output text --query service.serviceName >/dev/null
-    echo "fill-provider-keys: keys were empty before, so $cluster/$service was redeployed"
+    echo "fill-provider-keys: new key values, so $cluster/$service was redeployed"
 fi

@@ -2,7 +2,8 @@
 # Review stacks: `pr-<number>` with the dev profile, one per pull request.
 #
 #   scripts/ci/review-stack.sh up PR_NUMBER       create or update pr-N from Pulumi.dev.yaml, then
-#                                                 fill its external provider keys
+#                                                 fill its external provider keys and wait until
+#                                                 the service is stable
 #   scripts/ci/review-stack.sh destroy PR_NUMBER  destroy pr-N and remove it (nothing left behind)
 #
 # Needs the Pulumi CLI, AWS credentials and the backend's credentials (see pulumi-prepare.sh), and
@@ -56,6 +57,8 @@ case "$action" in
         copy_dev_config
         pulumi up --yes --non-interactive --stack "$stack" "${policy_args[@]}"
         scripts/ci/fill-provider-keys.sh "$stack"
+        # Fail the job unless the tasks really run (pulumi up returns before they do).
+        scripts/ci/wait-stable.sh "$stack"
         if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
             {
                 echo "### Review stack \`$stack\`"

@@ -1,0 +1,121 @@
+"""CI fails a deploy whose service never becomes healthy (scripts/ci/wait-stable.sh).
+
+The workflows run the script after every `pulumi up`; here it runs against fake `pulumi`, `aws`
+and `curl` commands that answer like the real ones for each case.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT
+
+SCRIPT = PROJECT / "scripts" / "ci" / "wait-stable.sh"
+WANTED = "arn:aws:ecs:us-east-1:123456789012:task-definition/plano-prod:7"
+OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/plano-prod:6"
+
+FAKE_PULUMI = """#!/bin/sh
+case "$1 $2" in
+  "stack output") printf '%s' "$FAKE_OUTPUTS" ;;
+  "config get") echo us-east-1 ;;
+  *) exit 9 ;;
+esac
+"""
+FAKE_AWS = """#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+case "$2 $3" in
+  "wait services-stable") exit "${FAKE_STABLE_EXIT:-0}" ;;
+  describe-services*) printf '%s\\n' "$FAKE_DEPLOYMENT" ;;
+esac
+"""
+FAKE_CURL = """#!/bin/sh
+echo "curl $*" >> "$FAKE_LOG"
+exit "${FAKE_CURL_EXIT:-0}"
+"""
+
+
+def run(
+    tmp_path: Path, *, deployment: str, stable_exit: int = 0, curl_exit: int = 0, url: str = "https://plano.example"
+) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("pulumi", FAKE_PULUMI), ("aws", FAKE_AWS), ("curl", FAKE_CURL)):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    extra = ', "port_forward_command": "scripts/port-forward.sh c s 12000"' if "localhost" in url else ""
+    outputs = (
+        f'{{"cluster_name": "plano-prod", "service_name": "plano-prod", '
+        f'"task_definition_arn": "{WANTED}", "endpoint_url": "{url}"{extra}}}'
+    )
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_OUTPUTS": outputs,
+        "FAKE_DEPLOYMENT": deployment,
+        "FAKE_STABLE_EXIT": str(stable_exit),
+        "FAKE_CURL_EXIT": str(curl_exit),
+        "FAKE_LOG": str(tmp_path / "calls.log"),
+    }
+    return subprocess.run(["bash", str(SCRIPT), "prod"], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_a_completed_rollout_of_this_deploy_with_healthz_passes(tmp_path: Path) -> None:
+    result = run(tmp_path, deployment=f"COMPLETED\t{WANTED}\tok")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = (tmp_path / "calls.log").read_text()
+    assert "ecs wait services-stable --region us-east-1 --cluster plano-prod --services plano-prod" in calls
+    assert "https://plano.example/healthz" in calls
+
+
+def test_a_rollout_the_circuit_breaker_rolled_back_fails(tmp_path: Path) -> None:
+    """Stable, but on the previous task definition: the new tasks never became healthy."""
+    result = run(tmp_path, deployment=f"COMPLETED\t{OLD}\trolled back by the circuit breaker")
+    assert result.returncode == 1
+    assert "is not running this deploy" in result.stdout
+
+
+def test_a_failed_rollout_fails(tmp_path: Path) -> None:
+    assert run(tmp_path, deployment=f"FAILED\t{WANTED}\ttasks failed to start").returncode == 1
+
+
+def test_a_service_that_never_becomes_stable_fails(tmp_path: Path) -> None:
+    result = run(tmp_path, deployment=f"COMPLETED\t{WANTED}\tok", stable_exit=255)
+    assert result.returncode == 1
+    assert "did not become stable" in result.stdout
+    assert (tmp_path / "calls.log").read_text().count("services-stable") == 4  # about 40 minutes
+
+
+def test_healthz_with_an_http_error_fails(tmp_path: Path) -> None:
+    assert run(tmp_path, deployment=f"COMPLETED\t{WANTED}\tok", curl_exit=22).returncode == 1
+
+
+def test_an_endpoint_the_runner_cannot_reach_only_warns(tmp_path: Path) -> None:
+    result = run(tmp_path, deployment=f"COMPLETED\t{WANTED}\tok", curl_exit=28)
+    assert result.returncode == 0
+    assert "not reachable from this runner" in result.stdout
+
+
+def test_no_load_balancer_skips_healthz(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, deployment=f"COMPLETED\t{WANTED}\tok", url="http://localhost:12000 (after the port_forward_command)"
+    )
+    assert result.returncode == 0
+    assert "curl" not in (tmp_path / "calls.log").read_text()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_deploy_jobs_wait_after_pulumi_up(stack: str) -> None:
+    workflow = yaml.safe_load((PROJECT / ".github/workflows/deploy.yml").read_text())
+    steps = workflow["jobs"][stack]["steps"]
+    up = next(i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "up")
+    waits = [i for i, s in enumerate(steps) if s.get("run") == f"scripts/ci/wait-stable.sh {stack}"]
+    assert waits and waits[0] > up
+
+
+def test_review_stacks_wait_after_filling_the_keys() -> None:
+    script = (PROJECT / "scripts/ci/review-stack.sh").read_text()
+    assert script.index('fill-provider-keys.sh "$stack"') < script.index('wait-stable.sh "$stack"')
