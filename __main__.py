@@ -78,6 +78,8 @@ if settings.profile is Profile.LOCAL:
             tls_mode=settings.database.tls_mode,
             ca_cert_pem=certificates.ca_cert_pem,
             db_password=local_db.password,
+            app_user=settings.database.app_user,
+            app_password=local_db.app_password,
             provider_keys={
                 **{
                     name: pulumi.Output.secret(value.reveal()) for name, value in settings.secrets.provider_keys.items()

@@ -139,8 +139,11 @@ def test_password_and_keys_reach_containers_only_as_secret_inputs(monkeypatch: p
         assert _is_secret(found[name].inputs["envs"]), name
     assert _env(found["postgres"])["POSTGRES_PASSWORD"] == MOCK_PASSWORD
     assert _env(found["init"])["PGPASSWORD"] == MOCK_PASSWORD
+    # Plano's own role, as on AWS: the init step sets its password; Plano never gets the master's.
+    app_password = _env(found["init"])["APP_DB_PASSWORD"]
+    assert app_password != MOCK_PASSWORD
     plano_env = _env(found["plano"])
-    assert plano_env["DB_PASS"] == MOCK_PASSWORD
+    assert plano_env["DB_PASS"] == app_password
     assert plano_env["OPENAI_API_KEY"] == shell_key
     assert plano_env["EXTRA_API_KEY"] == config_key
     assert "ANTHROPIC_API_KEY" not in plano_env
@@ -151,7 +154,7 @@ def test_password_and_keys_reach_containers_only_as_secret_inputs(monkeypatch: p
             if _is_secret(value):
                 continue
             text = json.dumps(plain(value), default=str)
-            for secret in (MOCK_PASSWORD, shell_key, config_key, MOCK_PRIVATE_KEY):
+            for secret in (MOCK_PASSWORD, app_password, shell_key, config_key, MOCK_PRIVATE_KEY):
                 assert secret not in text, (resource.name, key)
     assert _is_secret(run.outputs["db_password"])
     plain_outputs = json.dumps({k: v for k, v in run.outputs.items() if not _is_secret(v)}, default=str)
@@ -237,7 +240,7 @@ def test_aws_and_docker_carry_the_same_files_except_hosts_ports_and_paths() -> N
 
     # The rest of the init environment: only where the database is and where its CA comes from.
     differs = {k for k in aws_init.keys() | local_init.keys() if aws_init.get(k) != local_init.get(k)}
-    assert differs == {"PGHOST", "PGBOUNCER_INI", CA_BUNDLE_URL_VAR, CA_BUNDLE_PEM_VAR, "PGPASSWORD"}
+    assert differs == {"PGHOST", "PGBOUNCER_INI", CA_BUNDLE_URL_VAR, CA_BUNDLE_PEM_VAR, "PGPASSWORD", "APP_DB_PASSWORD"}
     assert "BEGIN CERTIFICATE" in local_init[CA_BUNDLE_PEM_VAR]
     assert INIT_SCRIPT_NAME == "init.sh"
 

@@ -60,7 +60,9 @@ class LocalDatabase(pulumi.ComponentResource):
     port: pulumi.Output[int]
     """Its port on the stack's network."""
     password: pulumi.Output[str]
-    """The generated password (secret)."""
+    """The generated master password (secret): the init step's only."""
+    app_password: pulumi.Output[str]
+    """The generated password of Plano's own role (secret), as on AWS: Plano and PgBouncer use it."""
 
     def __init__(self, name: str, args: LocalDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:local:Database", name, None, opts)
@@ -68,6 +70,7 @@ class LocalDatabase(pulumi.ComponentResource):
         # Docker names are unique: a replacement must go before its successor can take the name.
         named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         password = random.RandomPassword("password", **DB_PASSWORD_RULES, opts=child)
+        app_password = random.RandomPassword("app-password", **DB_PASSWORD_RULES, opts=child)
         image = docker.RemoteImage("image", name=args.image, keep_locally=True, opts=child)
         volume = docker.Volume(
             "data",
@@ -78,6 +81,7 @@ class LocalDatabase(pulumi.ComponentResource):
             ),
         )
         self.password = pulumi.Output.secret(password.result)
+        self.app_password = pulumi.Output.secret(app_password.result)
         envs = self.password.apply(
             lambda secret: [
                 f"POSTGRES_DB={args.db_name}",

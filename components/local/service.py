@@ -36,6 +36,7 @@ from components.core.task_env import (
     plano_environment,
 )
 from components.core.task_files import (
+    APP_PASSWORD_VAR,
     INIT_PGBOUNCER_DIR,
     INIT_PLANO_DIR,
     INIT_SCRIPT_NAME,
@@ -82,7 +83,11 @@ class LocalServiceArgs:
     ca_cert_pem: pulumi.Input[str]
     """The stack's CA, which the init step and PgBouncer verify the server against."""
     db_password: pulumi.Input[str]
-    """Secret."""
+    """The master password (secret): the init step only."""
+    app_user: str
+    """Plano's own role, which the init step creates (as on AWS)."""
+    app_password: pulumi.Input[str]
+    """Its password (secret): PgBouncer's userlist and Plano's DB_PASS."""
     provider_keys: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Env name -> value (secret)."""
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -139,13 +144,16 @@ class LocalService(pulumi.ComponentResource):
                     db_port=args.db_port,
                     db_name=args.db_name,
                     db_user=args.db_user,
+                    app_user=args.app_user,
                     tls_mode=args.tls_mode,
                 ),
                 CA_BUNDLE_PEM_VAR: a[1],
             }
         )
         init_envs: pulumi.Output[list[str]] = pulumi.Output.secret(  # type: ignore[arg-type]
-            pulumi.Output.all(init_plain, args.db_password).apply(lambda a: env_list({**a[0], "PGPASSWORD": a[1]}))
+            pulumi.Output.all(init_plain, args.db_password, args.app_password).apply(
+                lambda a: env_list({**a[0], "PGPASSWORD": a[1], APP_PASSWORD_VAR: a[2]})
+            )
         )
         init = docker.Container(
             "init",
@@ -189,7 +197,7 @@ class LocalService(pulumi.ComponentResource):
             labels=labels(init_ok),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=pgbouncer_health_command(
-                    host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=args.db_user, db_name=args.db_name
+                    host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=args.app_user, db_name=args.db_name
                 ),
                 interval="5s",
                 timeout="5s",
@@ -203,7 +211,8 @@ class LocalService(pulumi.ComponentResource):
             opts=named.merge(pulumi.ResourceOptions(depends_on=[init])),
         )
 
-        secrets = {DB_PASSWORD_VAR: args.db_password, **args.provider_keys}
+        # Plano logs in as its own role, never as the master user.
+        secrets = {DB_PASSWORD_VAR: args.app_password, **args.provider_keys}
         plano_envs: pulumi.Output[list[str]] = pulumi.Output.secret(  # type: ignore[arg-type]
             pulumi.Output.all(**secrets).apply(lambda s: env_list({**plano_environment(args.environment), **s}))
         )
