@@ -12,8 +12,8 @@ from concurrent.futures import Future
 
 import pytest
 
-from tests.integration.outages import OLD_TIMEOUTS_S, Result, outage_s
 from tests.integration.conftest import servers_unavailable
+from tests.integration.outages import OLD_TIMEOUTS_S, Result, outage_s
 from tests.integration.servers import ServersUnavailableError
 
 pytestmark = pytest.mark.integration
