@@ -246,3 +246,16 @@ def test_non_string_keys_cover_every_number_and_boolean_field_of_the_schema() ->
     walk(_schema())
     assert found, "schema walk found nothing"
     assert found <= NON_STRING_KEYS, sorted(found - NON_STRING_KEYS)
+
+
+def test_a_store_written_for_the_master_user_is_rewritten_for_planos_role() -> None:
+    """Configs that spelled out the old connection string (master user) keep working."""
+    rendered = render_plano_config(
+        with_(state_storage={"type": "postgres", "connection_string": SIDECAR}),
+        source="plano_config.yaml",
+        db_user="plano_app",
+        former_db_user="plano",
+        db_name="plano",
+    )
+    wanted = "postgresql://plano_app:$DB_PASS@127.0.0.1:6432/plano"
+    assert yaml.safe_load(rendered.text)["state_storage"]["connection_string"] == wanted

@@ -170,15 +170,20 @@ def load_plano_config(path: Path, *, key: str = "plano:configFile") -> dict[str,
     return document
 
 
-def render_plano_config(document: Mapping[str, Any], *, source: str, db_user: str, db_name: str) -> RenderedPlanoConfig:
+def render_plano_config(
+    document: Mapping[str, Any], *, source: str, db_user: str, db_name: str, former_db_user: str = ""
+) -> RenderedPlanoConfig:
     """Validate the user's config and return the text the task runs.
 
     ``source`` names the file in error messages. State storage is always postgres behind the
     sidecar; a ``memory`` store is replaced, a postgres store pointing elsewhere is refused.
+    ``former_db_user``: a store written for the user Plano used to log in as (the master user)
+    is still accepted and rewritten for ``db_user``.
     """
     listeners = _listeners(document.get("listeners"), source)
     wanted = connection_string(db_user=db_user, db_name=db_name)
-    replaced_memory = _check_state_storage(document.get("state_storage"), source, wanted)
+    accepted = {wanted} | ({connection_string(db_user=former_db_user, db_name=db_name)} if former_db_user else set())
+    replaced_memory = _check_state_storage(document.get("state_storage"), source, wanted, accepted)
 
     rendered = {k: v for k, v in document.items() if k != "state_storage"}
     rendered["state_storage"] = {"type": "postgres", "connection_string": wanted}
@@ -348,7 +353,7 @@ def _timeout_s(raw: Any, where: str) -> int | None:
     return max(1, int(value * factor))
 
 
-def _check_state_storage(raw: Any, source: str, wanted: str) -> bool:
+def _check_state_storage(raw: Any, source: str, wanted: str, accepted: set[str] | None = None) -> bool:
     """Return True when a memory store is being replaced; refuse a foreign postgres store."""
     where = f"{source}: state_storage"
     if raw is None:
@@ -380,7 +385,7 @@ def _check_state_storage(raw: Any, source: str, wanted: str) -> bool:
             fix="remove `state_storage:`; this project sets it to postgres behind the sidecar",
         )
     given = raw.get("connection_string")
-    if given != wanted:
+    if given not in (accepted or {wanted}):
         # Never echo the value: a hand-written connection string may hold a password.
         raise ConfigError(
             f"{where}.connection_string",

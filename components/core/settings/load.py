@@ -77,7 +77,9 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
     wanted = connection_string(db_user=database.app_user, db_name=database.name)
     check_with_plano(config_as_run(document, wanted), source=source)
-    plano = render_plano_config(document, source=source, db_user=database.app_user, db_name=database.name)
+    plano = render_plano_config(
+        document, source=source, db_user=database.app_user, former_db_user=database.user, db_name=database.name
+    )
     provided = {DB_PASSWORD_VAR: "the database password secret"}
     provided.update({name: "plano:environment" for name in service.environment})
     provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
