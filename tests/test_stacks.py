@@ -516,7 +516,7 @@ def test_external_provider_keys_get_empty_secrets() -> None:
         "plano-dev/provider-keys/ANTHROPIC_API_KEY",
         "plano-dev/provider-keys/OPENAI_API_KEY",
     ]
-    assert [v.name for v in run.of_type(SECRET_VERSION)] == ["db-secret-value", "db-app-secret-value"]
+    assert sorted(v.name for v in run.of_type(SECRET_VERSION)) == ["db-app-secret-value", "db-secret-value"]
     assert run.outputs["provider_keys_external"] == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
     # One string for the shell (`pulumi stack output provider_key_fill_commands | bash`), one line per key.
     commands = run.outputs["provider_key_fill_commands"].splitlines()
