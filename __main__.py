@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pulumi
 
+from components.aws.aurora import AuroraArgs, AuroraServerless
 from components.aws.database import Database, DatabaseArgs
 from components.aws.firewall import Firewall, FirewallArgs
 from components.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
 from components.aws.network import Network, NetworkArgs
+from components.aws.schedule import TaskSchedule, TaskScheduleArgs
 from components.aws.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
 from components.aws.service import PlanoService, ServiceArgs, redeploy_command
-from components.core.settings import Ingress, Profile, resource_tags, settings_from_pulumi
+from components.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
 from components.core.task_files import task_files
 from components.local.certificates import CertificatesArgs, DatabaseCertificates
 from components.local.database import LocalDatabase, LocalDatabaseArgs
@@ -123,19 +125,24 @@ else:
         ),
     )
 
-    database = Database(
-        "database",
-        DatabaseArgs(
-            names=names,
-            settings=settings.database,
-            policy=policy,
-            subnet_ids=network.private_subnet_ids,
-            security_group_id=firewall.db_security_group_id,
-            kms_key_arn=settings.secrets.kms_key_arn,
-            log_retention_days=settings.service.log_retention_days,
-            tags=tags,
-        ),
+    # plano:dbEngine picks RDS or Aurora Serverless v2; both take the same inputs and give the same outputs.
+    db_inputs = dict(
+        names=names,
+        settings=settings.database,
+        policy=policy,
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=firewall.db_security_group_id,
+        kms_key_arn=settings.secrets.kms_key_arn,
+        log_retention_days=settings.service.log_retention_days,
+        tags=tags,
     )
+    database: Database | AuroraServerless
+    if settings.database.engine is DbEngine.AURORA_SERVERLESS:
+        database = AuroraServerless("database", AuroraArgs(**db_inputs))  # type: ignore[arg-type]
+        db_log_groups = database.log_group_names
+    else:
+        database = Database("database", DatabaseArgs(**db_inputs))  # type: ignore[arg-type]
+        db_log_groups = [names.rds_log_group(log) for log in policy.log_exports]
 
     remind_empty_external_keys(names, settings.secrets.provider_keys_external, settings.region)
     provider_keys = ProviderKeys(
@@ -183,6 +190,7 @@ else:
             desired_count=settings.service.desired_count,
             max_count=settings.service.max_count,
             autoscaling=policy.autoscaling,
+            scheduled=settings.schedule is not None,
             log_retention_days=settings.service.log_retention_days,
             subnet_ids=network.public_subnet_ids
             if settings.network.tasks_in_public_subnets
@@ -215,6 +223,20 @@ else:
             tags=tags,
         ),
     )
+
+    # Dev and review stacks can rest outside working hours (plano:activeHours).
+    if settings.schedule is not None:
+        schedule = TaskSchedule(
+            "schedule",
+            TaskScheduleArgs(
+                schedule=settings.schedule,
+                cluster_name=service.cluster_name,
+                service_name=service.service_name,
+                desired_count=settings.service.desired_count,
+                region=settings.region,
+            ),
+        )
+        pulumi.export("wake_command", schedule.wake_command)
 
     # Outputs: where to reach Plano, where its state and secrets live. No secret value among them.
     if load_balancer:
@@ -255,7 +277,9 @@ else:
     pulumi.export("cluster_name", service.cluster_name)
     pulumi.export("task_definition_arn", service.task_definition_arn)  # what CI checks the service runs
     pulumi.export("service_name", service.service_name)
-    pulumi.export(
-        "log_group_names", [service.log_group_name, *[names.rds_log_group(log) for log in policy.log_exports]]
-    )
+    pulumi.export("log_group_names", [service.log_group_name, *db_log_groups])
+    # What a review stack needs to share this stack's network (scripts/ci/review-stack.sh reads them).
+    pulumi.export("vpc_id", network.vpc_id)
+    pulumi.export("public_subnet_ids", network.public_subnet_ids)
+    pulumi.export("private_subnet_ids", network.private_subnet_ids)
     pulumi.export("rendered_plano_config", plano.text)

@@ -37,7 +37,7 @@ use_pgdg() {  # the PostgreSQL project's apt repository, for releases without po
 }
 
 missing=()
-for pkg in postgresql-15 postgresql-15-cron libevent-dev libc-ares-dev libssl-dev pkg-config dpkg-dev make gcc openssl busybox docker-registry; do
+for pkg in postgresql-15 postgresql-15-cron libevent-dev libc-ares-dev libssl-dev pkg-config dpkg-dev make gcc openssl busybox docker-registry jq; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

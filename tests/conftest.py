@@ -27,6 +27,9 @@ GET_SERVERS = (
     "Get them with `make servers` (scripts/ensure-test-servers.sh: Debian or Ubuntu, apt-get as root or "
     "through sudo), then run `make test` again. Under CI=true these tests fail instead of skipping."
 )
+# The RDS path with the dev profile (dev itself defaults to Aurora Serverless: tests/test_review_environments.py).
+DEV_RDS = "dev-rds"
+DB_STACKS = (DEV_RDS, "prod")
 
 _cache: dict[str, Run] = {}
 
@@ -59,7 +62,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def stack_run(stack: str) -> Run:
     """The committed stack file run through the real program (cached: the runs are pure)."""
     if stack not in _cache:
-        _cache[stack] = run_program(PROJECT, stack)
+        if stack == DEV_RDS:
+            _cache[stack] = run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngine": "rds"}))
+        else:
+            _cache[stack] = run_program(PROJECT, stack)
     return _cache[stack]
 
 
@@ -121,6 +127,12 @@ def children_of(run: Run, parent: Registered) -> list[Registered]:
     return [r for r in run.resources if r.parent == parent.urn]
 
 
-@pytest.fixture(params=STACKS)
+@pytest.fixture(params=("dev", *DB_STACKS))
 def any_stack(request: pytest.FixtureRequest) -> Run:
+    return stack_run(request.param)
+
+
+@pytest.fixture(params=DB_STACKS)
+def rds_stack(request: pytest.FixtureRequest) -> Run:
+    """Stacks on the RDS engine (dev's Aurora engine: tests/test_review_environments.py)."""
     return stack_run(request.param)

@@ -42,17 +42,23 @@ def test_plan_json_follows_the_documented_contract(stack: str, capsys: pytest.Ca
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     assert document["stack"] == stack and document["profile"] == stack
     types = {r["type"] for r in document["resources"]}
-    assert {"aws:rds/instance:Instance", "aws:ecs/service:Service", "plano:database:Database"} <= types
-    rds = next(r for r in document["resources"] if r["type"] == "aws:rds/instance:Instance")
-    assert rds["parent"] == "plano:database:Database::database"
-    assert "instanceClass" in rds["inputs"]  # camelCase, as Pulumi passes them
+    # dev runs Aurora Serverless v2, prod RDS (plano:dbEngine); both are the `database` component.
+    db_type, component = {
+        "dev": ("aws:rds/cluster:Cluster", "plano:database:AuroraServerless"),
+        "prod": ("aws:rds/instance:Instance", "plano:database:Database"),
+    }[stack]
+    assert {db_type, "aws:ecs/service:Service", component} <= types
+    db = next(r for r in document["resources"] if r["type"] == db_type)
+    assert db["parent"] == f"{component}::database"
+    assert "storageEncrypted" in db["inputs"]  # camelCase, as Pulumi passes them
+    assert document["cost"]["idle_day_usd"] >= 0
 
 
 def test_plan_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> None:
     text = json.dumps(plan_json("dev", capsys))
     assert MOCK_PASSWORD not in text
-    rds = next(r for r in plan_json("dev", capsys)["resources"] if r["type"] == "aws:rds/instance:Instance")
-    assert rds["inputs"]["password"] == "[secret]"
+    db = next(r for r in plan_json("dev", capsys)["resources"] if r["type"] == "aws:rds/cluster:Cluster")
+    assert db["inputs"]["masterPassword"] == "[secret]"
 
 
 def test_plan_needs_no_passphrase_for_secure_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,10 +106,16 @@ def test_plan_fails_with_the_same_message_as_pulumi_up(tmp_path: Path, capsys: p
 
 
 def test_plan_diff_shows_changes_and_the_cost_delta() -> None:
-    base = plan_document(stack_run("dev"))
+    base = plan_document(run_with("dev", values={"dbEngine": "rds"}))
     head = plan_document(
         run_with(
-            "dev", values={"dbInstanceClass": "db.t4g.small", "ingress": "alb", "allowedCidrs": ["198.51.100.0/24"]}
+            "dev",
+            values={
+                "dbEngine": "rds",
+                "dbInstanceClass": "db.t4g.small",
+                "ingress": "alb",
+                "allowedCidrs": ["198.51.100.0/24"],
+            },
         )
     )
     markdown = plan_diff_markdown(base, head)

@@ -25,7 +25,7 @@ from components.core.plano_config import PLANO_INTERNAL_PORTS
 from components.tools.simulate import Run
 from policy import validators as v
 from policy.validators import Context, check, violated_policies
-from tests.conftest import PROJECT, example_run, plain, run_with, stack_run
+from tests.conftest import DEV_RDS, PROJECT, example_run, plain, run_with, stack_run
 
 POLICY_DIR = PROJECT / "policy"
 DIGEST = "sha256:" + "a" * 64
@@ -781,7 +781,8 @@ BREAKAGES = [
 
 def compliant_base(stack: str) -> Resources:
     """The stack's resources, passing the whole pack (prod with its images pinned by digest)."""
-    run = run_with("prod", values=PINNED) if stack == "prod" else stack_run(stack)
+    # dev's RDS path: the breakages below are RDS invariants (the Aurora path: tests/test_review_environments.py).
+    run = run_with("prod", values=PINNED) if stack == "prod" else stack_run(DEV_RDS if stack == "dev" else stack)
     return copy.deepcopy(resources_of(run))
 
 

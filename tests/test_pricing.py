@@ -393,7 +393,7 @@ def test_prod_costs_more_than_dev() -> None:
 
 
 def test_dev_items_include_the_database_and_fargate() -> None:
-    cost = stack_cost("dev")
+    cost = stack_cost("dev-rds")
     resources = {i["resource"] for i in cost["items"]}
     whats = " | ".join(i["what"] for i in cost["items"])
     assert f"{RDS}::instance" in resources

@@ -19,7 +19,7 @@ from components.core.errors import ConfigError
 from components.core.images import PLANO_IMAGE
 from components.core.plano_config import PLANO_INTERNAL_PORTS
 from components.tools.simulate import MOCK_PASSWORD, Run
-from tests.conftest import PROJECT, children_of, containers, env_of, example_run, plain, run_with, stack_run
+from tests.conftest import DEV_RDS, PROJECT, children_of, containers, env_of, example_run, plain, run_with, stack_run
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -111,9 +111,9 @@ def test_existing_vpc_is_used_as_is() -> None:
 # --- 4. Database ----------------------------------------------------------------------------------
 
 
-def test_database_only_accepts_tls(any_stack: Run) -> None:
-    instance = any_stack.one(RDS).inputs
-    params = any_stack.one(PARAMS).inputs
+def test_database_only_accepts_tls(rds_stack: Run) -> None:
+    instance = rds_stack.one(RDS).inputs
+    params = rds_stack.one(PARAMS).inputs
     assert instance["parameterGroupName"] == params["name"]
     assert params["family"] == "postgres17"
     assert {p["name"]: p["value"] for p in params["parameters"]}["rds.force_ssl"] == "1"
@@ -121,36 +121,36 @@ def test_database_only_accepts_tls(any_stack: Run) -> None:
 
 
 def test_database_engine_defaults_to_17_and_family_follows_the_version() -> None:
-    assert stack_run("dev").one(RDS).inputs["engineVersion"] == "17"
-    run = run_with("dev", values={"dbEngineVersion": "16.4"})
+    assert stack_run(DEV_RDS).one(RDS).inputs["engineVersion"] == "17"
+    run = run_with("dev", values={"dbEngineVersion": "16.4", "dbEngine": "rds"})
     assert run.one(RDS).inputs["engineVersion"] == "16.4"
     assert run.one(PARAMS).inputs["family"] == "postgres16"
     assert run.one(PARAMS).inputs["name"].endswith("postgres16")
 
 
-def test_database_storage_is_encrypted_gp3_with_autoscaling_and_private(any_stack: Run) -> None:
-    db = any_stack.one(RDS).inputs
+def test_database_storage_is_encrypted_gp3_with_autoscaling_and_private(rds_stack: Run) -> None:
+    db = rds_stack.one(RDS).inputs
     assert db["storageEncrypted"] is True
     assert db["storageType"] == "gp3"
     assert db["maxAllocatedStorage"] > db["allocatedStorage"] >= 20
     assert db["publiclyAccessible"] is False
-    private_ids = {s.name for s in any_stack.of_type(SUBNET) if s.name.startswith("private")}
-    assert len(any_stack.one(SUBNET_GROUP).inputs["subnetIds"]) == len(private_ids) == 2
+    private_ids = {s.name for s in rds_stack.of_type(SUBNET) if s.name.startswith("private")}
+    assert len(rds_stack.one(SUBNET_GROUP).inputs["subnetIds"]) == len(private_ids) == 2
 
 
-def test_database_admits_5432_only_from_the_service(any_stack: Run) -> None:
-    db_sg, service_sg = sg_by_role(any_stack, "db"), sg_by_role(any_stack, "service")
-    assert any_stack.one(RDS).inputs["vpcSecurityGroupIds"] == [db_sg.id]
-    rules = rules_of(any_stack, INGRESS_RULE, db_sg)
+def test_database_admits_5432_only_from_the_service(rds_stack: Run) -> None:
+    db_sg, service_sg = sg_by_role(rds_stack, "db"), sg_by_role(rds_stack, "service")
+    assert rds_stack.one(RDS).inputs["vpcSecurityGroupIds"] == [db_sg.id]
+    rules = rules_of(rds_stack, INGRESS_RULE, db_sg)
     assert len(rules) == 1
     assert rules[0]["fromPort"] == rules[0]["toPort"] == 5432
     assert rules[0]["referencedSecurityGroupId"] == service_sg.id
     assert "cidrIpv4" not in rules[0] and "cidrIpv6" not in rules[0]
-    assert rules_of(any_stack, EGRESS_RULE, db_sg) == []
+    assert rules_of(rds_stack, EGRESS_RULE, db_sg) == []
 
 
 def test_dev_database_is_disposable() -> None:
-    run = stack_run("dev")
+    run = stack_run(DEV_RDS)
     instance = run.one(RDS)
     db = instance.inputs
     assert db["deletionProtection"] is False
@@ -188,13 +188,13 @@ def test_prod_database_is_protected() -> None:
 # --- 5. The DB_PASS secret ------------------------------------------------------------------------
 
 
-def test_password_is_generated_alphanumeric_and_long(any_stack: Run) -> None:
-    passwords = any_stack.of_type(PASSWORD)
+def test_password_is_generated_alphanumeric_and_long(rds_stack: Run) -> None:
+    passwords = rds_stack.of_type(PASSWORD)
     assert sorted(p.name for p in passwords) == ["app-password", "password"]  # master and Plano's role
     for password in passwords:
         assert password.inputs["special"] is False
         assert password.inputs["length"] >= 32
-    assert rpc.is_rpc_secret(any_stack.one(RDS).inputs["password"])
+    assert rpc.is_rpc_secret(rds_stack.one(RDS).inputs["password"])
 
 
 def test_db_secret_holds_rds_style_json_as_a_secret(any_stack: Run) -> None:
@@ -215,17 +215,17 @@ def test_secret_recovery_window_follows_the_profile() -> None:
     assert prod.inputs["recoveryWindowInDays"] == 30 and prod.protect is True
 
 
-def test_password_appears_nowhere_in_plain_text(any_stack: Run) -> None:
+def test_password_appears_nowhere_in_plain_text(rds_stack: Run) -> None:
     """Only the RDS instance and the secret's value carry it, and both as Pulumi secrets."""
     carriers = []
-    for resource in any_stack.resources:
+    for resource in rds_stack.resources:
         for key, value in resource.inputs.items():
             if MOCK_PASSWORD in json.dumps(plain(value), default=str):
                 carriers.append((resource.type, key))
                 assert rpc.is_rpc_secret(value), f"{resource.type}.{key} holds the password in plain text"
     assert sorted(carriers) == sorted([(RDS, "password"), (SECRET_VERSION, "secretString")])
-    assert MOCK_PASSWORD not in json.dumps(any_stack.outputs, default=str)
-    assert MOCK_PASSWORD not in " ".join(any_stack.warnings)
+    assert MOCK_PASSWORD not in json.dumps(rds_stack.outputs, default=str)
+    assert MOCK_PASSWORD not in " ".join(rds_stack.warnings)
 
 
 # --- 6. Service -------------------------------------------------------------------------------------
@@ -257,15 +257,15 @@ def _pgbouncer_ini(run: Run) -> configparser.ConfigParser:
     return parser
 
 
-def test_pgbouncer_listens_on_loopback_pools_transactions_and_speaks_tls(any_stack: Run) -> None:
-    ini = _pgbouncer_ini(any_stack)["pgbouncer"]
+def test_pgbouncer_listens_on_loopback_pools_transactions_and_speaks_tls(rds_stack: Run) -> None:
+    ini = _pgbouncer_ini(rds_stack)["pgbouncer"]
     assert ini["listen_addr"] == "127.0.0.1"
     assert ini["pool_mode"] == "transaction"
     assert int(ini["max_prepared_statements"]) > 0
     assert ini["server_tls_sslmode"] == "verify-full"  # the default plano:dbTlsMode
     assert ini["server_tls_ca_file"].endswith("rds-ca.pem")
-    db = any_stack.one(RDS).inputs["identifier"]
-    assert db in _pgbouncer_ini(any_stack)["databases"]["plano"]
+    db = rds_stack.one(RDS).inputs["identifier"]
+    assert db in _pgbouncer_ini(rds_stack)["databases"]["plano"]
 
 
 def test_tls_mode_require_reaches_the_sidecar_and_the_init_step() -> None:
@@ -384,7 +384,7 @@ def test_execution_role_reads_exactly_this_tasks_secrets(any_stack: Run) -> None
 
 def test_kms_decrypt_only_with_a_customer_key() -> None:
     key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-4333-8444-555555555555"
-    run = run_with("dev", values={"kmsKeyArn": key})
+    run = run_with("dev", values={"kmsKeyArn": key, "dbEngine": "rds"})
     statements = {s["Sid"]: s for s in _policy(run, "execution-policy")["Statement"]}
     assert statements["DecryptThisTasksSecrets"]["Resource"] == key
     assert statements["DecryptThisTasksSecrets"]["Action"] == "kms:Decrypt"
@@ -421,12 +421,12 @@ def test_deployments_roll_back_on_failure(any_stack: Run) -> None:
     assert any_stack.one(SERVICE).inputs["forceNewDeployment"] is True
 
 
-def test_fixed_names_are_replaced_delete_first(any_stack: Run) -> None:
+def test_fixed_names_are_replaced_delete_first(rds_stack: Run) -> None:
     """A replacement under a fixed name (new dbName, albInternal) cannot create the new one first."""
-    assert any_stack.one(RDS).delete_before_replace is True
-    for alb in any_stack.of_type(ALB):
+    assert rds_stack.one(RDS).delete_before_replace is True
+    for alb in rds_stack.of_type(ALB):
         assert alb.delete_before_replace is True
-    assert any_stack.one(RDS).inputs["allowMajorVersionUpgrade"] is True
+    assert rds_stack.one(RDS).inputs["allowMajorVersionUpgrade"] is True
 
 
 def test_prod_autoscales_on_cpu_with_at_least_two_tasks() -> None:
@@ -437,7 +437,7 @@ def test_prod_autoscales_on_cpu_with_at_least_two_tasks() -> None:
     assert policy["predefinedMetricSpecification"]["predefinedMetricType"] == "ECSServiceAverageCPUUtilization"
     assert run.one(SERVICE).inputs["desiredCount"] >= 2
     assert "desiredCount" in run.one(SERVICE).ignore_changes
-    assert stack_run("dev").of_type(SCALING_TARGET) == []
+    assert stack_run("dev").of_type(SCALING_POLICY) == []  # dev's only scaling is its schedule
 
 
 # --- 7. Ingress ---------------------------------------------------------------------------------------
@@ -607,10 +607,10 @@ def test_prod_endpoint_is_the_https_load_balancer() -> None:
     assert stack_run("prod").outputs["endpoint_url"].startswith("https://")
 
 
-def test_components_parent_their_resources(any_stack: Run) -> None:
-    database = any_stack.one("plano:database:Database")
-    credentials = any_stack.one("plano:database:Credentials")
-    assert {r.type for r in children_of(any_stack, database)} >= {RDS, PARAMS, credentials.type}
-    assert {r.type for r in children_of(any_stack, credentials)} == {SECRET, SECRET_VERSION, PASSWORD}
-    service = any_stack.one("plano:service:PlanoService")
-    assert {r.type for r in children_of(any_stack, service)} >= {SERVICE, TASK, LOG_GROUP}
+def test_components_parent_their_resources(rds_stack: Run) -> None:
+    database = rds_stack.one("plano:database:Database")
+    credentials = rds_stack.one("plano:database:Credentials")
+    assert {r.type for r in children_of(rds_stack, database)} >= {RDS, PARAMS, credentials.type}
+    assert {r.type for r in children_of(rds_stack, credentials)} == {SECRET, SECRET_VERSION, PASSWORD}
+    service = rds_stack.one("plano:service:PlanoService")
+    assert {r.type for r in children_of(rds_stack, service)} >= {SERVICE, TASK, LOG_GROUP}

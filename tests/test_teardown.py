@@ -13,6 +13,7 @@ from tests.conftest import PROJECT, config_for
 
 STACK_FILES = sorted(p.name.split(".")[1] for p in PROJECT.glob("Pulumi.*.yaml"))
 RDS = "aws:rds/instance:Instance"
+AURORA = "aws:rds/cluster:Cluster"
 SECRET = "aws:secretsmanager/secret:Secret"
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 
@@ -43,7 +44,7 @@ def _assert_disposable(run: Run) -> None:
     """Nothing blocks `pulumi destroy`, nothing is left behind, a re-create can reuse every name."""
     blocking = [r.type + "::" + r.name for r in run.resources if r.protect or r.retain_on_delete]
     assert blocking == [], f"protected or retained in a disposable stack: {blocking}"
-    db = run.one(RDS).inputs
+    db = (run.of_type(RDS) or run.of_type(AURORA))[0].inputs  # the instance, or the Aurora cluster
     assert db["deletionProtection"] is False
     assert db["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in db
     assert db["deleteAutomatedBackups"] is True
@@ -79,7 +80,7 @@ def _assert_protected(run: Run) -> None:
 
 def test_review_stacks_get_their_own_names() -> None:
     run = _run("pr-123")
-    assert run.one(RDS).inputs["identifier"] == "plano-pr-123"
+    assert run.one(AURORA).inputs["clusterIdentifier"] == "plano-pr-123"
     assert {s.inputs["name"] for s in run.of_type(SECRET)} == {
         "plano-pr-123/db",
         "plano-pr-123/db-app",

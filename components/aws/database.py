@@ -45,6 +45,31 @@ def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
     return [{"name": name, "value": value, "apply_method": "pending-reboot"} for name, value in values.items()]
 
 
+DATABASE_TYPE = "plano:database:Database"
+AURORA_TYPE = "plano:database:AuroraServerless"
+
+
+def moved_from(component: pulumi.Resource, own_type: str, other_type: str) -> list[pulumi.Alias]:
+    """Aliases for a child both engines create under the same AWS name (subnet group, password, secret).
+
+    Switching ``plano:dbEngine`` then moves the child from the other engine's component (same name,
+    same place in the stack) instead of creating a second one with a name AWS refuses to reuse; the
+    password and the secret stay the same.
+    """
+
+    def swap(urn: str) -> str:
+        head, name = urn.rsplit("::", 1)
+        return f"{head.removesuffix(own_type)}{other_type}::{name}"
+
+    return [pulumi.Alias(parent=component.urn.apply(swap))]
+
+
+def final_snapshot_identifier(names: Names, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A final snapshot name unique per destroy (a fixed one collides with an earlier destroy's)."""
+    suffix = random.RandomId("final-snapshot-suffix", byte_length=4, opts=pulumi.ResourceOptions(parent=parent))
+    return suffix.hex.apply(lambda h: f"{names.final_snapshot_prefix()}-{h}")
+
+
 @dataclass
 class DatabaseArgs:
     names: Names
@@ -90,9 +115,10 @@ class Database(pulumi.ComponentResource):
     """Their version ids: a change means the tasks must be replaced (service triggers)."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("plano:database:Database", name, None, opts)
+        super().__init__(DATABASE_TYPE, name, None, opts)
         db, policy, names = args.settings, args.policy, args.names
         child = pulumi.ResourceOptions(parent=self)
+        aliases = moved_from(self, DATABASE_TYPE, AURORA_TYPE)
         kms = args.kms_key_arn or None
 
         subnet_group = aws.rds.SubnetGroup(
@@ -101,7 +127,7 @@ class Database(pulumi.ComponentResource):
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )
         parameters = aws.rds.ParameterGroup(
             "parameters",
@@ -128,7 +154,8 @@ class Database(pulumi.ComponentResource):
                 tags=args.tags,
                 aliases_parent=self,  # the master password and secret were this component's children
             ),
-            opts=child,
+            # Switching plano:dbEngine moves the credentials (same secret names, same passwords).
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )
 
         log_groups = [
@@ -141,11 +168,7 @@ class Database(pulumi.ComponentResource):
             )
             for log in policy.log_exports
         ]
-        final_snapshot = None
-        if not policy.skip_final_snapshot:
-            # A fixed name would collide with the snapshot of an earlier destroy of this stack.
-            suffix = random.RandomId("final-snapshot-suffix", byte_length=4, opts=child)
-            final_snapshot = suffix.hex.apply(lambda h: f"{names.final_snapshot_prefix()}-{h}")
+        final_snapshot = None if policy.skip_final_snapshot else final_snapshot_identifier(names, self)
 
         instance = aws.rds.Instance(
             "instance",

@@ -123,6 +123,8 @@ class ServiceArgs:
     """Resources the service needs first (secret values, the load balancer's listeners)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource."""
+    scheduled: bool = False
+    """A schedule (components/aws/schedule.py) scales the service to zero and back."""
 
 
 class PlanoService(pulumi.ComponentResource):
@@ -315,8 +317,8 @@ class PlanoService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[providers, *args.depends_on, *([task_role_policy] if task_role_policy else [])],
-                # The autoscaler owns the task count once it is on.
-                ignore_changes=["desiredCount"] if args.autoscaling else None,
+                # The autoscaler (or the schedule) owns the task count once it is on.
+                ignore_changes=["desiredCount"] if args.autoscaling or args.scheduled else None,
             ),
         )
 

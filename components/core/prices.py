@@ -280,6 +280,25 @@ _ENTERED: dict[str, dict[str, Price]] = {
     "eu-west-1": _eu_west_1(),
 }
 
+# --- Aurora PostgreSQL Serverless v2 (Aurora Standard storage configuration) ----------------------
+
+_AURORA_PAGE = "Amazon Aurora pricing page (aws.amazon.com/rds/aurora/pricing), Aurora Standard, PostgreSQL-compatible"
+
+
+def _aurora(acu_hour: float, storage: float, io_million: float, note: str) -> dict[str, Price]:
+    sourced = _relayed(_AURORA_PAGE, note)
+    return {
+        "aurora.serverless-v2.acu-hour": _p(acu_hour, "ACU-hour", sourced),
+        "aurora.storage.gb-month": _p(storage, "GB-month", sourced),
+        "aurora.io.million": _p(io_million, "million I/O requests", sourced),
+    }
+
+
+_AURORA_US = "us-east-1 and us-west-2 list the same prices; cross-read with 2026 third-party summaries (0.12/ACU-hour)"
+_ENTERED["us-east-1"].update(_aurora(0.12, 0.10, 0.20, _AURORA_US))
+_ENTERED["us-west-2"].update(_aurora(0.12, 0.10, 0.20, _AURORA_US))
+_ENTERED["eu-west-1"].update(_aurora(0.13, 0.11, 0.22, "eu-west-1; not cross-checked"))
+
 # --- refreshed: written by scripts/refresh_prices.py; do not edit by hand ---
 REFRESHED: dict[str, dict[str, Price]] = {}
 # --- end refreshed ---

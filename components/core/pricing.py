@@ -33,6 +33,8 @@ from typing import Any
 
 from components.core.errors import ConfigError
 from components.core.prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED, Price
+from components.core.settings.model import UsageProfile
+from components.core.task_schedule import running_hours_per_week
 
 PRICES_FILE = "components/core/prices.py"
 
@@ -46,6 +48,13 @@ RDS_LOG_GB_PER_MONTH = 0.5  # ingested per RDS log export group
 LOG_MONTHS_WITHOUT_RETENTION = 12  # stored months priced for a log group that never expires
 RDS_BACKUP_DAILY_CHANGE = 0.02  # share of the allocated storage that changes per day
 PI_FREE_RETENTION_DAYS = 7
+# Aurora Serverless v2 at the usage profile (plano:usage*):
+AURORA_AWAKE_ACU = 0.5  # a lightly used instance stays at the lowest awake capacity
+AURORA_STORAGE_GB = 2.0  # conversation state of a dev or review environment
+AURORA_IOS_PER_REQUEST = 20  # the upsert and the read of one Plano turn, with index and WAL pages
+SIDECAR_SERVER_IDLE_S = 300  # PgBouncer closes idle server connections after this (task_files.py)
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+WEEKS_PER_MONTH = HOURS_PER_MONTH / 168
 
 RDS = "aws:rds/instance:Instance"
 SERVICE = "aws:ecs/service:Service"
@@ -58,6 +67,9 @@ EIP = "aws:ec2/eip:Eip"
 SECRET = "aws:secretsmanager/secret:Secret"
 KMS_KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+AURORA_CLUSTER = "aws:rds/cluster:Cluster"
+AURORA_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+SCHEDULED_ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
 
 # Resource types that cost money but are not in the model: named in the assumptions when present.
 UNPRICED_TYPES: dict[str, str] = {
@@ -88,12 +100,25 @@ def known_instance_classes(region: str) -> list[str]:
     return sorted(k[len(prefix) : -len(suffix)] for k in table if k.startswith(prefix) and k.endswith(suffix))
 
 
-def estimate(resources: list[dict[str, Any]], region: str) -> dict[str, Any]:
+def estimate(resources: list[dict[str, Any]], region: str, usage: UsageProfile | None = None) -> dict[str, Any]:
     """The monthly cost of ``resources`` in ``region`` at on-demand list prices, itemized; lines
-    without a price are listed in ``unpriced`` and the total is marked ``partial``."""
-    model = _Model(region, resources)
+    without a price are listed in ``unpriced`` and the total is marked ``partial``.
+
+    ``usage`` (``plano:usage*``) shapes what depends on use: Aurora's awake hours and I/O."""
+    model = _Model(region, resources, usage or UsageProfile())
     model.run()
     return model.result()
+
+
+def idle_day_estimate(resources: list[dict[str, Any]], region: str, usage: UsageProfile | None = None) -> float:
+    """What one active day without a single request costs, in USD (priced lines only).
+
+    An active day of the schedule (the tasks run their scheduled hours, or all day without a
+    schedule); the database paused if it can pause; no traffic, API calls or log ingestion.
+    """
+    model = _Model(region, resources, usage or UsageProfile(), idle=True)
+    model.run()
+    return round(sum(float(item["monthly_usd"]) for item in model.items) / DAYS_PER_MONTH, 2)
 
 
 def local_estimate(resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -162,7 +187,11 @@ def _plural(count: float, word: str) -> str:
 
 
 class _Model:
-    def __init__(self, region: str, resources: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, region: str, resources: list[dict[str, Any]], usage: UsageProfile | None = None, idle: bool = False
+    ) -> None:
+        self.usage = usage or UsageProfile()
+        self.idle = idle  # price a day without requests (idle_day_estimate)
         self.region = region
         self.table: dict[str, Price] = PRICES.get(region, {})
         self.resources = resources
@@ -232,7 +261,10 @@ class _Model:
 
     def run(self) -> None:
         hours = _qty(HOURS_PER_MONTH)
-        self.assume(f"{hours} hours per month, every resource running the whole month")
+        self.assume(
+            f"{hours} hours per month, every resource running the whole month unless a schedule or an Aurora "
+            "pause says otherwise"
+        )
         self.assume(
             f"on-demand list prices in {self.region} from {PRICES_FILE}, without free tier, Savings Plans, "
             "reserved instances, taxes or support plans"
@@ -240,6 +272,10 @@ class _Model:
         self.assume("not priced: data transfer (internet egress, cross-AZ), CloudWatch metrics, DNS queries")
         for resource in self.of_type(RDS):
             self.rds(resource)
+        for resource in self.of_type(AURORA_INSTANCE):
+            self.aurora_instance(resource)
+        for resource in self.of_type(AURORA_CLUSTER):
+            self.aurora_cluster(resource)
         for resource in self.of_type(SERVICE):
             self.service(resource)
         for resource in self.of_type(LOAD_BALANCER):
@@ -423,7 +459,7 @@ class _Model:
             self.gap(service, f"Fargate tasks of {_label(service)}", reason)
             return
         tasks, maximum = self._task_count(service)
-        hours = HOURS_PER_MONTH
+        hours = self._service_hours(service)
         monthly = 0.0
         split = self._split(service, tasks)
         others = [p for p in split if p not in _CAPACITY_PROVIDERS]
@@ -478,8 +514,8 @@ class _Model:
         )
         self.add(
             resource,
-            f"ALB capacity units, {_qty(ALB_BASELINE_LCU)} LCU baseline (assumed), {_qty(hours)} h",
-            self.price("alb.lcu-hour") * ALB_BASELINE_LCU * hours,
+            f"ALB capacity units, {_qty(ALB_BASELINE_LCU * (not self.idle))} LCU baseline (assumed), {_qty(hours)} h",
+            self.price("alb.lcu-hour") * ALB_BASELINE_LCU * hours * (not self.idle),
         )
         self.assume(f"ALB traffic: a baseline of {_qty(ALB_BASELINE_LCU)} LCU per hour")
         if internal:
@@ -503,7 +539,7 @@ class _Model:
         self.add(
             resource,
             f"NAT gateway {name} data processed, {_qty(NAT_GB_PER_MONTH)} GB (assumed)",
-            self.price("nat.gb") * NAT_GB_PER_MONTH,
+            self.price("nat.gb") * NAT_GB_PER_MONTH * (not self.idle),
         )
         self.assume(f"NAT gateway traffic: {_qty(NAT_GB_PER_MONTH)} GB processed per gateway per month")
 
@@ -522,7 +558,7 @@ class _Model:
         self.add(
             resource,
             f"Secrets Manager API calls for {name}, {calls:,} (assumed)",
-            self.price("secretsmanager.10k-calls") * calls / 10_000,
+            self.price("secretsmanager.10k-calls") * calls / 10_000 * (not self.idle),
         )
         self.assume(f"Secrets Manager: {calls:,} API calls per secret per month")
 
@@ -544,7 +580,7 @@ class _Model:
         self.add(
             resource,
             f"CloudWatch Logs ingestion {name}, {_qty(gb)} GB (assumed)",
-            self.price("logs.ingest-gb") * gb,
+            self.price("logs.ingest-gb") * gb * (not self.idle),
         )
         retention_days = _num(inputs.get("retentionInDays"))
         if retention_days > 0:
@@ -559,6 +595,98 @@ class _Model:
             f"CloudWatch Logs storage {name}, {_qty(stored)} GB ({retention})",
             self.price("logs.storage-gb-month") * stored,
         )
+
+    # -- Aurora Serverless v2 and schedules (usage-profile dependent)
+
+    def _active_hours_per_month(self) -> float:
+        return self.usage.active_hours_per_day * self.usage.active_days_per_week * WEEKS_PER_MONTH
+
+    def _scaling(self, instance: dict[str, Any]) -> dict[str, Any] | None:
+        clusters = [c for c in self.of_type(AURORA_CLUSTER) if c.get("parent") == instance.get("parent")]
+        clusters = clusters or self.of_type(AURORA_CLUSTER)
+        config = _inputs(clusters[0]).get("serverlessv2ScalingConfiguration") if len(clusters) == 1 else None
+        return config if isinstance(config, dict) else None
+
+    def aurora_instance(self, resource: dict[str, Any]) -> None:
+        inputs = _inputs(resource)
+        what = f"Aurora instance {inputs.get('identifier') or resource.get('name')}"
+        if inputs.get("instanceClass") != "db.serverless":
+            self.gap(
+                resource, what, f"the cost model prices Aurora Serverless v2 only, not {inputs.get('instanceClass')}"
+            )
+            return
+        config = self._scaling(resource)
+        if config is None:
+            self.gap(resource, what, "no single Aurora cluster with a Serverless v2 scaling configuration in the plan")
+            return
+        minimum = _num(config.get("minCapacity"))
+        awake_acu = max(minimum, AURORA_AWAKE_ACU)
+        active = 0.0 if self.idle else self._active_hours_per_month()
+        usage = self.usage
+        if minimum == 0:
+            pause_s = _num(config.get("secondsUntilAutoPause"), 300)
+            # After the last request: the sidecar's idle server connection, then the pause delay.
+            tail = 0.0 if self.idle else (SIDECAR_SERVER_IDLE_S + pause_s) / 3600 * usage.active_days_per_week
+            awake = active + tail * WEEKS_PER_MONTH
+            acu_hours = awake * awake_acu
+            what = (
+                f"Aurora Serverless v2 {_qty(awake_acu)} ACU × {_qty(awake)} h awake "
+                f"({usage.active_hours_per_day} h/day, {usage.active_days_per_week} days/week, then paused)"
+            )
+            self.assume(
+                f"Aurora Serverless v2 pauses at 0 ACU: awake {_qty(awake_acu)} ACU during the active hours "
+                f"(plano:usageActiveHoursPerDay {usage.active_hours_per_day}, plano:usageActiveDaysPerWeek "
+                f"{usage.active_days_per_week}) plus {_qty(SIDECAR_SERVER_IDLE_S + pause_s)} s after each active "
+                "day (the sidecar's server_idle_timeout, then the pause delay); maintenance wake-ups not priced"
+            )
+        else:
+            acu_hours = minimum * (HOURS_PER_MONTH - active) + awake_acu * active
+            what = f"Aurora Serverless v2 at least {_qty(minimum)} ACU, {_qty(HOURS_PER_MONTH)} h (never pauses)"
+        self.add(resource, what, self.price("aurora.serverless-v2.acu-hour") * acu_hours)
+
+    def aurora_cluster(self, resource: dict[str, Any]) -> None:
+        usage = self.usage
+        self.add(
+            resource,
+            f"Aurora storage {_qty(AURORA_STORAGE_GB)} GB (assumed)",
+            self.price("aurora.storage.gb-month") * AURORA_STORAGE_GB,
+        )
+        requests = 0.0 if self.idle else usage.requests_per_hour * self._active_hours_per_month()
+        ios = requests * AURORA_IOS_PER_REQUEST
+        self.add(
+            resource,
+            f"Aurora I/O, {_qty(ios / 1e6)} million requests ({usage.requests_per_hour} Plano requests/h)",
+            self.price("aurora.io.million") * ios / 1e6,
+        )
+        self.assume(
+            f"Aurora: {_qty(AURORA_STORAGE_GB)} GB stored, {AURORA_IOS_PER_REQUEST} I/Os per Plano request "
+            "(plano:usageRequestsPerHour), backups within the free allowance (retention up to the cluster's size)"
+        )
+
+    def _service_hours(self, service: dict[str, Any]) -> float:
+        """Hours a month the service runs: all of them, or what its wake/sleep schedule leaves on."""
+        name = str(_inputs(service).get("name") or "")
+        actions = {
+            str(_inputs(a).get("name") or a.get("name")).rsplit("-", 1)[-1]: _inputs(a)
+            for a in self.of_type(SCHEDULED_ACTION)
+            if name and str(_inputs(a).get("resourceId") or "").rsplit("/", 1)[-1] == name
+        }
+        if not actions:
+            return HOURS_PER_MONTH
+        found = None
+        if "wake" in actions and "sleep" in actions:
+            found = running_hours_per_week(str(actions["wake"].get("schedule")), str(actions["sleep"].get("schedule")))
+        if found is None:
+            self.assume(f"{_label(service)}: scheduled actions not understood, priced as running all month")
+            return HOURS_PER_MONTH
+        per_day, days = found
+        if self.idle:
+            return per_day * DAYS_PER_MONTH  # every day priced as an active day
+        self.assume(
+            f"{_label(service)}: runs {_qty(per_day)} h on {days} days a week (plano:activeHours), "
+            "at zero tasks otherwise"
+        )
+        return per_day * days * WEEKS_PER_MONTH
 
     def unpriced(self) -> None:
         found: dict[str, int] = {}

@@ -24,9 +24,10 @@ from datetime import date
 from typing import Any
 
 from components.core.errors import SECRET_MASK, ConfigError
-from components.core.pricing import estimate, local_estimate
+from components.core.pricing import estimate, idle_day_estimate, local_estimate
 from components.core.settings import Profile
 from components.core.settings.masking import masked_error, scrub_value, secret_strings
+from components.core.settings.schedule import usage_profile
 from components.tools.diff import change_markdown, changes
 from components.tools.simulate import Run, unwrap_secrets
 
@@ -115,7 +116,13 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
     # Values of keys set with --secret, wherever the program put them (rule names, descriptions).
     secrets = secret_strings(run.config)
     try:
-        cost = local_estimate(resources) if profile == Profile.LOCAL.value else estimate(resources, region)
+        if profile == Profile.LOCAL.value:
+            cost = local_estimate(resources)
+        else:
+            usage = usage_profile(run.config)
+            cost = estimate(resources, region, usage)
+            # A day with no request at all: what an environment costs while it waits for a reviewer.
+            cost["idle_day_usd"] = idle_day_estimate(resources, region, usage)
     except ConfigError as error:
         raise masked_error(error, secrets) from None
     cost["prices_age_days"] = prices_age_days(cost["prices_as_of"], today) if cost["items"] else None
@@ -165,6 +172,11 @@ def plan_text(document: dict[str, Any]) -> str:
         f"Estimated monthly cost: {cost['monthly_usd']:.2f} {cost['currency']} in {cost['region']}{partial} "
         f"({_prices_age(cost)})"
     )
+    if "idle_day_usd" in cost:
+        lines.append(
+            f"Idle day: {cost['idle_day_usd']:.2f} {cost['currency']} (an active day without requests: "
+            "tasks on their schedule, database paused if it can pause)"
+        )
     for item in sorted(cost["items"], key=lambda i: -i["monthly_usd"]):
         lines.append(f"  {item['monthly_usd']:>9.2f}  {item['what']}")
     for item in unpriced:
@@ -214,6 +226,12 @@ def plan_diff_markdown(base: dict[str, Any], head: dict[str, Any]) -> str:
         "",
         f"{len(added)} to add, {len(changed)} to change, {len(removed)} to remove.",
     ]
+    if "idle_day_usd" in base["cost"] and "idle_day_usd" in head["cost"]:
+        lines[3:3] = [
+            "",
+            f"**Idle day:** {base['cost']['idle_day_usd']:.2f} → {head['cost']['idle_day_usd']:.2f} "
+            f"{head['cost']['currency']} (a day without requests)",
+        ]
     if not (added or removed or changed):
         lines += ["", "No infrastructure change."]
     warnings, known = head.get("warnings", []), set(base.get("warnings", []))

@@ -51,6 +51,8 @@ class Registered:
     delete_before_replace: bool = False
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
+    alias_parents: tuple[str, ...] = ()
+    """Parent URNs of the resource's aliases (where it may move from)."""
 
 
 @dataclass
@@ -177,7 +179,7 @@ class OfflineMocks(Mocks):
         plain = {k: (rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v) for k, v in inputs.items()}
         rid = _fake_id(t, name)
         out: dict[str, Any] = {}
-        physical = plain.get("name") or plain.get("identifier") or f"{name}-{rid[:7]}"
+        physical = plain.get("name") or plain.get("identifier") or plain.get("clusterIdentifier") or f"{name}-{rid[:7]}"
         if t == "random:index/randomPassword:RandomPassword":
             # One known value for the master password; others differ by name and keepers, so
             # tests can tell the passwords apart and see a rotation.
@@ -201,6 +203,12 @@ class OfflineMocks(Mocks):
                 address=f"{physical}.c0abcdefghij.{self.region}.rds.amazonaws.com",
                 port=5432,
                 arn=self.arn("rds", f"db:{physical}"),
+            )
+        elif t == "aws:rds/cluster:Cluster":
+            out.update(
+                endpoint=f"{physical}.cluster-c0abcdefghij.{self.region}.rds.amazonaws.com",
+                port=5432,
+                arn=self.arn("rds", f"cluster:{physical}"),
             )
         elif t == "aws:secretsmanager/secret:Secret":
             rid = self.arn("secretsmanager", f"secret:{physical}-AbCdEf")
@@ -285,6 +293,7 @@ def _monitor_class() -> type:
                         delete_before_replace=bool(request.deleteBeforeReplace),
                         retain_on_delete=bool(request.retainOnDelete),
                         depends_on=tuple(request.dependencies),
+                        alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")),
                     )
                 )
             return response

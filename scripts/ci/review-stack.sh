@@ -9,7 +9,9 @@
 # Needs the Pulumi CLI, AWS credentials and the backend's credentials (see pulumi-prepare.sh), and
 # PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true: the stack's config file never outlives the job, so
 # later runs take the secrets provider from the stack's state. POLICY_PACKS (optional) is passed to
-# --policy-pack.
+# --policy-pack. REVIEW_NETWORK_STACK (default dev) is the stack whose VPC and subnets review stacks
+# share (its outputs vpc_id, public_subnet_ids, private_subnet_ids): a review stack creates no VPC,
+# subnet, route table, gateway or Elastic IP of its own (docs/review-environments.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -48,6 +50,29 @@ target.write_text(
 EOF
 }
 
+# Sets the review stack's "adopt a VPC" settings from the network stack's outputs. Plain config,
+# not a StackReference: the values show in the stack's config, the offline plan and the tests
+# use them as they are, and the same validation applies as to any adopted VPC.
+share_network() {
+    local network="${REVIEW_NETWORK_STACK:-dev}" outputs
+    if ! outputs="$(pulumi stack output --json --stack "$network")" ||
+        ! jq -e '.vpc_id and (.public_subnet_ids | length >= 2) and (.private_subnet_ids | length >= 2)' \
+            <<<"$outputs" >/dev/null; then
+        echo "::error::review-stack: stack $network has no vpc_id/public_subnet_ids/private_subnet_ids outputs; deploy it first (pulumi up --stack $network)" >&2
+        exit 1
+    fi
+    pulumi config set --stack "$stack" plano:vpcId "$(jq -r .vpc_id <<<"$outputs")"
+    local kind i subnet
+    for kind in public private; do
+        i=0
+        while read -r subnet; do
+            pulumi config set --stack "$stack" --path "plano:${kind}SubnetIds[$i]" "$subnet"
+            i=$((i + 1))
+        done < <(jq -r ".${kind}_subnet_ids[]" <<<"$outputs")
+    done
+    echo "review-stack: $stack shares the network of $network ($(jq -r .vpc_id <<<"$outputs"))"
+}
+
 policy_args=()
 [ -z "${POLICY_PACKS:-}" ] || policy_args=(--policy-pack "$POLICY_PACKS")
 
@@ -55,6 +80,7 @@ case "$action" in
     up)
         pulumi stack select --create --non-interactive "$stack"
         copy_dev_config
+        share_network
         pulumi up --yes --non-interactive --stack "$stack" "${policy_args[@]}"
         scripts/ci/fill-provider-keys.sh "$stack"
         # Fail the job unless the tasks really run (pulumi up returns before they do).

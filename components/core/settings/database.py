@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from components.core.errors import ConfigError
-from components.core.settings.keys import Profile, TlsMode
+from components.core.settings.keys import DbEngine, Profile, TlsMode
 from components.core.settings.limits import (
+    AURORA_AUTO_PAUSE_MIN_MINOR,
     MIN_PROD_BACKUP_DAYS,
     RESERVED_DB_USER_PREFIXES,
     RESERVED_DB_USERS,
@@ -82,6 +83,19 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed=f"{-(-allocated * 11 // 10)} to 65536",
             fix=f"pulumi config set plano:dbMaxAllocatedStorageGb {max(allocated * 2, 50)}",
         )
+    engine = read.choice("dbEngine", DbEngine)
+    max_acu = read.integer("dbMaxCapacityAcu", minimum=1, maximum=256)
+    pause = read.integer("dbAutoPauseSeconds", minimum=-1, maximum=86_400)
+    if pause != -1 and pause < 300:
+        raise ConfigError(
+            "plano:dbAutoPauseSeconds",
+            "is outside what Aurora accepts (300 s to one day), or -1 for never",
+            value=pause,
+            allowed="-1, or 300-86400",
+            fix="pulumi config set plano:dbAutoPauseSeconds 300",
+        )
+    if engine is DbEngine.AURORA_SERVERLESS:
+        _check_aurora_version(version, major, match.group(2), pausing=pause != -1)
     return DatabaseSettings(
         instance_class=instance_class,
         engine_version=version,
@@ -95,6 +109,9 @@ def _database(read: _Reader) -> DatabaseSettings:
         tls_mode=read.choice("dbTlsMode", TlsMode),
         state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
         password_version=read.integer("dbPasswordVersion", minimum=1, maximum=1_000_000),
+        engine=engine,
+        max_capacity_acu=max_acu,
+        auto_pause_s=None if pause == -1 else pause,
     )
 
 
@@ -110,3 +127,24 @@ def _backup_days(read: _Reader) -> int:
             fix=f"pulumi config set plano:dbBackupRetentionDays {max(MIN_PROD_BACKUP_DAYS, 14)}",
         )
     return days
+
+
+def _check_aurora_version(version: str, major: int, minor: str | None, *, pausing: bool) -> None:
+    """Aurora PostgreSQL majors this project supports, and the minors that can pause at 0 ACU."""
+    if major not in AURORA_AUTO_PAUSE_MIN_MINOR:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            "is not an Aurora PostgreSQL major this project supports with plano:dbEngine aurora-serverless",
+            value=version,
+            allowed=", ".join(map(str, AURORA_AUTO_PAUSE_MIN_MINOR)),
+            fix="pulumi config set plano:dbEngineVersion 17   (or plano:dbEngine rds)",
+        )
+    lowest = AURORA_AUTO_PAUSE_MIN_MINOR[major]
+    if pausing and minor is not None and int(minor) < lowest:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            f"cannot scale to 0 ACU: Aurora PostgreSQL {major} pauses from {major}.{lowest} on",
+            value=version,
+            allowed=f"{major} (the current minor) or {major}.{lowest} and later",
+            fix=f"pulumi config set plano:dbEngineVersion {major}   (or plano:dbAutoPauseSeconds -1)",
+        )

@@ -49,6 +49,11 @@ class Architecture(StrEnum):
     X86_64 = "X86_64"
 
 
+class DbEngine(StrEnum):
+    RDS = "rds"
+    AURORA_SERVERLESS = "aurora-serverless"
+
+
 @dataclass(frozen=True)
 class Key:
     """One ``plano:`` config key as ``Pulumi.yaml`` declares it."""
@@ -82,6 +87,12 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "maxCount": 1,
         "capacity": "fargate-spot",
         "logRetentionDays": 7,
+        "dbEngine": "aurora-serverless",
+        "dbMaxCapacityAcu": 2,
+        "dbAutoPauseSeconds": 300,
+        "activeHours": "08:00-20:00",
+        "usageActiveHoursPerDay": 2,
+        "usageActiveDaysPerWeek": 5,
     },
     Profile.PROD: {
         "dbInstanceClass": "db.m7g.large",
@@ -96,10 +107,18 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "maxCount": 6,
         "capacity": "fargate",
         "logRetentionDays": 90,
+        "dbEngine": "rds",
+        "dbMaxCapacityAcu": 16,
+        "dbAutoPauseSeconds": -1,
+        "activeHours": "always",
+        "usageActiveHoursPerDay": 24,
+        "usageActiveDaysPerWeek": 7,
     },
 }
 # local runs on Docker: the AWS-sizing keys do not apply, and dev's values keep their validators happy.
 PROFILES[Profile.LOCAL] = dict(PROFILES[Profile.DEV])
+# Docker runs plain PostgreSQL around the clock: no Aurora, no schedule.
+PROFILES[Profile.LOCAL].update(dbEngine="rds", activeHours="always", dbAutoPauseSeconds=-1)
 
 _P = "Empty/0 = the profile's value."
 KEYS: tuple[Key, ...] = (
@@ -253,7 +272,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "privateSubnetIds",
         "array",
-        "Private subnets of the existing VPC (database, tasks; need NAT).",
+        "Private subnets of the existing VPC (database; tasks when it has NAT).",
         [],
         rule="two or more distinct subnet-<hex>, only with vpcId; none in both lists",
     ),
@@ -267,7 +286,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "natGateways",
         "string",
-        f"NAT gateways of a new VPC. {_P}",
+        f"NAT gateways of a new VPC; with vpcId, whether that VPC has NAT. {_P}",
         "",
         per_profile=True,
         rule="none (tasks get a public IP, no inbound), single or per-az",
@@ -348,6 +367,75 @@ KEYS: tuple[Key, ...] = (
         "local profile: host port (127.0.0.1 only) of PostgreSQL, for psql over TLS.",
         15432,
         rule="1024-65535, not a listener port",
+    ),
+    Key(
+        "dbEngine",
+        "string",
+        f"Database engine: RDS PostgreSQL or Aurora PostgreSQL Serverless v2. {_P}",
+        "",
+        per_profile=True,
+        rule="rds or aurora-serverless",
+    ),
+    Key(
+        "dbMaxCapacityAcu",
+        "integer",
+        f"Aurora Serverless v2 maximum capacity in ACUs (1 ACU = about 2 GiB). {_P}",
+        0,
+        per_profile=True,
+        rule="1-256; aurora-serverless only",
+    ),
+    Key(
+        "dbAutoPauseSeconds",
+        "integer",
+        f"Aurora: pause (0 ACU) after this many idle seconds; -1 = never pause (minimum 0.5 ACU). {_P}",
+        0,
+        per_profile=True,
+        rule="-1 or 300-86400; aurora-serverless only",
+    ),
+    Key(
+        "activeHours",
+        "string",
+        f"Hours the tasks run on activeDays (scaled to zero outside them), or always. {_P}",
+        "",
+        per_profile=True,
+        rule="HH:MM-HH:MM (start before end, whole or half hours) or always; prod: always",
+    ),
+    Key(
+        "activeDays",
+        "string",
+        "Days activeHours apply to; on other days the tasks stay at zero.",
+        "MON-FRI",
+        rule="MON-FRI, MON-SUN or a comma list such as MON,WED,FRI",
+    ),
+    Key(
+        "scheduleTimezone",
+        "string",
+        "Time zone of activeHours.",
+        "UTC",
+        rule="an IANA time zone such as UTC, Europe/Berlin, America/New_York",
+    ),
+    Key(
+        "usageActiveHoursPerDay",
+        "integer",
+        f"Cost model: hours per active day in which the database serves requests. {_P}",
+        0,
+        per_profile=True,
+        rule="1-24",
+    ),
+    Key(
+        "usageActiveDaysPerWeek",
+        "integer",
+        f"Cost model: days per week with requests. {_P}",
+        0,
+        per_profile=True,
+        rule="1-7",
+    ),
+    Key(
+        "usageRequestsPerHour",
+        "integer",
+        "Cost model: Plano requests per active hour (database I/O).",
+        100,
+        rule="0-10000000",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}

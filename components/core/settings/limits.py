@@ -11,6 +11,10 @@ from components.core.plano_config import (
 from policy.secret_names import SECRET_NAME_WORDS
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
+# Aurora PostgreSQL majors with Serverless v2, and the first minor that scales to 0 ACU (auto-pause):
+# AWS, "Scaling to Zero ACUs with automatic pause and resume": 16.3, 15.7, 14.12 (13.15 is past its
+# end of standard support); every 17.x release supports it.
+AURORA_AUTO_PAUSE_MIN_MINOR = {14: 12, 15: 7, 16: 3, 17: 0}
 LOG_RETENTION_DAYS = (
     1,
     3,

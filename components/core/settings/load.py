@@ -33,6 +33,7 @@ from components.core.settings.network import _network
 from components.core.settings.profiles import POLICIES
 from components.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
 from components.core.settings.reader import _Reader
+from components.core.settings.schedule import _schedule, _usage
 from components.core.settings.secrets import _secrets
 from components.core.settings.service import _service
 
@@ -67,6 +68,8 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
     secrets = _secrets(read, raw, service)
+    schedule = _schedule(read, profile)
+    usage = _usage(read)
 
     config_file = (base_dir / read.string("configFile")).resolve()
     document = load_plano_config(config_file)
@@ -122,6 +125,8 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
         config_file=config_file,
         warnings=tuple(warnings),
         local=local,
+        schedule=schedule,
+        usage=usage,
     )
 
 

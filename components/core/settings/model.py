@@ -10,7 +10,7 @@ from components.core.naming import Names
 from components.core.plano_config import (
     RenderedPlanoConfig,
 )
-from components.core.settings.keys import Architecture, Capacity, Ingress, NatGateways, Profile, TlsMode
+from components.core.settings.keys import Architecture, Capacity, DbEngine, Ingress, NatGateways, Profile, TlsMode
 from components.core.settings.profiles import ProfilePolicy
 
 
@@ -56,8 +56,12 @@ class NetworkSettings:
 
     @property
     def tasks_in_public_subnets(self) -> bool:
-        """With no NAT gateway, tasks reach model providers through a public IP (no inbound)."""
-        return self.create_vpc and self.nat_gateways is NatGateways.NONE
+        """With no NAT gateway, tasks reach model providers through a public IP (no inbound).
+
+        For an adopted VPC (a review stack in the dev stack's VPC) ``nat_gateways`` says whether that
+        VPC's private subnets route through NAT: without it, tasks there could not reach the providers.
+        """
+        return self.nat_gateways is NatGateways.NONE
 
 
 def app_role_name(master_user: str) -> str:
@@ -85,6 +89,19 @@ class DatabaseSettings:
     def app_user(self) -> str:
         """Plano's own least-privilege role (the master user keeps DDL and grants)."""
         return app_role_name(self.user)
+
+    engine: DbEngine = DbEngine.RDS
+    max_capacity_acu: int = 2
+    # Seconds idle before Aurora pauses at 0 ACU; None = never pause (minimum 0.5 ACU).
+    auto_pause_s: int | None = 300
+
+    @property
+    def cluster_parameter_group_family(self) -> str:
+        return f"aurora-postgresql{self.major_version}"
+
+    @property
+    def min_capacity_acu(self) -> float:
+        return 0.0 if self.auto_pause_s is not None else 0.5
 
 
 @dataclass(frozen=True)
@@ -154,3 +171,35 @@ class Settings:
     config_file: Path
     warnings: tuple[str, ...] = ()
     local: LocalSettings = LocalSettings(keep_data_volume=True, db_port=15432)
+    schedule: ScheduleSettings | None = None
+    """When the tasks run (None: always); dev and review stacks only."""
+    usage: UsageProfile = field(default_factory=lambda: UsageProfile())
+    """The usage the cost model prices (not a resource setting)."""
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """Tasks run from ``start`` to ``stop`` (HH:MM) on ``days`` in ``timezone``, at zero otherwise."""
+
+    start: str
+    stop: str
+    days: tuple[str, ...]
+    timezone: str
+
+    @property
+    def hours_per_active_day(self) -> float:
+        return _minutes(self.stop) / 60 - _minutes(self.start) / 60
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
+class UsageProfile:
+    """What the cost model assumes about use: hours with requests per active day, days per week, rate."""
+
+    active_hours_per_day: int = 2
+    active_days_per_week: int = 5
+    requests_per_hour: int = 100
