@@ -39,10 +39,10 @@ servers:
 
 # A failed server install fails the run under CI=true; elsewhere the integration tests skip loudly.
 test: setup lint
-	scripts/with-test-servers.sh --or-skip $(PY) -m pytest
+	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n auto
 
 test-fast: setup
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -n auto -m "not integration"
 
 # The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
 # pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.

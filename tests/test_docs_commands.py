@@ -112,6 +112,9 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plan = json.dumps(plan_document(stack_run("dev")))
     for name in ("base.json", "head.json"):
         (copy / name).write_text(plan)
+    # The docs write prod.json in one command and read it in the next; tests may run in any order
+    # (pytest-xdist), so the file is there from the start.
+    (copy / "prod.json").write_text(json.dumps(plan_document(stack_run("prod"))))
     return copy
 
 

@@ -67,10 +67,14 @@ def ids() -> str:
     return f"resp_{uuid.uuid4().hex[:12]}"
 
 
-# --- Outages: slow (about a minute), so they run in the background from the first integration test
-# on, while the rest of the suite runs; their assertions (test_outages.py) run last.
+# --- Outages: slow (about a minute of waiting, little CPU), so they overlap with the rest of the suite.
+# In one process they run in the background from the first integration test on and their
+# assertions (test_outages.py) run last. Under pytest-xdist (make test) every worker collects
+# every test but runs only some, so a worker starts them only when it runs test_outages.py,
+# which is scheduled first: that worker waits while the others run the rest.
 
 OUTAGE_TESTS = "test_outages.py"
+UNDER_XDIST = "PYTEST_XDIST_WORKER" in os.environ
 
 
 OUTAGES_SELECTED = pytest.StashKey[bool]()
@@ -78,18 +82,36 @@ OUTAGES_SELECTED = pytest.StashKey[bool]()
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name == OUTAGE_TESTS)  # stable: only moves those to the end
+    # Stable sorts: only the outage tests move, to the front under xdist and to the end otherwise.
+    items.sort(key=lambda item: (item.path.name == OUTAGE_TESTS) != UNDER_XDIST)
     config.stash[OUTAGES_SELECTED] = any(item.path.name == OUTAGE_TESTS for item in items)
 
 
+class _Outages(dict[str, "Future[Result]"]):
+    """Both scenarios, started together, each in its own thread with its own servers, the first
+    time one is asked for (at once when ``eager``)."""
+
+    def __init__(self, request: pytest.FixtureRequest, pool: ThreadPoolExecutor, *, eager: bool) -> None:
+        super().__init__()
+        self._request, self._pool = request, pool
+        if eager:
+            self._start()
+
+    def _start(self) -> None:
+        servers: StatePath = self._request.getfixturevalue("servers")
+        self.update(failover=self._pool.submit(run_failover, servers), outage=self._pool.submit(run_outage, servers))
+
+    def __missing__(self, name: str) -> Future[Result]:
+        self._start()
+        return dict.__getitem__(self, name)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def outage_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Result]]]:
-    """Both outage scenarios, started at once in their own threads (each has its own servers)."""
+def outage_runs(request: pytest.FixtureRequest) -> Iterator[Mapping[str, Future[Result]]]:
+    """The outage scenarios' results (see above for when they start)."""
     if not request.config.stash.get(OUTAGES_SELECTED, False):
         yield {}
         return
-    servers: StatePath = request.getfixturevalue("servers")
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="outage")
-    runs = {"failover": pool.submit(run_failover, servers), "outage": pool.submit(run_outage, servers)}
-    yield runs
+    yield _Outages(request, pool, eager=not UNDER_XDIST)
     pool.shutdown(wait=True)
