@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.aws.aurora import AuroraArgs, AuroraServerless
+from components.aws.aurora import AuroraServerless
 from components.aws.database import Database, DatabaseArgs
 from components.aws.firewall import Firewall, FirewallArgs
 from components.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
@@ -126,7 +126,7 @@ else:
     )
 
     # plano:dbEngine picks RDS or Aurora Serverless v2; both take the same inputs and give the same outputs.
-    db_inputs = dict(
+    db_args = DatabaseArgs(
         names=names,
         settings=settings.database,
         policy=policy,
@@ -138,10 +138,10 @@ else:
     )
     database: Database | AuroraServerless
     if settings.database.engine is DbEngine.AURORA_SERVERLESS:
-        database = AuroraServerless("database", AuroraArgs(**db_inputs))  # type: ignore[arg-type]
+        database = AuroraServerless("database", db_args)
         db_log_groups = database.log_group_names
     else:
-        database = Database("database", DatabaseArgs(**db_inputs))  # type: ignore[arg-type]
+        database = Database("database", db_args)
         db_log_groups = [names.rds_log_group(log) for log in policy.log_exports]
 
     remind_empty_external_keys(names, settings.secrets.provider_keys_external, settings.region)

@@ -24,8 +24,6 @@ deletion-protected, ``protect``-ed, and takes a final snapshot with a unique nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
@@ -34,6 +32,7 @@ from components.aws.database import (
     AURORA_TYPE,
     CA_CERT_IDENTIFIER,
     DATABASE_TYPE,
+    DatabaseArgs,
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
@@ -63,26 +62,6 @@ def cluster_log_group(names: Names, log: str) -> str:
     return f"/aws/rds/cluster/{names.db_identifier}/{log}"
 
 
-@dataclass
-class AuroraArgs:
-    names: Names
-    """Physical names for the stack."""
-    settings: DatabaseSettings
-    """Engine version, capacity range, names and TLS mode."""
-    policy: ProfilePolicy
-    """The profile's safety settings (a second instance, deletion protection, snapshots, ...)."""
-    subnet_ids: pulumi.Input[list[str]]
-    """Private subnets for the subnet group."""
-    security_group_id: pulumi.Input[str]
-    """The database's security group (admits only the service)."""
-    kms_key_arn: str
-    """Customer managed key for storage and the secret; empty for AWS managed keys."""
-    log_retention_days: int
-    """Retention of the exported PostgreSQL logs."""
-    tags: dict[str, str]
-    """Tags for every resource."""
-
-
 class AuroraServerless(pulumi.ComponentResource):
     """Aurora PostgreSQL Serverless v2 with enforced TLS, and its credentials in Secrets Manager."""
 
@@ -109,7 +88,7 @@ class AuroraServerless(pulumi.ComponentResource):
     log_group_names: list[str]
     """Log groups of the exported PostgreSQL logs (prod)."""
 
-    def __init__(self, name: str, args: AuroraArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(AURORA_TYPE, name, None, opts)
         db, policy, names = args.settings, args.policy, args.names
         child = pulumi.ResourceOptions(parent=self)

@@ -72,12 +72,14 @@ def final_snapshot_identifier(names: Names, parent: pulumi.Resource) -> pulumi.O
 
 @dataclass
 class DatabaseArgs:
+    """Inputs of either engine behind ``plano:dbEngine`` (``Database`` here, ``AuroraServerless``)."""
+
     names: Names
     """Physical names for the stack."""
     settings: DatabaseSettings
     """Engine, size, names and TLS mode."""
     policy: ProfilePolicy
-    """The profile's safety settings (Multi-AZ, deletion protection, snapshots, ...)."""
+    """The profile's safety settings (Multi-AZ or a second instance, deletion protection, snapshots, ...)."""
     subnet_ids: pulumi.Input[list[str]]
     """Private subnets for the subnet group."""
     security_group_id: pulumi.Input[str]
