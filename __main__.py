@@ -23,6 +23,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.schedule import TaskSchedule, TaskScheduleArgs
 from components.aws.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
 from components.aws.service import PlanoService, ServiceArgs, redeploy_command
+from components.core.secret_inputs import keep_secret_inputs
 from components.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
 from components.core.task_files import task_files
 from components.local.certificates import CertificatesArgs, DatabaseCertificates
@@ -35,6 +36,7 @@ from components.local.service import LocalService, LocalServiceArgs
 settings = settings_from_pulumi(Path(__file__).parent)
 for warning in settings.warnings:
     pulumi.log.warn(warning)
+keep_secret_inputs(settings.secret_strings)  # inputs built from --secret keys stay secret in state
 names, tags, plano, policy = settings.names, resource_tags(settings), settings.plano, settings.policy
 use_alb = settings.ingress.mode is Ingress.ALB
 

@@ -58,3 +58,30 @@ def test_a_price_warning_about_a_secret_key_does_not_show_it() -> None:
     assert document["warnings"] and "x2g.hidden" not in json.dumps(document)
     plain_document = plan_document(run_with("prod", values={"dbInstanceClass": "db.x2g.hidden"}))
     assert "x2g.hidden" in json.dumps(plain_document)  # the value does reach the plan when not secret
+
+
+def _plain_leaves_with(value: object, piece: str) -> list[str]:
+    """Strings holding ``piece`` that are NOT inside a Pulumi secret (what the state would store in
+    plain text)."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _plain_leaves_with(v, piece)]
+    if isinstance(value, list):
+        return [s for v in value for s in _plain_leaves_with(v, piece)]
+    return [value] if isinstance(value, str) and piece in value else []
+
+
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+def test_a_secret_key_stays_secret_in_the_resource_inputs(key: str) -> None:
+    value, piece = SECRET_SETTINGS[key]
+    # As a plain key, some resource input holds the value in plain text (so the check can fail).
+    plain = run_with("prod", values={key: value})
+    assert any(_plain_leaves_with(r.inputs, piece) for r in plain.resources)
+
+    run = run_with("prod", secrets={key: value})
+    assert run.error is None, run.error
+    leaks = {f"{r.type} {r.name}": _plain_leaves_with(r.inputs, piece) for r in run.resources}
+    assert {name: found for name, found in leaks.items() if found} == {}

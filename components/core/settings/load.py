@@ -50,7 +50,9 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
             check_document_sizes(settings)
     except ConfigError as error:
         raise masked_error(error, secrets) from None
-    return dataclasses.replace(settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings))
+    return dataclasses.replace(
+        settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings), secret_strings=secrets
+    )
 
 
 def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:

@@ -174,6 +174,9 @@ class Settings:
     schedule: ScheduleSettings | None = None
     """When the tasks run (None: always); dev and review stacks only."""
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
+    secret_strings: tuple[str, ...] = ()
+    """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
+    messages, and in resource inputs (core/secret_inputs.py)."""
     """The usage the cost model prices (not a resource setting)."""
 
 
