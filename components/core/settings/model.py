@@ -174,7 +174,7 @@ class Settings:
     schedule: ScheduleSettings | None = None
     """When the tasks run (None: always); dev and review stacks only."""
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
-    secret_strings: tuple[str, ...] = ()
+    secret_strings: tuple[str, ...] = field(default=(), repr=False)
     """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
     messages, and in resource inputs (core/secret_inputs.py)."""
     """The usage the cost model prices (not a resource setting)."""
