@@ -16,7 +16,7 @@ from pathlib import Path
 import pulumi
 
 from components.aws.aurora import AuroraServerless
-from components.aws.database import Database, DatabaseArgs
+from components.aws.database import Database, DatabaseArgs, PostgresComponent
 from components.aws.firewall import Firewall, FirewallArgs
 from components.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
 from components.aws.network import Network, NetworkArgs
@@ -138,7 +138,7 @@ else:
         log_retention_days=settings.service.log_retention_days,
         tags=tags,
     )
-    database: Database | AuroraServerless
+    database: PostgresComponent
     if settings.database.engine is DbEngine.AURORA_SERVERLESS:
         database = AuroraServerless("database", db_args)
         db_log_groups = database.log_group_names

@@ -33,6 +33,7 @@ from components.aws.database import (
     CA_CERT_IDENTIFIER,
     DATABASE_TYPE,
     DatabaseArgs,
+    PostgresComponent,
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
@@ -62,29 +63,9 @@ def cluster_log_group(names: Names, log: str) -> str:
     return f"/aws/rds/cluster/{names.db_identifier}/{log}"
 
 
-class AuroraServerless(pulumi.ComponentResource):
+class AuroraServerless(PostgresComponent):
     """Aurora PostgreSQL Serverless v2 with enforced TLS, and its credentials in Secrets Manager."""
 
-    address: pulumi.Output[str]
-    """Host name of the cluster's writer endpoint (private)."""
-    port: pulumi.Output[int]
-    """Port of the cluster."""
-    secret_arn: pulumi.Output[str]
-    """ARN of the master secret with the RDS-style JSON (password under `password`): init only."""
-    secret_name: pulumi.Output[str]
-    """Name of that secret."""
-    app_secret_arn: pulumi.Output[str]
-    """ARN of Plano's role's secret (same JSON shape): plano and pgbouncer."""
-    app_secret_name: pulumi.Output[str]
-    """Name of that secret."""
-    app_user: str
-    """Plano's role."""
-    identifier: pulumi.Output[str]
-    """Aurora cluster identifier."""
-    secret_values: list[aws.secretsmanager.SecretVersion]
-    """Both secrets' values: tasks must not start before they exist (use in depends_on)."""
-    secret_version_ids: list[pulumi.Output[str]]
-    """Their version ids: a change means the tasks must be replaced (service triggers)."""
     log_group_names: list[str]
     """Log groups of the exported PostgreSQL logs (prod)."""
 

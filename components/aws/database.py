@@ -92,13 +92,14 @@ class DatabaseArgs:
     """Tags for every resource."""
 
 
-class Database(pulumi.ComponentResource):
-    """RDS PostgreSQL with enforced TLS, and its credentials in Secrets Manager."""
+class PostgresComponent(pulumi.ComponentResource):
+    """What either engine behind ``plano:dbEngine`` gives the rest of the stack (``Database`` here,
+    ``AuroraServerless`` in aurora.py): the same outputs, so the service does not care which."""
 
     address: pulumi.Output[str]
-    """Host name of the instance (private)."""
+    """Host name of the instance, or of the cluster's writer endpoint (private)."""
     port: pulumi.Output[int]
-    """Port of the instance."""
+    """Port of the database."""
     secret_arn: pulumi.Output[str]
     """ARN of the master secret with the RDS-style JSON (password under `password`): init only."""
     secret_name: pulumi.Output[str]
@@ -110,11 +111,15 @@ class Database(pulumi.ComponentResource):
     app_user: str
     """Plano's role."""
     identifier: pulumi.Output[str]
-    """RDS instance identifier."""
+    """RDS instance or Aurora cluster identifier."""
     secret_values: list[aws.secretsmanager.SecretVersion]
     """Both secrets' values: tasks must not start before they exist (use in depends_on)."""
     secret_version_ids: list[pulumi.Output[str]]
     """Their version ids: a change means the tasks must be replaced (service triggers)."""
+
+
+class Database(PostgresComponent):
+    """RDS PostgreSQL with enforced TLS, and its credentials in Secrets Manager."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(DATABASE_TYPE, name, None, opts)
