@@ -38,8 +38,12 @@ servers:
 	@scripts/with-test-servers.sh sh -c 'echo "pgbouncer: $$PLANO_PGBOUNCER"'
 
 # A failed server install fails the run under CI=true; elsewhere the integration tests skip loudly.
+# pytest-xdist: one worker per core plus one, because one worker spends a minute waiting on the
+# outage scenarios (tests/integration/conftest.py); small chunks keep other tests off that worker.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+
 test: setup lint
-	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n auto
+	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2
 
 test-fast: setup
 	$(PY) -m pytest -n auto -m "not integration"

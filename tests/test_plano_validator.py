@@ -176,7 +176,7 @@ def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path
     def no_run(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the generator ran again for a config it already checked")
 
-    monkeypatch.setattr("subprocess.run", no_run)
+    monkeypatch.setattr("components.core.plano_validator._run", no_run)  # what runs the generator
     assert run_plano_generator(BASE + unique) is first  # in memory
     _cache.clear()
     assert run_plano_generator(BASE + unique) == first  # from the cache directory

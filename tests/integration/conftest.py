@@ -71,7 +71,8 @@ def ids() -> str:
 # In one process they run in the background from the first integration test on and their
 # assertions (test_outages.py) run last. Under pytest-xdist (make test) every worker collects
 # every test but runs only some, so a worker starts them only when it runs test_outages.py,
-# which is scheduled first: that worker waits while the others run the rest.
+# which is scheduled first: that worker waits while the others run the rest (make test runs one
+# worker more than there are cores, and sends tests in chunks of 2 so none queue behind the wait).
 
 OUTAGE_TESTS = "test_outages.py"
 UNDER_XDIST = "PYTEST_XDIST_WORKER" in os.environ
