@@ -27,13 +27,13 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.credentials import DatabaseCredentials, DatabaseCredentialsArgs
 from components.aws.database import (
     AURORA_TYPE,
     CA_CERT_IDENTIFIER,
     DATABASE_TYPE,
     DatabaseArgs,
     PostgresComponent,
+    database_credentials,
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
@@ -96,21 +96,7 @@ class AuroraServerless(PostgresComponent):
             opts=child,
         )
         # The same credentials as the RDS path; switching the engine moves them over (same passwords).
-        credentials = DatabaseCredentials(
-            "credentials",
-            DatabaseCredentialsArgs(
-                names=names,
-                master_user=db.user,
-                app_user=db.app_user,
-                db_name=db.name,
-                password_version=db.password_version,
-                kms_key_arn=args.kms_key_arn,
-                recovery_window_days=policy.secret_recovery_window_days,
-                protect=policy.protect,
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
-        )
+        credentials = database_credentials(self, args, aliases)
         exports = aurora_log_exports(policy)
         log_groups = [
             aws.cloudwatch.LogGroup(

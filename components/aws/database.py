@@ -92,6 +92,33 @@ class DatabaseArgs:
     """Tags for every resource."""
 
 
+def database_credentials(
+    parent: pulumi.Resource,
+    args: DatabaseArgs,
+    aliases: list[pulumi.Alias],
+    aliases_parent: pulumi.Resource | None = None,
+) -> DatabaseCredentials:
+    """The engine-independent passwords and secrets (credentials.py), as either engine creates them;
+    ``aliases`` move them over when plano:dbEngine switches (same secret names, same passwords)."""
+    db, policy = args.settings, args.policy
+    return DatabaseCredentials(
+        "credentials",
+        DatabaseCredentialsArgs(
+            names=args.names,
+            master_user=db.user,
+            app_user=db.app_user,
+            db_name=db.name,
+            password_version=db.password_version,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=policy.secret_recovery_window_days,
+            protect=policy.protect,
+            tags=args.tags,
+            aliases_parent=aliases_parent,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=aliases),
+    )
+
+
 class PostgresComponent(pulumi.ComponentResource):
     """What either engine behind ``plano:dbEngine`` gives the rest of the stack (``Database`` here,
     ``AuroraServerless`` in aurora.py): the same outputs, so the service does not care which."""
@@ -147,22 +174,11 @@ class Database(PostgresComponent):
             opts=child,
         )
         # The passwords and their secrets do not depend on the engine (credentials.py).
-        credentials = DatabaseCredentials(
-            "credentials",
-            DatabaseCredentialsArgs(
-                names=names,
-                master_user=db.user,
-                app_user=db.app_user,
-                db_name=db.name,
-                password_version=db.password_version,
-                kms_key_arn=args.kms_key_arn,
-                recovery_window_days=policy.secret_recovery_window_days,
-                protect=policy.protect,
-                tags=args.tags,
-                aliases_parent=self,  # the master password and secret were this component's children
-            ),
-            # Switching plano:dbEngine moves the credentials (same secret names, same passwords).
-            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
+        credentials = database_credentials(
+            self,
+            args,
+            aliases,
+            aliases_parent=self,  # the master password and secret were this component's children
         )
 
         log_groups = [
