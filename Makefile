@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
+# Plano generator verdicts (core/plano_validator.py) cached in the checkout for the tests and tools.
+export PLANO_VALIDATOR_CACHE ?= $(CURDIR)/.cache/plano-validator
 
 .PHONY: help setup servers test test-fast e2e lint format render plan pin-images bench refresh-prices clean
 
@@ -26,7 +28,7 @@ help:
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
@@ -56,7 +58,7 @@ e2e: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy components
+	$(PY) -m mypy components/plano_pulumi components/plano_tools
 	$(PY) -m mypy --explicit-package-bases policy
 
 format: setup
@@ -64,13 +66,13 @@ format: setup
 	$(PY) -m ruff check --fix .
 
 render: setup
-	$(PY) -m components render --stack $(STACK) --out out/$(STACK)
+	$(PY) -m plano_tools render --stack $(STACK) --out out/$(STACK)
 
 plan: setup
-	$(PY) -m components plan --stack $(STACK)
+	$(PY) -m plano_tools plan --stack $(STACK)
 
 pin-images: setup
-	$(PY) -m components pin-images --stack $(STACK)
+	$(PY) -m plano_tools pin-images --stack $(STACK)
 
 bench: setup
 	scripts/with-test-servers.sh $(PY) scripts/bench.py

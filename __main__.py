@@ -14,24 +14,28 @@ components in the order data flows through them, then the stack outputs.
 from pathlib import Path
 
 import pulumi
-
-from components.aws.aurora import AuroraServerless
-from components.aws.database import Database, DatabaseArgs, PostgresComponent
-from components.aws.firewall import Firewall, FirewallArgs
-from components.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
-from components.aws.network import Network, NetworkArgs
-from components.aws.schedule import TaskSchedule, TaskScheduleArgs
-from components.aws.secrets import ProviderKeys, ProviderKeysArgs, put_secret_value_command, remind_empty_external_keys
-from components.aws.service import PlanoService, ServiceArgs, redeploy_command
-from components.core.secret_inputs import keep_secret_inputs
-from components.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
-from components.core.task_files import task_files
-from components.local.certificates import CertificatesArgs, DatabaseCertificates
-from components.local.database import LocalDatabase, LocalDatabaseArgs
-from components.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, LocalNames, postgres_image, psql_command
-from components.local.network import LocalNetwork, LocalNetworkArgs
-from components.local.provider_keys import missing_key_warning, read_external_keys
-from components.local.service import LocalService, LocalServiceArgs
+from plano_pulumi.aws.aurora import AuroraServerless
+from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
+from plano_pulumi.aws.firewall import Firewall, FirewallArgs
+from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
+from plano_pulumi.aws.network import Network, NetworkArgs
+from plano_pulumi.aws.schedule import TaskSchedule, TaskScheduleArgs
+from plano_pulumi.aws.secrets import (
+    ProviderKeys,
+    ProviderKeysArgs,
+    put_secret_value_command,
+    remind_empty_external_keys,
+)
+from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
+from plano_pulumi.core.secret_inputs import keep_secret_inputs
+from plano_pulumi.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
+from plano_pulumi.core.task_files import task_files
+from plano_pulumi.local.certificates import CertificatesArgs, DatabaseCertificates
+from plano_pulumi.local.database import LocalDatabase, LocalDatabaseArgs
+from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, LocalNames, postgres_image, psql_command
+from plano_pulumi.local.network import LocalNetwork, LocalNetworkArgs
+from plano_pulumi.local.provider_keys import missing_key_warning, read_external_keys
+from plano_pulumi.local.service import LocalService, LocalServiceArgs
 
 settings = settings_from_pulumi(Path(__file__).parent)
 for warning in settings.warnings:

@@ -1,13 +1,15 @@
-"""The one list of words that make a variable's name look like a secret's.
+"""What looks like a secret: the words in a variable's name, and the shapes of a value.
 
-Shared by the program (components/core/settings/limits.py SECRET_LOOKING refuses such names in
-plano:environment) and the policy pack (validators.py refuses them in a container's plain
-environment and labels). It lives in the pack's folder because the pack is deployed on its own
-(``pulumi policy publish`` uploads this folder only) while the program always runs from the
-repository, where it can import this module. No imports: both sides load it as it is.
+The component package (``settings/limits.py`` SECRET_LOOKING refuses such names in
+plano:environment) and the policy pack (``policy/secret_names.py``, validators.py refuses them in a
+container's plain environment and labels) each ship this module: the pack is published on its own
+(``pulumi policy publish`` uploads its folder only) and the package is installed on its own, so
+neither can import the other. tests/test_policy.py keeps the two files' code identical.
 """
 
 from __future__ import annotations
+
+import re
 
 SECRET_NAME_WORDS: tuple[str, ...] = ("PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
 """Substrings, matched case-insensitively (PASS covers PASSWORD, PGPASS; KEY covers API_KEY)."""
@@ -17,3 +19,45 @@ def secret_word(name: str) -> str | None:
     """The first word of SECRET_NAME_WORDS that ``name`` contains (any case), or None."""
     upper = name.upper()
     return next((word for word in SECRET_NAME_WORDS if word in upper), None)
+
+
+# --- values that look like a secret -------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an API key in the sk-... format (OpenAI, Anthropic)", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")),
+    ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    (
+        "a GitHub token (ghp_..., github_pat_...)",
+        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    ),
+    ("a Slack token (xox...)", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a private key (-----BEGIN ... PRIVATE KEY-----)", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
+    ("a Google API key (AIza...)", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe live key", re.compile(r"(?<![A-Za-z0-9])[sr]k_live_[0-9A-Za-z]{16,}")),
+)
+# scheme://user:password@host, password captured (placeholders such as $DB_PASS are fine).
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<password>[^\s@/?#]*)@")
+_SECRET_KEYS = r"password|passwd|pwd|secret|client_secret|secret_key|token|api_key|apikey|access_key"
+# A literal where a $VAR placeholder belongs: a YAML/INI line `access_key: ...` / `password = ...`,
+# or a conninfo/query pair `password=...` (comments and prose do not match).
+_ASSIGNED_SECRET = re.compile(
+    rf"(?im)^[ \t]*-?[ \t]*[\"']?(?P<key>{_SECRET_KEYS})[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'#;,}}]+)"
+    rf"|(?:^|[\s;&?])(?P<pair>{_SECRET_KEYS})=(?P<pair_value>[^\s&;\"']+)"
+)
+
+
+def secret_findings(value: str) -> list[str]:
+    """What in ``value`` looks like a secret (descriptions only: never the value itself)."""
+    found = [what for what, pattern in _SECRET_VALUES if pattern.search(value)]
+    for match in _URL_PASSWORD.finditer(value):
+        password = match.group("password")
+        if password and not PLACEHOLDER.fullmatch(password):
+            found.append("a URL with an inline password")
+            break
+    for match in _ASSIGNED_SECRET.finditer(value):
+        key, literal = match.group("key") or match.group("pair"), match.group("value") or match.group("pair_value")
+        if not PLACEHOLDER.fullmatch(literal):
+            found.append(f"a literal {key.lower()} where a $VAR placeholder belongs")
+            break
+    return found

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:  # imported from the repository root (tests, the program's own checks)
-    from policy.secret_names import secret_word
+try:  # imported from the repository root (tests)
+    from policy.secret_names import secret_findings, secret_word
 except ModuleNotFoundError:  # the pack's folder on sys.path (the Pulumi CLI, `python policy/validators.py`)
-    from secret_names import secret_word  # type: ignore[no-redef]
+    from secret_names import secret_findings, secret_word  # type: ignore[no-redef]
 
 # --- resource types -------------------------------------------------------------------------------
 
@@ -65,34 +65,12 @@ PROFILE_TAG = "profile"
 PUBLIC_INGRESS_TAG = "public-ingress"
 PUBLIC_INGRESS_ALLOWED = "allowed"
 
-# Ports Plano binds inside the task and that must never be published (components/core/plano_config.py,
+# Ports Plano binds inside the task and that must never be published (components/plano_pulumi/core/plano_config.py,
 # PLANO_INTERNAL_PORTS; tests/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
 # /config_dump shows the substituted config, secrets included.
 INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
 _INTERNAL_PORT_LIST = ", ".join(str(p) for p in sorted(INTERNAL_PORTS))
 
-_PLACEHOLDER = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
-_SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an API key in the sk-... format (OpenAI, Anthropic)", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")),
-    ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    (
-        "a GitHub token (ghp_..., github_pat_...)",
-        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    ),
-    ("a Slack token (xox...)", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a private key (-----BEGIN ... PRIVATE KEY-----)", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
-    ("a Google API key (AIza...)", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}")),
-    ("a Stripe live key", re.compile(r"(?<![A-Za-z0-9])[sr]k_live_[0-9A-Za-z]{16,}")),
-)
-# scheme://user:password@host, password captured (placeholders such as $DB_PASS are fine).
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<password>[^\s@/?#]*)@")
-_SECRET_KEYS = r"password|passwd|pwd|secret|client_secret|secret_key|token|api_key|apikey|access_key"
-# A literal where a $VAR placeholder belongs: a YAML/INI line `access_key: ...` / `password = ...`,
-# or a conninfo/query pair `password=...` (comments and prose do not match).
-_ASSIGNED_SECRET = re.compile(
-    rf"(?im)^[ \t]*-?[ \t]*[\"']?(?P<key>{_SECRET_KEYS})[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"'#;,}}]+)"
-    rf"|(?:^|[\s;&?])(?P<pair>{_SECRET_KEYS})=(?P<pair_value>[^\s&;\"']+)"
-)
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 # pulumi_policy's sentinels for values that are unknown during a preview (pulumi_policy.proxy).
@@ -311,7 +289,7 @@ def _is_postgres_family(family: Any) -> bool:
 
 # Shorter prefixes than these span so much of the internet that they count as open: 0.0.0.0/1
 # plus 128.0.0.0/1 is 0.0.0.0/0 in two rules. The program uses the same bounds
-# (components.core.settings.is_internet_wide); a test keeps them equal.
+# (plano_pulumi.core.settings.is_internet_wide); a test keeps them equal.
 OPEN_PREFIX_BELOW = {4: 8, 6: 16}
 
 
@@ -533,22 +511,6 @@ def no_secrets_in_container_environment(resource_type: str, props: Props, contex
                 for what in found
             )
     return messages
-
-
-def secret_findings(value: str) -> list[str]:
-    """What in ``value`` looks like a secret (descriptions only: never the value itself)."""
-    found = [what for what, pattern in _SECRET_VALUES if pattern.search(value)]
-    for match in _URL_PASSWORD.finditer(value):
-        password = match.group("password")
-        if password and not _PLACEHOLDER.fullmatch(password):
-            found.append("a URL with an inline password")
-            break
-    for match in _ASSIGNED_SECRET.finditer(value):
-        key, literal = match.group("key") or match.group("pair"), match.group("value") or match.group("pair_value")
-        if not _PLACEHOLDER.fullmatch(literal):
-            found.append(f"a literal {key.lower()} where a $VAR placeholder belongs")
-            break
-    return found
 
 
 def no_internal_ports(resource_type: str, props: Props, context: Context) -> list[str]:
@@ -1105,7 +1067,7 @@ def violated_policies(messages: Iterable[str]) -> set[str]:
 
 
 def resources_from_plan(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The resources of an offline plan (``python -m components plan --json``) in the validators' shape."""
+    """The resources of an offline plan (``python -m plano_tools plan --json``) in the validators' shape."""
     resources = document["resources"]
     if not isinstance(resources, list) or not all(isinstance(r, Mapping) for r in resources):
         raise TypeError("resources is not a list of objects")
@@ -1128,7 +1090,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             print(
                 f"error: {path}: is not a plan JSON file ({reason}). Fix: create it with "
-                "`python -m components plan --stack STACK --json > FILE`.",
+                "`python -m plano_tools plan --stack STACK --json > FILE`.",
                 file=sys.stderr,
             )
             return 2

@@ -37,7 +37,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.core.settings import TlsMode
+from plano_pulumi.core.settings import TlsMode
+
 from tests.integration.servers import (
     ConversationState,
     PlanoStore,

@@ -9,14 +9,14 @@ For each region it reads the price list bulk files (no credentials needed)
 
 for the offers in RULES (AmazonRDS, AmazonECS, AWSELB), picks the on-demand USD price of every
 product a rule matches, and rewrites the ``REFRESHED`` block at the end of
-components/core/prices.py with them, each dated by the file's ``publicationDate``. Entries there
+components/plano_tools/prices.py with them, each dated by the file's ``publicationDate``. Entries there
 override the hand-entered table; prices no rule covers (NAT gateway, public IPv4, Secrets Manager,
 KMS, CloudWatch Logs, Fargate Spot) stay hand-maintained with their sources. ``--from-dir`` reads
 ``<offer>-<region>.json`` files instead of downloading them (the tests use a recorded excerpt).
 
 Note: the AmazonRDS file of a region is about 100 MB; the download takes a while.
 To price something new (e.g. Aurora Serverless v2 ACU-hours): add a Rule whose ``key`` function
-returns the price key that components/core/pricing.py looks up.
+returns the price key that components/plano_tools/pricing.py looks up.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
-PRICES_FILE = PROJECT / "components" / "core" / "prices.py"
+PRICES_FILE = PROJECT / "components" / "plano_tools" / "prices.py"
 OFFER_URL = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/current/{region}/index.json"
 BEGIN = "# --- refreshed: written by scripts/refresh_prices.py; do not edit by hand ---"
 END = "# --- end refreshed ---"

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from components.core.settings import RawConfig
-from components.tools.simulate import Registered, Run, read_stack_config, run_program, unwrap_secrets
+from plano_pulumi.core.settings import RawConfig
+from plano_tools.simulate import Registered, Run, read_stack_config, run_program, unwrap_secrets
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plano_pulumi.aws.containers import MAX_TASK_DEFINITION_BYTES, check_task_definition_size
+from plano_pulumi.aws.iam import MAX_ROLE_INLINE_POLICY_CHARS, check_role_policy_size, execution_role_policy
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.plano_config import Listener
+from plano_pulumi.core.settings.quotas import load_balancer_ports
 
-from components.aws.containers import MAX_TASK_DEFINITION_BYTES, check_task_definition_size
-from components.aws.iam import MAX_ROLE_INLINE_POLICY_CHARS, check_role_policy_size, execution_role_policy
-from components.core.errors import ConfigError
-from components.core.plano_config import Listener
-from components.core.settings.quotas import load_balancer_ports
 from tests.conftest import run_with
 
 PLANO = "version: v0.4.0\nlisteners:\n  - {type: model, name: llm, port: 12000}\nmodel_providers:\n"
@@ -86,8 +86,8 @@ def test_too_many_provider_keys_for_the_execution_role_stops_the_program() -> No
 @pytest.mark.parametrize("keys", [0, 2, 60])
 def test_the_early_estimates_never_exceed_the_real_documents(stack: str, keys: int) -> None:
     """The settings-time checks use lower bounds, so they never refuse what AWS would accept."""
-    from components.core.settings.quotas import role_policy_chars_at_least, task_definition_bytes_at_least
-    from components.tools.simulate import unwrap_secrets
+    from plano_pulumi.core.settings.quotas import role_policy_chars_at_least, task_definition_bytes_at_least
+    from plano_tools.simulate import unwrap_secrets
 
     names = [f"PROVIDER_{i:02d}_API_KEY" for i in range(keys)]
     run = run_with(stack, values={"providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", *names]})
@@ -101,7 +101,8 @@ def test_the_early_estimates_never_exceed_the_real_documents(stack: str, keys: i
 
 
 def _settings_of(run: Any) -> Any:
-    from components.core.settings import load_settings
+    from plano_pulumi.core.settings import load_settings
+
     from tests.conftest import PROJECT
 
     return load_settings(run.config, project=run.project, stack=run.stack, base_dir=PROJECT, region="us-east-1")
@@ -109,7 +110,7 @@ def _settings_of(run: Any) -> Any:
 
 @pytest.mark.parametrize(("https", "others", "ports"), [(True, 0, 2), (False, 0, 1), (True, 3, 5), (False, 48, 49)])
 def test_load_balancer_ports_counts_what_the_stack_opens(https: bool, others: int, ports: int) -> None:
-    from components.aws.ingress import alb_listeners
+    from plano_pulumi.aws.ingress import alb_listeners
 
     listeners = (Listener("llm", "model", 12000), *[Listener(f"a{i}", "agent", 13000 + i) for i in range(others)])
     assert len(load_balancer_ports(listeners, https=https)) == ports == len(alb_listeners(listeners, https=https))

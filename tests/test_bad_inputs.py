@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plano_pulumi.core.errors import ConfigError
+from plano_tools.simulate import run_program
 
-from components.core.errors import ConfigError
-from components.tools.simulate import run_program
 from tests.conftest import PROJECT, config_for
 
 VALID_PLANO = """\

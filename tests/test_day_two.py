@@ -16,12 +16,12 @@ from typing import Any
 import grpc
 import pytest
 import yaml
+from plano_pulumi.aws.credentials import password_keepers, secret_value_fingerprint
+from plano_pulumi.aws.ingress import deregistration_delay_s
+from plano_pulumi.core.plano_config import Listener
+from plano_tools.simulate import MOCK_PASSWORD, OfflineMocks, Run
 from pulumi.runtime import rpc
 
-from components.aws.credentials import password_keepers, secret_value_fingerprint
-from components.aws.ingress import deregistration_delay_s
-from components.core.plano_config import Listener
-from components.tools.simulate import MOCK_PASSWORD, OfflineMocks, Run
 from tests.conftest import PROJECT, containers, plain, run_with, stack_run
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -210,7 +210,7 @@ def test_deregistration_delay_rule() -> None:
 
 
 def test_the_plan_shows_the_deregistration_delay() -> None:
-    from components.tools.plan import plan_document, plan_text
+    from plano_tools.plan import plan_document, plan_text
 
     text = plan_text(plan_document(stack_run("prod")))
     assert "deregistrationDelay" in text and "300" in text

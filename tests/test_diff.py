@@ -1,10 +1,10 @@
-"""components/tools/diff.py: structural differences of plan inputs, and how they read in Markdown."""
+"""components/plano_tools/diff.py: structural differences of plan inputs, and how they read in Markdown."""
 
 from __future__ import annotations
 
 import json
 
-from components.tools.diff import MISSING, Change, change_markdown, changes
+from plano_tools.diff import MISSING, Change, change_markdown, changes
 
 
 def container(**fields: object) -> dict[str, object]:

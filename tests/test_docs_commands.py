@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from plano_tools.plan import plan_document
 
-from components.tools.plan import plan_document
 from tests.conftest import PROJECT, stack_run
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
@@ -27,7 +27,7 @@ RUNNABLE = (
     "make render ",
     "make plan ",
     "make help",
-    ".venv/bin/python -m components ",
+    ".venv/bin/python -m plano_tools ",
     ".venv/bin/python policy/validators.py ",
 )
 # Commands that cannot run here, and where they are covered instead.

@@ -121,7 +121,8 @@ def test_the_e2e_stack_is_a_valid_local_stack_with_the_mock_as_provider(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the harness hands `pulumi up`, run through the real program under mocks."""
-    from components.tools.simulate import run_program
+    from plano_tools.simulate import run_program
+
     from tests.e2e.harness import KEY_NAME, Project, render_test_config
 
     monkeypatch.setenv(KEY_NAME, "mock-key-for-this-test")

@@ -2,7 +2,7 @@
 stack files read as the Pulumi CLI reads them, and the offline tools never printing a traceback.
 
 Each hostile file is given as a Plano config and as a stack file, through the whole program under
-mocks and through ``python -m components plan`` (what ``make plan`` and the pull-request workflow
+mocks and through ``python -m plano_tools plan`` (what ``make plan`` and the pull-request workflow
 run on files from forks): one ``error:`` line naming the file, exit code 2, quickly.
 """
 
@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from plano_pulumi.core import safe_yaml
+from plano_pulumi.core.errors import ConfigError
+from plano_tools.simulate import read_stack_config, run_program
 
-from components.core import safe_yaml
-from components.core.errors import ConfigError
-from components.tools.simulate import read_stack_config, run_program
 from tests.conftest import PROJECT, config_for
 
 
@@ -92,7 +92,7 @@ def _project_copy(tmp_path: Path, stack_file: str) -> Path:
 def _plan(project: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "components", "--project-dir", str(project), "plan", "--stack", "hostile"],
+        [sys.executable, "-m", "plano_tools", "--project-dir", str(project), "plan", "--stack", "hostile"],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -166,7 +166,7 @@ def test_a_yaml11_word_is_refused_as_written_not_as_what_pyyaml_makes_of_it(
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "components", *args], cwd=PROJECT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "plano_tools", *args], cwd=PROJECT, capture_output=True, text=True, timeout=60
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.aws.iam import ecr_repository_arns, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
+from plano_pulumi.aws.iam import ecr_repository_arns, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
 
 SECRETS = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/db-AbCdEf"]
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.core.errors import ConfigError
-from components.core.images import (
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.images import (
     INIT_IMAGE,
     PGBOUNCER_IMAGE,
     PLANO_IMAGE,
@@ -19,7 +18,8 @@ from components.core.images import (
     parse_image,
     plano_image_environment,
 )
-from components.core.settings.keys import KEYS_BY_NAME
+from plano_pulumi.core.settings.keys import KEYS_BY_NAME
+
 from tests.conftest import PROJECT, containers, env_of, plain, run_with, stack_run
 
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

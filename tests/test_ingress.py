@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.aws.ingress import alb_listeners, endpoint_urls, idle_timeout_s, primary_listener
-from components.core.plano_config import Listener
+from plano_pulumi.aws.ingress import alb_listeners, endpoint_urls, idle_timeout_s, primary_listener
+from plano_pulumi.core.plano_config import Listener
 
 MODEL = Listener("llm", "model", 12000, 300)
 AGENT = Listener("agents", "agent", 8001)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.naming import Names
+from plano_pulumi.local.layout import LocalNames, postgres_image, psql_command, render_pg_hba
+from plano_pulumi.local.provider_keys import ENV_FILE_NAME, external_key_values, parse_env_file
+from plano_pulumi.local.service import init_exit_checked
 
-from components.core.errors import ConfigError
-from components.core.naming import Names
-from components.local.layout import LocalNames, postgres_image, psql_command, render_pg_hba
-from components.local.provider_keys import ENV_FILE_NAME, external_key_values, parse_env_file
-from components.local.service import init_exit_checked
 from tests.conftest import PROJECT
 
 

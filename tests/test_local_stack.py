@@ -9,12 +9,12 @@ import secrets
 from typing import Any
 
 import pytest
+from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS, SIDECAR_PORT
+from plano_pulumi.core.task_env import CA_BUNDLE_PEM_VAR, CA_BUNDLE_URL_VAR
+from plano_pulumi.core.task_files import INIT_SCRIPT_NAME, render_init_script
+from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT
+from plano_tools.simulate import MOCK_PASSWORD, MOCK_PRIVATE_KEY, Registered, Run, run_program
 
-from components.core.plano_config import PLANO_INTERNAL_PORTS, SIDECAR_PORT
-from components.core.task_env import CA_BUNDLE_PEM_VAR, CA_BUNDLE_URL_VAR
-from components.core.task_files import INIT_SCRIPT_NAME, render_init_script
-from components.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT
-from components.tools.simulate import MOCK_PASSWORD, MOCK_PRIVATE_KEY, Registered, Run, run_program
 from tests.conftest import PROJECT, config_for, containers, env_of, plain, run_with, stack_run
 
 CONTAINER = "docker:index/container:Container"
@@ -260,8 +260,8 @@ def test_plano_gets_the_same_environment_on_both_targets() -> None:
 
 
 def test_the_offline_plan_shows_the_local_topology_at_no_cost() -> None:
-    from components.core.pricing import PricingError, local_estimate
-    from components.tools.plan import plan_document, plan_text
+    from plano_tools.plan import plan_document, plan_text
+    from plano_tools.pricing import PricingError, local_estimate
 
     document = plan_document(stack_run("local"))
     assert document["cost"]["monthly_usd"] == 0.0 and document["cost"]["items"] == []
@@ -276,7 +276,7 @@ def test_the_offline_plan_shows_the_local_topology_at_no_cost() -> None:
 
 
 def test_render_of_the_local_stack_writes_the_files_its_init_step_gets(tmp_path: Any) -> None:
-    from components.tools.cli import main
+    from plano_tools.cli import main
 
     assert main(["render", "--stack", "local", "--out", str(tmp_path)]) == 0
     init_env = _env(_containers(stack_run("local"))["init"])

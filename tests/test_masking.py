@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from plano_tools.cli import main
+from plano_tools.plan import plan_diff_markdown, plan_document
 
-from components.tools.cli import main
-from components.tools.plan import plan_diff_markdown, plan_document
 from tests.conftest import run_with
 
 # key -> a valid value that the program writes into warnings, resource names, inputs or outputs

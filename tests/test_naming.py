@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.naming import RULES, Names, check_stack_name, fits
+from plano_tools.simulate import Run
 
-from components.core.errors import ConfigError
-from components.core.naming import RULES, Names, check_stack_name, fits
-from components.tools.simulate import Run
 from tests.conftest import stack_run
 
 # Every name the stacks set, by the service rule it must satisfy.

@@ -5,9 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
-from components.aws.network import nat_gateway_count, subnet_cidrs
-from components.core.settings import NatGateways
+from plano_pulumi.aws.network import nat_gateway_count, subnet_cidrs
+from plano_pulumi.core.settings import NatGateways
 
 
 @pytest.mark.parametrize("vpc", ["10.40.0.0/16", "172.20.0.0/20", "192.168.8.0/22"])

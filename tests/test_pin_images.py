@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-
-from components.tools.pin_images import INDEX_TYPES, PinError, registry_base, resolve, stack_images, write_pins
+from plano_tools.pin_images import INDEX_TYPES, PinError, registry_base, resolve, stack_images, write_pins
 
 INDEX = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}'
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from plano_pulumi.core.images import PLANO_IMAGE
+from plano_tools.cli import main
+from plano_tools.plan import plan_diff_markdown, plan_document, plan_text
+from plano_tools.simulate import MOCK_PASSWORD, run_program
 
-from components.core.images import PLANO_IMAGE
-from components.tools.cli import main
-from components.tools.plan import plan_diff_markdown, plan_document, plan_text
-from components.tools.simulate import MOCK_PASSWORD, run_program
 from tests.conftest import FIXTURE_STACKS, PROJECT, example_run, run_with, stack_run
 
 SCHEMA = json.loads((PROJECT / "docs" / "plan.schema.json").read_text())

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.core.errors import ConfigError
-from components.core.plano_config import (
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.plano_config import (
     NON_STRING_KEYS,
     check_placeholders_provided,
     connection_string,
     load_plano_config,
     render_plano_config,
 )
+
 from tests.conftest import PROJECT, UPSTREAM
 
 SIDECAR = "postgresql://plano:$DB_PASS@127.0.0.1:6432/plano"

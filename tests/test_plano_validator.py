@@ -1,4 +1,4 @@
-"""Plano's own config generator checks the rendered config at preview (components/core/plano_validator.py)."""
+"""Plano's own config generator checks the rendered config at preview (core/plano_validator.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS, connection_string, render_plano_config
+from plano_pulumi.core.plano_validator import _cache, check_with_plano, config_as_run, run_plano_generator
 
-from components.core.errors import ConfigError
-from components.core.plano_config import PLANO_INTERNAL_PORTS, connection_string, render_plano_config
-from components.core.plano_validator import _cache, check_with_plano, config_as_run, run_plano_generator
 from tests.conftest import PROJECT, UPSTREAM, run_with
 
 pytest.importorskip("planoai", reason="planoai is in requirements.txt: run `make setup`")
@@ -168,7 +168,7 @@ def test_a_hanging_generator_hits_the_time_limit(tmp_path: Path) -> None:
 
 
 def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("components.core.plano_validator.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("plano_pulumi.core.plano_validator.CACHE_DIR", tmp_path / "cache")
     unique = f"\n# {uuid.uuid4()}\n"
     first = run_plano_generator(BASE + unique)
     assert first.ok and len(list((tmp_path / "cache").glob("*.json"))) == 1
@@ -176,7 +176,7 @@ def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path
     def no_run(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the generator ran again for a config it already checked")
 
-    monkeypatch.setattr("components.core.plano_validator._run", no_run)  # what runs the generator
+    monkeypatch.setattr("plano_pulumi.core.plano_validator._run", no_run)  # what runs the generator
     assert run_plano_generator(BASE + unique) is first  # in memory
     _cache.clear()
     assert run_plano_generator(BASE + unique) == first  # from the cache directory

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
+from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS
+from plano_tools.simulate import Run
 
-from components.core.plano_config import PLANO_INTERNAL_PORTS
-from components.tools.simulate import Run
 from policy import validators as v
 from policy.validators import Context, check, violated_policies
 from tests.conftest import DEV_RDS, PROJECT, example_run, plain, run_with, stack_run
@@ -558,8 +558,8 @@ def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_im
 
 
 def test_offline_plans_pass_the_pack_too() -> None:
-    """The same checks over the offline plan's JSON (``python -m components plan --json``)."""
-    plan = pytest.importorskip("components.tools.plan")
+    """The same checks over the offline plan's JSON (``python -m plano_tools plan --json``)."""
+    plan = pytest.importorskip("plano_tools.plan")
     dev = v.resources_from_plan(plan.plan_document(stack_run("dev")))
     assert check(dev) == [], report(check(dev))
     prod = v.resources_from_plan(plan.plan_document(run_with("prod", values=PINNED)))
@@ -567,7 +567,7 @@ def test_offline_plans_pass_the_pack_too() -> None:
 
 
 def test_offline_command_checks_plan_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = pytest.importorskip("components.tools.plan")
+    plan = pytest.importorskip("plano_tools.plan")
     for stack in ("dev", "prod"):
         run = example_run(stack) if stack == "prod" else stack_run(stack)  # prod as shipped: unpinned images
         (tmp_path / f"{stack}.json").write_text(json.dumps(plan.plan_document(run)))
@@ -1013,7 +1013,7 @@ def test_prod_pack_config_names_every_prod_policy() -> None:
 
 
 def test_pack_and_program_agree_on_what_is_internet_wide() -> None:
-    from components.core.settings import OPEN_PREFIX_BELOW, is_internet_wide
+    from plano_pulumi.core.settings import OPEN_PREFIX_BELOW, is_internet_wide
 
     assert v.OPEN_PREFIX_BELOW == OPEN_PREFIX_BELOW
     for cidr in ("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/7", "10.0.0.0/8", "203.0.113.0/24", "::/0", "2000::/3"):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from plano_pulumi.core.errors import ConfigError
 
-from components.core.errors import ConfigError
 from policy import validators as v
 from policy.secret_names import SECRET_NAME_WORDS
 from policy.validators import Context, check, violated_policies

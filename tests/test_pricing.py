@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from plano_tools.plan import plan_document
+from plano_tools.prices import HOURS_PER_MONTH, PRICES
+from plano_tools.pricing import estimate, known_instance_classes, supported_regions
 
-from components.core.prices import HOURS_PER_MONTH, PRICES
-from components.core.pricing import estimate, known_instance_classes, supported_regions
-from components.tools.plan import plan_document
 from tests.conftest import stack_run
 
 RDS = "aws:rds/instance:Instance"

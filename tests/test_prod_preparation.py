@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from plano_tools.pin_images import write_pins
 
-from components.tools.pin_images import write_pins
 from tests.conftest import PROJECT
 
 # The tests that read the committed Pulumi.prod.yaml and once asserted its example values.
@@ -33,7 +33,7 @@ AFFECTED = [
 ]
 REAL_CIDR = "10.40.0.0/16"
 REAL_CERTIFICATE = "arn:aws:acm:us-east-1:491085411627:certificate/4f1c2a9e-7b3d-4e8a-9c21-5d6e7f8a9b0c"
-PINNED = {  # what `make pin-images STACK=prod` writes (components/tools/pin_images.write_pins)
+PINNED = {  # what `make pin-images STACK=prod` writes (components/plano_tools/pin_images.write_pins)
     "image": "ghcr.io/katanemo/plano:0.4.39@sha256:" + "3f" * 32,
     "pgbouncerImage": "ghcr.io/cloudnative-pg/pgbouncer:1.25.2@sha256:" + "8c" * 32,
     "initImage": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:" + "b0" * 32,
@@ -81,8 +81,8 @@ def test_tests_of_the_committed_stacks_pass_after_the_readme_prod_preparation(tm
 
 def test_after_the_preparation_the_prod_plan_has_no_warnings_left(tmp_path: Path) -> None:
     """`make plan STACK=prod` lists what is left to do; after the README's steps, nothing."""
-    from components.tools.plan import plan_document
-    from components.tools.simulate import read_stack_config, run_program
+    from plano_tools.plan import plan_document
+    from plano_tools.simulate import read_stack_config, run_program
 
     (tmp_path / "Pulumi.prod.yaml").write_text(prepare_prod((PROJECT / "Pulumi.prod.yaml").read_text()))
     run = run_program(PROJECT, "prod", config=read_stack_config(tmp_path, "prod"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from components.core.settings import KEYS, config_reference_markdown
+from plano_pulumi.core.settings import KEYS, config_reference_markdown
+
 from tests.conftest import PROJECT
 
 README = (PROJECT / "README.md").read_text()
@@ -40,7 +41,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_cost_table_totals_are_what_the_plan_estimates() -> None:
-    from components.tools.plan import plan_document
+    from plano_tools.plan import plan_document
+
     from tests.conftest import stack_run
 
     row = next(line for line in COST.splitlines() if line.startswith("| **total** |"))

@@ -38,7 +38,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def refreshed(tmp_path: Path) -> Path:
     prices = tmp_path / "prices.py"
-    shutil.copy(PROJECT / "components" / "core" / "prices.py", prices)
+    shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
     result = subprocess.run(
         [
             sys.executable,
@@ -115,14 +115,14 @@ def test_a_second_refresh_is_a_no_op(refreshed: Path) -> None:
 
 def test_missing_files_are_a_clear_error(tmp_path: Path) -> None:
     prices = tmp_path / "prices.py"
-    shutil.copy(PROJECT / "components" / "core" / "prices.py", prices)
+    shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
     result = run_script("--region", "eu-central-1", "--from-dir", str(FIXTURES), "--prices-file", str(prices))
     assert result.returncode == 2
     assert "error:" in result.stderr and "AmazonRDS-eu-central-1.json does not exist" in result.stderr
     assert "Traceback" not in result.stderr
-    assert prices.read_text() == (PROJECT / "components" / "core" / "prices.py").read_text()
+    assert prices.read_text() == (PROJECT / "components" / "plano_tools" / "prices.py").read_text()
 
 
 def test_the_committed_table_has_a_refreshed_block() -> None:
     refresh = load(SCRIPT, "refresh_prices")
-    assert isinstance(refresh.refreshed_now(PROJECT / "components" / "core" / "prices.py"), dict)
+    assert isinstance(refresh.refreshed_now(PROJECT / "components" / "plano_tools" / "prices.py"), dict)

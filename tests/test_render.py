@@ -1,13 +1,13 @@
-"""`python -m components render`: the task's files, from the same code as the task definition."""
+"""`python -m plano_tools render`: the task's files, from the same code as the task definition."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from plano_pulumi.core.task_files import render_userlist
+from plano_tools.cli import main
 
-from components.core.task_files import render_userlist
-from components.tools.cli import main
 from tests.conftest import containers, env_of, stack_run
 
 

@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.settings import ScheduleSettings
+from plano_pulumi.core.task_schedule import running_hours_per_week, scheduled_actions
+from plano_tools.plan import plan_document
+from plano_tools.pricing import idle_day_estimate
+from plano_tools.simulate import MOCK_PASSWORD, Run, run_program
 
-from components.core.errors import ConfigError
-from components.core.pricing import idle_day_estimate
-from components.core.settings import ScheduleSettings
-from components.core.task_schedule import running_hours_per_week, scheduled_actions
-from components.tools.plan import plan_document
-from components.tools.simulate import MOCK_PASSWORD, Run, run_program
 from policy.validators import check
 from tests.conftest import PROJECT, config_for, plain, run_with, stack_run
 from tests.test_policy import resources_of
@@ -312,7 +312,7 @@ def test_switching_the_engine_moves_the_named_children_instead_of_colliding() ->
 
 
 def test_plan_diff_shows_the_idle_day_change() -> None:
-    from components.tools.plan import plan_diff_markdown
+    from plano_tools.plan import plan_diff_markdown
 
     rds = plan_document(run_with("dev", values={"dbEngine": "rds", "activeHours": "always"}))
     aurora = plan_document(stack_run("dev"))

@@ -11,9 +11,9 @@ from typing import Any
 
 import pulumi_aws as aws
 import pytest
+from plano_pulumi.aws.secrets import empty_external_keys, put_secret_value_command
+from plano_pulumi.core.naming import Names
 
-from components.aws.secrets import empty_external_keys, put_secret_value_command
-from components.core.naming import Names
 from tests.conftest import PROJECT, stack_run
 
 NAMES = Names("plano", "dev")

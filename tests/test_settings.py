@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.core.errors import ConfigError
-from components.core.settings import (
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.settings import (
     KEYS,
     PROFILES,
     Capacity,
@@ -22,6 +21,7 @@ from components.core.settings import (
     load_settings,
     pulumi_yaml_config_block,
 )
+
 from tests.conftest import PROJECT, UPSTREAM
 
 
@@ -122,7 +122,7 @@ def test_secret_values_never_show() -> None:
 
 
 def test_provider_keys_set_without_secret_in_the_stack_file_are_found(tmp_path: Path) -> None:
-    from components.core.settings import plaintext_secret_leaves
+    from plano_pulumi.core.settings import plaintext_secret_leaves
 
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(

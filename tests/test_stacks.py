@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.images import PLANO_IMAGE
+from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS
+from plano_tools.simulate import MOCK_PASSWORD, Run
 from pulumi.runtime import rpc
 
-from components.core.errors import ConfigError
-from components.core.images import PLANO_IMAGE
-from components.core.plano_config import PLANO_INTERNAL_PORTS
-from components.tools.simulate import MOCK_PASSWORD, Run
 from tests.conftest import DEV_RDS, PROJECT, children_of, containers, env_of, example_run, plain, run_with, stack_run
 
 VPC = "aws:ec2/vpc:Vpc"

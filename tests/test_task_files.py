@@ -6,8 +6,8 @@ import configparser
 import re
 import subprocess
 
-from components.core.settings import TlsMode
-from components.core.task_files import PgBouncerOptions, render_init_script, render_pgbouncer_ini, render_schema_sql
+from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.task_files import PgBouncerOptions, render_init_script, render_pgbouncer_ini, render_schema_sql
 
 
 def ini(mode: TlsMode) -> configparser.SectionProxy:

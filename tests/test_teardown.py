@@ -7,8 +7,8 @@ starts from a copy of the dev stack's config.
 from __future__ import annotations
 
 import pytest
+from plano_tools.simulate import Run, run_program
 
-from components.tools.simulate import Run, run_program
 from tests.conftest import PROJECT, config_for
 
 STACK_FILES = sorted(p.name.split(".")[1] for p in PROJECT.glob("Pulumi.*.yaml"))

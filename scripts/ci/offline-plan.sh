@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Offline plan diff of a pull request: `python -m components plan --stack S --json` on the base and
-# head checkouts for each stack, then `python -m components plan-diff`. No cloud credentials, no
+# Offline plan diff of a pull request: `python -m plano_tools plan --stack S --json` on the base and
+# head checkouts for each stack, then `python -m plano_tools plan-diff`. No cloud credentials, no
 # Pulumi CLI, no network beyond PyPI.
 #
 #   scripts/ci/offline-plan.sh BASE_DIR HEAD_DIR OUT_DIR STACK...
@@ -46,12 +46,12 @@ body="$out/body.md"
 status=0
 for stack in "$@"; do
     note=""
-    if ! (cd "$base_dir" && "$base_python" -m components plan --stack "$stack" --json >"$out/base-$stack.json" 2>"$out/base-$stack.err"); then
+    if ! (cd "$base_dir" && "$base_python" -m plano_tools plan --stack "$stack" --json >"$out/base-$stack.json" 2>"$out/base-$stack.err"); then
         empty_plan "$stack" >"$out/base-$stack.json"
         note="The base branch could not produce a plan for \`$stack\` (compared as empty): \`$(tail -1 "$out/base-$stack.err" | cut -c1-300)\`"
     fi
-    if (cd "$head_dir" && .venv/bin/python -m components plan --stack "$stack" --json >"$out/head-$stack.json" 2>"$out/head-$stack.err"); then
-        (cd "$head_dir" && .venv/bin/python -m components plan-diff "$out/base-$stack.json" "$out/head-$stack.json") >>"$body"
+    if (cd "$head_dir" && .venv/bin/python -m plano_tools plan --stack "$stack" --json >"$out/head-$stack.json" 2>"$out/head-$stack.err"); then
+        (cd "$head_dir" && .venv/bin/python -m plano_tools plan-diff "$out/base-$stack.json" "$out/head-$stack.json") >>"$body"
         [ -z "$note" ] || printf '\n> %s\n' "$note" >>"$body"
     else
         status=1

@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NoReturn
 
 import pytest
+from plano_pulumi.core.settings import TlsMode
 
-from components.core.settings import TlsMode
 from tests.conftest import SKIP_PREFIX
 from tests.integration.outages import Result, run_failover, run_outage
 from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath

@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
-from components.core.settings import TlsMode
-from components.core.task_files import (
+from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.task_files import (
     APP_PASSWORD_VAR,
     CA_BUNDLE_NAME,
     PGBOUNCER_INI_NAME,
@@ -48,6 +47,7 @@ from components.core.task_files import (
     render_schema_sql,
     render_userlist,
 )
+
 from tests.integration.servers import (
     LOOPBACK,
     PG_BIN,

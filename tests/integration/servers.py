@@ -6,10 +6,10 @@ Everything lives in one temporary directory, on free ports of 127.0.0.1, and is 
 
 What runs is what the task runs; only paths and ports differ:
 - the init step is the project's ``init.sh`` with the environment of the task definition's
-  ``init`` container (``components.aws.containers``), the password as its ``PGPASSWORD`` secret, and
+  ``init`` container (``plano_pulumi.aws.containers``), the password as its ``PGPASSWORD`` secret, and
   the RDS CA bundle URL pointing at a local HTTP server that serves the test's CA;
 - PgBouncer runs the ``pgbouncer.ini`` that ``init.sh`` wrote, rendered by
-  ``components.task_files.render_pgbouncer_ini`` with only the listen port, the database address
+  ``plano_pulumi.core.task_files.render_pgbouncer_ini`` with only the listen port, the database address
   and the config directory changed; it runs as the user ``init.sh`` hands its files to, as in the
   task (uid 998 there, ``postgres`` here when run as root: PgBouncer refuses to run as root);
 - PostgreSQL stands in for RDS: ``ssl = on`` with a certificate from a CA generated here, a
@@ -50,20 +50,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from psycopg import sql
-from psycopg.types.json import Jsonb
-from psycopg.types.numeric import Int8
-
-from components.aws.containers import TaskInputs, container_definitions
-from components.core.settings import Settings, TlsMode, load_settings
-from components.core.task_files import (
+from plano_pulumi.aws.containers import TaskInputs, container_definitions
+from plano_pulumi.core.settings import Settings, TlsMode, load_settings
+from plano_pulumi.core.task_files import (
     APP_PASSWORD_VAR,
     PGBOUNCER_INI_NAME,
     PgBouncerOptions,
     render_pgbouncer_ini,
     task_files,
 )
-from components.tools.simulate import project_name, read_stack_config
+from plano_tools.simulate import project_name, read_stack_config
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg.types.numeric import Int8
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Debian's postgresql-15; PLANO_PG_BIN points elsewhere (another layout, or a missing one to try the skip).
@@ -582,7 +581,7 @@ class FileServer:
 
 
 def stack_settings(stack: str = "dev") -> Settings:
-    """A committed stack's validated settings, read the way `python -m components render` does."""
+    """A committed stack's validated settings, read the way `python -m plano_tools render` does."""
     raw = read_stack_config(PROJECT, stack)
     return load_settings(
         raw, project=project_name(PROJECT), stack=stack, base_dir=PROJECT, region=raw.values.get("aws:region")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from plano_pulumi.core.settings import TlsMode
 from psycopg import errors, sql
 
-from components.core.settings import TlsMode
 from tests.integration.servers import (
     ConversationState,
     PlanoStore,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import stat
 
 import pytest
-
-from components.core.settings import TlsMode
-from components.core.task_files import (
+from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.task_files import (
     CA_BUNDLE_NAME,
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_NAME,
@@ -15,6 +14,7 @@ from components.core.task_files import (
     render_init_script,
     render_userlist,
 )
+
 from tests.integration.servers import PlanoStore, Sidecar, StatePath, free_port
 
 pytestmark = pytest.mark.integration

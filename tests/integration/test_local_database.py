@@ -1,7 +1,7 @@
 """The local stack's database settings and init step on real PostgreSQL 15 (no Docker needed).
 
 A second cluster runs with exactly the local stack's ``pg_hba.conf`` and server settings
-(``components/local/layout.py``; only the file paths are moved into a temporary directory), with a
+(``components/plano_pulumi/local/layout.py``; only the file paths are moved into a temporary directory), with a
 certificate for the names the stack's certificate carries. The init step runs with the CA handed
 over as PEM, as the local stack's ``init`` container gets it.
 """
@@ -15,16 +15,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from components.core.settings import TlsMode
-from components.core.task_files import CA_BUNDLE_NAME
-from components.local.layout import (
+from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.task_files import CA_BUNDLE_NAME
+from plano_pulumi.local.layout import (
     DB_HOSTNAME,
     PG_CONF_DIR,
     postgres_command,
     render_pg_hba,
     render_postgres_start_script,
 )
+
 from tests.integration.servers import ADMIN_USER, LOOPBACK, PG_BIN, Postgres, StatePath, free_port
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from plano_tools.pin_images import INDEX_TYPES, PinError, pin_stack, resolve
 
-from components.tools.pin_images import INDEX_TYPES, PinError, pin_stack, resolve
 from tests.integration.conftest import servers_unavailable
 
 pytestmark = pytest.mark.integration
@@ -195,7 +195,7 @@ def test_the_command_pins_a_stack_and_fails_cleanly_for_a_missing_tag(registry: 
         f"  plano:pgbouncerImage: {registry}/cli/plano:1.0\n"
         f"  plano:initImage: {registry}/cli/plano:1.0\n"
     )
-    run = [sys.executable, "-m", "components", "--project-dir", str(tmp_path), "pin-images", "--stack", "test"]
+    run = [sys.executable, "-m", "plano_tools", "--project-dir", str(tmp_path), "pin-images", "--stack", "test"]
     done = subprocess.run(run, cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "sha256:" + hashlib.sha256(index).hexdigest() in (tmp_path / "Pulumi.test.yaml").read_text()

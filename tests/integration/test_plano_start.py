@@ -7,7 +7,7 @@ A replica of what Plano's image runs at every start, without the image (no Docke
   (``../shared/upstream/plano/cli``), and no ``.venv``;
 - supervisord's command, ``uv run python -m planoai.config_generator``, under ``unshare -n``.
 
-With the task's environment (components.core.images.plano_image_environment, its
+With the task's environment (plano_pulumi.core.images.plano_image_environment, its
 ``UV_PROJECT_ENVIRONMENT=/usr/local`` pointed at the replica prefix) the generator renders Envoy's
 config offline. Without it, uv creates ``/app/.venv`` and tries to sync it from PyPI, and fails.
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from plano_pulumi.core.images import PLANO_VERSION, plano_image_environment
+from plano_pulumi.core.plano_config import render_plano_config
 
-from components.core.images import PLANO_VERSION, plano_image_environment
-from components.core.plano_config import render_plano_config
 from tests.conftest import PROJECT, UPSTREAM
 
 pytestmark = pytest.mark.integration

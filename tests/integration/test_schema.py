@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from plano_pulumi.core.task_files import RETENTION_JOB, RETENTION_SCHEDULE, TABLE, render_schema_sql
 
-from components.core.task_files import RETENTION_JOB, RETENTION_SCHEDULE, TABLE, render_schema_sql
 from tests.integration.servers import ConversationState, PlanoStore, Sidecar, StatePath
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ import time
 
 import psycopg
 import pytest
+from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.task_files import CA_BUNDLE_NAME, PGBOUNCER_INI_NAME, USERLIST_NAME, render_userlist
 
-from components.core.settings import TlsMode
-from components.core.task_files import CA_BUNDLE_NAME, PGBOUNCER_INI_NAME, USERLIST_NAME, render_userlist
 from tests.integration.servers import (
     LOOPBACK,
     OTHER_LOOPBACK,

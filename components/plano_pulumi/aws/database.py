@@ -1,0 +1,256 @@
+"""Database: RDS PostgreSQL that only accepts TLS, and the DB_PASS secret in Secrets Manager.
+
+Creates:
+- a DB subnet group over the private subnets;
+- a parameter group of the engine's family with ``rds.force_ssl = 1`` (the server refuses plain
+  text) and pg_cron preloaded for the retention job, scheduled in this database;
+- the credentials (``credentials.py``): generated passwords for the master user and for Plano's
+  own role, each in its own Secrets Manager secret with RDS-style JSON (the only places the
+  passwords are readable); ``plano:dbPasswordVersion`` rotates both;
+- the instance: encrypted gp3 storage with autoscaling, not publicly accessible, CA
+  ``rds-ca-rsa2048-g1``, admitting only the service's security group.
+
+Profiles: dev has no deletion protection, no final snapshot, one day of backups, immediate changes,
+and secrets deleted without recovery window, so teardown and re-create just work. Prod is
+Multi-AZ, deletion-protected, ``protect``-ed in Pulumi (the instance and the secrets, never the
+secret versions, which a changed value replaces), keeps 7+ days of backups, takes a final
+snapshot with a unique name, has Performance Insights and exports its logs to CloudWatch log
+groups the stack owns (so they have a retention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from plano_pulumi.aws.credentials import DatabaseCredentials, DatabaseCredentialsArgs
+from plano_pulumi.core.naming import Names
+from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
+
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
+
+
+def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
+    """Parameters of the stack's own group. All `pending-reboot`: they are set at creation."""
+    values = {
+        "rds.force_ssl": "1",
+        # pg_cron runs the retention job; pg_stat_statements is RDS's own default.
+        "shared_preload_libraries": "pg_stat_statements,pg_cron",
+        "cron.database_name": db.name,
+    }
+    return [{"name": name, "value": value, "apply_method": "pending-reboot"} for name, value in values.items()]
+
+
+DATABASE_TYPE = "plano:database:Database"
+AURORA_TYPE = "plano:database:AuroraServerless"
+
+
+def moved_from(component: pulumi.Resource, own_type: str, other_type: str) -> list[pulumi.Alias]:
+    """Aliases for a child both engines create under the same AWS name (subnet group, password, secret).
+
+    Switching ``plano:dbEngine`` then moves the child from the other engine's component (same name,
+    same place in the stack) instead of creating a second one with a name AWS refuses to reuse; the
+    password and the secret stay the same.
+    """
+
+    def swap(urn: str) -> str:
+        head, name = urn.rsplit("::", 1)
+        return f"{head.removesuffix(own_type)}{other_type}::{name}"
+
+    return [pulumi.Alias(parent=component.urn.apply(swap))]
+
+
+def final_snapshot_identifier(names: Names, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A final snapshot name unique per destroy (a fixed one collides with an earlier destroy's)."""
+    suffix = random.RandomId("final-snapshot-suffix", byte_length=4, opts=pulumi.ResourceOptions(parent=parent))
+    return suffix.hex.apply(lambda h: f"{names.final_snapshot_prefix()}-{h}")
+
+
+@dataclass
+class DatabaseArgs:
+    """Inputs of either engine behind ``plano:dbEngine`` (``Database`` here, ``AuroraServerless``)."""
+
+    names: Names
+    """Physical names for the stack."""
+    settings: DatabaseSettings
+    """Engine, size, names and TLS mode."""
+    policy: ProfilePolicy
+    """The profile's safety settings (Multi-AZ or a second instance, deletion protection, snapshots, ...)."""
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets for the subnet group."""
+    security_group_id: pulumi.Input[str]
+    """The database's security group (admits only the service)."""
+    kms_key_arn: str
+    """Customer managed key for storage and the secret; empty for AWS managed keys."""
+    log_retention_days: int
+    """Retention of the exported PostgreSQL logs."""
+    tags: dict[str, str]
+    """Tags for every resource."""
+
+
+def database_credentials(
+    parent: pulumi.Resource,
+    args: DatabaseArgs,
+    aliases: list[pulumi.Alias],
+    aliases_parent: pulumi.Resource | None = None,
+) -> DatabaseCredentials:
+    """The engine-independent passwords and secrets (credentials.py), as either engine creates them;
+    ``aliases`` move them over when plano:dbEngine switches (same secret names, same passwords)."""
+    db, policy = args.settings, args.policy
+    return DatabaseCredentials(
+        "credentials",
+        DatabaseCredentialsArgs(
+            names=args.names,
+            master_user=db.user,
+            app_user=db.app_user,
+            db_name=db.name,
+            password_version=db.password_version,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=policy.secret_recovery_window_days,
+            protect=policy.protect,
+            tags=args.tags,
+            aliases_parent=aliases_parent,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=aliases),
+    )
+
+
+class PostgresComponent(pulumi.ComponentResource):
+    """What either engine behind ``plano:dbEngine`` gives the rest of the stack (``Database`` here,
+    ``AuroraServerless`` in aurora.py): the same outputs, so the service does not care which."""
+
+    address: pulumi.Output[str]
+    """Host name of the instance, or of the cluster's writer endpoint (private)."""
+    port: pulumi.Output[int]
+    """Port of the database."""
+    secret_arn: pulumi.Output[str]
+    """ARN of the master secret with the RDS-style JSON (password under `password`): init only."""
+    secret_name: pulumi.Output[str]
+    """Name of that secret."""
+    app_secret_arn: pulumi.Output[str]
+    """ARN of Plano's role's secret (same JSON shape): plano and pgbouncer."""
+    app_secret_name: pulumi.Output[str]
+    """Name of that secret."""
+    app_user: str
+    """Plano's role."""
+    identifier: pulumi.Output[str]
+    """RDS instance or Aurora cluster identifier."""
+    secret_values: list[aws.secretsmanager.SecretVersion]
+    """Both secrets' values: tasks must not start before they exist (use in depends_on)."""
+    secret_version_ids: list[pulumi.Output[str]]
+    """Their version ids: a change means the tasks must be replaced (service triggers)."""
+
+
+class Database(PostgresComponent):
+    """RDS PostgreSQL with enforced TLS, and its credentials in Secrets Manager."""
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(DATABASE_TYPE, name, None, opts)
+        db, policy, names = args.settings, args.policy, args.names
+        child = pulumi.ResourceOptions(parent=self)
+        aliases = moved_from(self, DATABASE_TYPE, AURORA_TYPE)
+        kms = args.kms_key_arn or None
+
+        subnet_group = aws.rds.SubnetGroup(
+            "subnets",
+            name=names.db_subnet_group,
+            subnet_ids=args.subnet_ids,
+            description="Private subnets of the Plano state database",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
+        )
+        parameters = aws.rds.ParameterGroup(
+            "parameters",
+            name=names.db_parameter_group(db.parameter_group_family),
+            family=db.parameter_group_family,
+            description="Plano state: TLS only, pg_cron for retention",
+            parameters=[aws.rds.ParameterGroupParameterArgs(**p) for p in parameter_group_parameters(db)],
+            tags=args.tags,
+            # A new family gets a new name: create the new group before the old one goes.
+            opts=child,
+        )
+        # The passwords and their secrets do not depend on the engine (credentials.py).
+        credentials = database_credentials(
+            self,
+            args,
+            aliases,
+            aliases_parent=self,  # the master password and secret were this component's children
+        )
+
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"rds-{log}",
+                name=names.rds_log_group(log),
+                retention_in_days=args.log_retention_days,
+                tags=args.tags,
+                opts=child,
+            )
+            for log in policy.log_exports
+        ]
+        final_snapshot = None if policy.skip_final_snapshot else final_snapshot_identifier(names, self)
+
+        instance = aws.rds.Instance(
+            "instance",
+            identifier=names.db_identifier,
+            engine="postgres",
+            engine_version=db.engine_version,
+            auto_minor_version_upgrade=True,
+            # A new plano:dbEngineVersion major is an in-place upgrade (docs/operations.md, "Upgrading PostgreSQL").
+            allow_major_version_upgrade=True,
+            instance_class=db.instance_class,
+            allocated_storage=db.allocated_storage_gb,
+            max_allocated_storage=db.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=kms,
+            db_name=db.name,
+            username=db.user,
+            password=credentials.master_password,
+            port=5432,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[args.security_group_id],
+            publicly_accessible=False,
+            parameter_group_name=parameters.name,
+            ca_cert_identifier=CA_CERT_IDENTIFIER,
+            multi_az=policy.multi_az,
+            deletion_protection=policy.deletion_protection,
+            skip_final_snapshot=policy.skip_final_snapshot,
+            final_snapshot_identifier=final_snapshot,
+            delete_automated_backups=policy.skip_final_snapshot,
+            backup_retention_period=db.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            apply_immediately=policy.apply_immediately,
+            performance_insights_enabled=policy.performance_insights,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_RETENTION_DAYS if policy.performance_insights else None
+            ),
+            performance_insights_kms_key_id=kms if policy.performance_insights else None,
+            enabled_cloudwatch_logs_exports=list(policy.log_exports),
+            tags=args.tags,
+            # The identifier is fixed, so a replacement (new dbName, dbUser or kmsKeyArn) must delete
+            # the old instance first; in prod `protect` stops any replacement before it starts.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=policy.protect, depends_on=log_groups, delete_before_replace=True
+            ),
+        )
+
+        credentials.store(host=instance.address, port=instance.port, engine="postgres")
+
+        self.address = instance.address
+        self.port = instance.port
+        self.secret_arn = credentials.master_secret_arn
+        self.secret_name = credentials.master_secret_name
+        self.app_secret_arn = credentials.app_secret_arn
+        self.app_secret_name = credentials.app_secret_name
+        self.app_user = credentials.app_user
+        self.identifier = instance.identifier
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}
+        )

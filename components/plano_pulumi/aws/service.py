@@ -1,0 +1,367 @@
+"""Service: the ECS cluster and the Fargate service running Plano with its TLS sidecar.
+
+Creates the cluster (with both Fargate and Fargate Spot available), a log group with a
+retention, the execution role (logs, exactly this task's secrets, KMS/ECR only when needed) and
+the task role (no permissions; ECS Exec's ``ssmmessages`` actions only without a load balancer),
+the task definition with the ``init``, ``pgbouncer`` and ``plano`` containers
+(``containers.py``), the service (deployment circuit breaker with rollback; ECS Exec only
+without a load balancer; redeployed whenever a secret value it reads changes, through
+``triggers``; created after the load balancer's listeners) and, in prod, CPU target-tracking
+autoscaling.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from plano_pulumi.aws.containers import (
+    PGBOUNCER_VOLUME,
+    PLANO_VOLUME,
+    STOP_TIMEOUT_S,
+    TaskInputs,
+    check_task_definition_size,
+    container_definitions,
+)
+from plano_pulumi.aws.credentials import service_triggers
+from plano_pulumi.aws.iam import check_role_policy_size, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
+from plano_pulumi.core.naming import Names
+from plano_pulumi.core.plano_config import Listener
+from plano_pulumi.core.settings import Capacity, TlsMode
+
+CPU_TARGET_PERCENT = 60
+
+
+def redeploy_command(cluster: pulumi.Input[str], service: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    """One command that rolls the tasks (they read every secret afresh) and waits until it is done."""
+    return pulumi.Output.concat(
+        f"aws ecs update-service --region {region} --cluster ",
+        cluster,
+        " --service ",
+        service,
+        " --force-new-deployment --query service.serviceName --output text",
+        f" && aws ecs wait services-stable --region {region} --cluster ",
+        cluster,
+        " --services ",
+        service,
+    )
+
+
+@dataclass
+class ServiceArgs:
+    names: Names
+    """Physical names for the stack."""
+    region: str
+    """AWS region (log configuration, trust policy)."""
+    images: tuple[str, str, str]
+    """Images of plano, pgbouncer and init."""
+    cpu: int
+    """Task CPU units."""
+    memory: int
+    """Task memory in MiB."""
+    architecture: str
+    """ARM64 or X86_64."""
+    capacity: Capacity
+    """Fargate or Fargate Spot."""
+    desired_count: int
+    """Tasks to run; the autoscaling minimum."""
+    max_count: int
+    """Autoscaling maximum."""
+    autoscaling: bool
+    """Scale on CPU between desired_count and max_count."""
+    log_retention_days: int
+    """CloudWatch Logs retention."""
+    subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the tasks."""
+    assign_public_ip: bool
+    """Public IP for egress when the subnets have no NAT (no inbound: the security group has none)."""
+    security_group_id: pulumi.Input[str]
+    """The tasks' security group."""
+    listeners: tuple[Listener, ...]
+    """Plano's listeners (container ports)."""
+    health_port: int
+    """Port of the listener that answers /healthz."""
+    files: pulumi.Input[Mapping[str, str]]
+    """The files the init step writes and runs (task_files.task_files; no secrets)."""
+    db_host: pulumi.Input[str]
+    """Database address."""
+    db_port: pulumi.Input[int]
+    """Database port."""
+    db_name: str
+    """Database name."""
+    db_user: str
+    """Database user."""
+    tls_mode: TlsMode
+    """TLS mode of the init step and the sidecar."""
+    db_secret_arn: pulumi.Input[str]
+    """Secret holding the master credentials (the init step's only)."""
+    app_user: str
+    """Plano's own database role."""
+    app_secret_arn: pulumi.Input[str]
+    """Secret holding Plano's role's credentials (plano and pgbouncer)."""
+    secret_version_ids: Sequence[pulumi.Input[str]]
+    """Version ids of every secret value Pulumi writes for the task: a change redeploys it."""
+    provider_key_arns: Mapping[str, pulumi.Input[str]]
+    """Env name -> secret ARN of each provider key."""
+    environment: Mapping[str, str]
+    """Plain environment variables for Plano."""
+    kms_key_arn: str
+    """Customer managed key of the secrets; empty when AWS managed."""
+    target_group_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plano listener name -> target group, when a load balancer fronts the service."""
+    health_check_grace_s: int = 120
+    """Grace period before load balancer health checks count."""
+    container_insights: bool = False
+    """CloudWatch Container Insights on the cluster."""
+    protect: bool = False
+    """Protect the log group (prod)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the service needs first (secret values, the load balancer's listeners)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for every resource."""
+    scheduled: bool = False
+    """A schedule (components/plano_pulumi/aws/schedule.py) scales the service to zero and back."""
+
+
+class PlanoService(pulumi.ComponentResource):
+    """Plano on ECS Fargate."""
+
+    cluster_name: pulumi.Output[str]
+    """ECS cluster name."""
+    service_name: pulumi.Output[str]
+    """ECS service name."""
+    log_group_name: pulumi.Output[str]
+    """Log group of all three containers (stream prefixes init/, pgbouncer/, plano/)."""
+    task_definition_arn: pulumi.Output[str]
+    """The current task definition."""
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("plano:service:PlanoService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        names = args.names
+        exec_enabled = not args.target_group_arns
+
+        cluster = aws.ecs.Cluster(
+            "cluster",
+            name=names.cluster,
+            settings=[
+                aws.ecs.ClusterSettingArgs(
+                    name="containerInsights", value="enabled" if args.container_insights else "disabled"
+                )
+            ],
+            tags=args.tags,
+            opts=child,
+        )
+        providers = aws.ecs.ClusterCapacityProviders(
+            "capacity",
+            cluster_name=cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            "logs",
+            name=names.log_group,
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        trust = pulumi.Output.all(identity.account_id, partition.partition).apply(
+            lambda v: json.dumps(ecs_tasks_trust_policy(v[0], v[1], args.region))
+        )
+        execution_role = aws.iam.Role(
+            "execution-role",
+            name=names.execution_role,
+            description="ECS starts Plano tasks with this role: logs, this task's secrets",
+            assume_role_policy=trust,
+            tags=args.tags,
+            opts=child,
+        )
+        secret_arns = [args.db_secret_arn, args.app_secret_arn, *args.provider_key_arns.values()]
+        aws.iam.RolePolicy(
+            "execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.all(log_group.arn, partition.partition, *secret_arns).apply(
+                lambda v: check_role_policy_size(
+                    json.dumps(
+                        execution_role_policy(
+                            log_group_arn=v[0],
+                            partition=v[1],
+                            secret_arns=v[2:],
+                            kms_key_arn=args.kms_key_arn,
+                            region=args.region,
+                            images=args.images,
+                        )
+                    )
+                )
+            ),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            "task-role",
+            name=names.task_role,
+            description="Plano tasks run with this role: no AWS permissions"
+            + ("" if not exec_enabled else " except ECS Exec"),
+            assume_role_policy=trust,
+            tags=args.tags,
+            opts=child,
+        )
+        task_role_policy = None
+        if exec_enabled:
+            task_role_policy = aws.iam.RolePolicy(
+                "task-exec-policy", role=task_role.id, policy=json.dumps(ecs_exec_policy()), opts=child
+            )
+
+        provider_names = sorted(args.provider_key_arns)
+        definitions = pulumi.Output.all(
+            log_group.name,
+            args.db_host,
+            args.db_port,
+            args.db_secret_arn,
+            args.files,
+            args.app_secret_arn,
+            *[args.provider_key_arns[n] for n in provider_names],
+        ).apply(
+            lambda v: check_task_definition_size(
+                json.dumps(
+                    container_definitions(
+                        TaskInputs(
+                            region=args.region,
+                            log_group=v[0],
+                            plano_image=args.images[0],
+                            pgbouncer_image=args.images[1],
+                            init_image=args.images[2],
+                            db_host=v[1],
+                            db_port=int(v[2]),
+                            db_name=args.db_name,
+                            db_user=args.db_user,
+                            tls_mode=args.tls_mode,
+                            db_password_arn=v[3],
+                            app_user=args.app_user,
+                            app_password_arn=v[5],
+                            files=v[4],
+                            listeners=args.listeners,
+                            health_port=args.health_port,
+                            provider_key_arns=dict(zip(provider_names, v[6:], strict=True)),
+                            environment=args.environment,
+                        )
+                    )
+                )
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            "task",
+            family=names.task_family,
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=args.architecture
+            ),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=definitions,
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=PLANO_VOLUME),
+                aws.ecs.TaskDefinitionVolumeArgs(name=PGBOUNCER_VOLUME),
+            ],
+            tags=args.tags,
+            opts=child,
+        )
+
+        spot = args.capacity is Capacity.FARGATE_SPOT
+        service = aws.ecs.Service(
+            "service",
+            name=names.service,
+            cluster=cluster.arn,
+            task_definition=task.arn,
+            desired_count=args.desired_count,
+            capacity_provider_strategies=[
+                aws.ecs.ServiceCapacityProviderStrategyArgs(
+                    capacity_provider="FARGATE_SPOT" if spot else "FARGATE", weight=1
+                )
+            ],
+            platform_version="LATEST",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids,
+                security_groups=[args.security_group_id],
+                assign_public_ip=args.assign_public_ip,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(target_group_arn=arn, container_name="plano", container_port=lst.port)
+                for lst in args.listeners
+                if (arn := args.target_group_arns.get(lst.name)) is not None
+            ],
+            health_check_grace_period_seconds=args.health_check_grace_s if args.target_group_arns else None,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # The provider requires it to change capacity_provider_strategies (plano:capacity) in place,
+            # and for `triggers`.
+            force_new_deployment=True,
+            # ECS reads secrets only when a task starts: a new value of any secret Pulumi writes (a
+            # provider key, a rotated DB password, a moved endpoint) must roll the tasks.
+            triggers=service_triggers(args.secret_version_ids),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            enable_execute_command=exec_enabled,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=False,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[providers, *args.depends_on, *([task_role_policy] if task_role_policy else [])],
+                # The autoscaler (or the schedule) owns the task count once it is on.
+                ignore_changes=["desiredCount"] if args.autoscaling or args.scheduled else None,
+            ),
+        )
+
+        if args.autoscaling:
+            target = aws.appautoscaling.Target(
+                "scaling-target",
+                service_namespace="ecs",
+                scalable_dimension="ecs:service:DesiredCount",
+                resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+                min_capacity=args.desired_count,
+                max_capacity=args.max_count,
+                opts=child,
+            )
+            aws.appautoscaling.Policy(
+                "scale-on-cpu",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=CPU_TARGET_PERCENT,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ECSServiceAverageCPUUtilization"
+                    ),
+                    scale_in_cooldown=300,
+                    scale_out_cooldown=60,
+                ),
+                opts=child,
+            )
+
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.log_group_name = log_group.name
+        self.task_definition_arn = task.arn
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "log_group_name": self.log_group_name,
+                "task_definition_arn": self.task_definition_arn,
+            }
+        )
+
+
+__all__ = ["STOP_TIMEOUT_S", "PlanoService", "ServiceArgs", "redeploy_command"]

@@ -1,0 +1,150 @@
+"""Validation of the database keys (``plano:db*``, ``plano:stateRetentionDays``)."""
+
+from __future__ import annotations
+
+import re
+
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.settings.keys import DbEngine, Profile, TlsMode
+from plano_pulumi.core.settings.limits import (
+    AURORA_AUTO_PAUSE_MIN_MINOR,
+    MIN_PROD_BACKUP_DAYS,
+    RESERVED_DB_USER_PREFIXES,
+    RESERVED_DB_USERS,
+    SUPPORTED_PG_MAJORS,
+)
+from plano_pulumi.core.settings.model import DatabaseSettings
+from plano_pulumi.core.settings.reader import _Reader
+
+
+def _database(read: _Reader) -> DatabaseSettings:
+    backups = _backup_days(read)
+    instance_class = read.string("dbInstanceClass")
+    if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class):
+        raise ConfigError(
+            "plano:dbInstanceClass",
+            "is not an RDS instance class",
+            value=instance_class,
+            allowed="db.<family>.<size>, e.g. db.t4g.micro, db.m7g.large",
+            fix="pulumi config set plano:dbInstanceClass db.t4g.micro",
+        )
+    version = read.string("dbEngineVersion")
+    # As RDS writes them: ASCII digits, no leading zero, no minor 0 (017, 17.0 and full-width digits
+    # would pass int() but RDS refuses them at create time).
+    match = re.fullmatch(r"([1-9][0-9]*)(?:\.([1-9][0-9]*))?", version, re.ASCII)
+    if not match or int(match.group(1)) not in SUPPORTED_PG_MAJORS:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            "has no RDS PostgreSQL parameter group family this project supports",
+            value=version,
+            allowed=f"a major version ({', '.join(map(str, SUPPORTED_PG_MAJORS))}) or major.minor such as 17.6",
+            fix="pulumi config set plano:dbEngineVersion 17",
+        )
+    major = int(match.group(1))
+
+    name = read.string("dbName")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII) or name in (
+        "postgres",
+        "template0",
+        "template1",
+        "rdsadmin",
+    ):
+        raise ConfigError(
+            "plano:dbName",
+            "is not a usable database name",
+            value=name,
+            allowed="1-63 lower-case letters, digits or _, starting with a letter; not postgres, template0/1, rdsadmin",
+            fix="pulumi config set plano:dbName plano",
+        )
+    user = read.string("dbUser")
+    # RDS: 1-63 letters, digits or _, starting with a letter; PostgreSQL reserves the `pg_` prefix.
+    if (
+        not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user, re.ASCII)
+        or user in RESERVED_DB_USERS
+        or user.startswith(RESERVED_DB_USER_PREFIXES)
+    ):
+        raise ConfigError(
+            "plano:dbUser",
+            "is not a usable RDS master user name",
+            value=user,
+            allowed="1-63 lower-case letters, digits or _, starting with a letter; not starting with "
+            + " or ".join(RESERVED_DB_USER_PREFIXES)
+            + "; not "
+            + ", ".join(sorted(RESERVED_DB_USERS)),
+            fix="pulumi config set plano:dbUser plano",
+        )
+    allocated = read.integer("dbAllocatedStorageGb", minimum=20, maximum=65536)
+    maximum = read.integer("dbMaxAllocatedStorageGb", minimum=22, maximum=65536)
+    if maximum < allocated * 1.1:
+        raise ConfigError(
+            "plano:dbMaxAllocatedStorageGb",
+            f"must be at least 10% above plano:dbAllocatedStorageGb ({allocated}) for storage autoscaling",
+            value=maximum,
+            allowed=f"{-(-allocated * 11 // 10)} to 65536",
+            fix=f"pulumi config set plano:dbMaxAllocatedStorageGb {max(allocated * 2, 50)}",
+        )
+    engine = read.choice("dbEngine", DbEngine)
+    max_acu = read.integer("dbMaxCapacityAcu", minimum=1, maximum=256)
+    pause = read.integer("dbAutoPauseSeconds", minimum=-1, maximum=86_400)
+    if pause != -1 and pause < 300:
+        raise ConfigError(
+            "plano:dbAutoPauseSeconds",
+            "is outside what Aurora accepts (300 s to one day), or -1 for never",
+            value=pause,
+            allowed="-1, or 300-86400",
+            fix="pulumi config set plano:dbAutoPauseSeconds 300",
+        )
+    if engine is DbEngine.AURORA_SERVERLESS:
+        _check_aurora_version(version, major, match.group(2), pausing=pause != -1)
+    return DatabaseSettings(
+        instance_class=instance_class,
+        engine_version=version,
+        major_version=major,
+        parameter_group_family=f"postgres{major}",
+        name=name,
+        user=user,
+        allocated_storage_gb=allocated,
+        max_allocated_storage_gb=maximum,
+        backup_retention_days=backups,
+        tls_mode=read.choice("dbTlsMode", TlsMode),
+        state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
+        password_version=read.integer("dbPasswordVersion", minimum=1, maximum=1_000_000),
+        engine=engine,
+        max_capacity_acu=max_acu,
+        auto_pause_s=None if pause == -1 else pause,
+    )
+
+
+def _backup_days(read: _Reader) -> int:
+    """Automated backups kept; prod keeps at least a week (the policy pack's prod-backups-7-days)."""
+    days = read.integer("dbBackupRetentionDays", minimum=1, maximum=35)
+    if read.profile is Profile.PROD and days < MIN_PROD_BACKUP_DAYS:
+        raise ConfigError(
+            "plano:dbBackupRetentionDays",
+            f"is below the prod profile's minimum of {MIN_PROD_BACKUP_DAYS} days of automated backups",
+            value=days,
+            allowed=f"{MIN_PROD_BACKUP_DAYS} to 35",
+            fix=f"pulumi config set plano:dbBackupRetentionDays {max(MIN_PROD_BACKUP_DAYS, 14)}",
+        )
+    return days
+
+
+def _check_aurora_version(version: str, major: int, minor: str | None, *, pausing: bool) -> None:
+    """Aurora PostgreSQL majors this project supports, and the minors that can pause at 0 ACU."""
+    if major not in AURORA_AUTO_PAUSE_MIN_MINOR:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            "is not an Aurora PostgreSQL major this project supports with plano:dbEngine aurora-serverless",
+            value=version,
+            allowed=", ".join(map(str, AURORA_AUTO_PAUSE_MIN_MINOR)),
+            fix="pulumi config set plano:dbEngineVersion 17   (or plano:dbEngine rds)",
+        )
+    lowest = AURORA_AUTO_PAUSE_MIN_MINOR[major]
+    if pausing and minor is not None and int(minor) < lowest:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            f"cannot scale to 0 ACU: Aurora PostgreSQL {major} pauses from {major}.{lowest} on",
+            value=version,
+            allowed=f"{major} (the current minor) or {major}.{lowest} and later",
+            fix=f"pulumi config set plano:dbEngineVersion {major}   (or plano:dbAutoPauseSeconds -1)",
+        )

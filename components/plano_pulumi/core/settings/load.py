@@ -1,0 +1,187 @@
+"""``load_settings``: raw config strings in, frozen ``Settings`` out, or a ``ConfigError``.
+
+Pure: it raises a ``ConfigError`` naming the key, the value, what is allowed and the fix, before any
+resource exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.naming import Names, check_stack_name
+from plano_pulumi.core.plano_config import (
+    DB_PASSWORD_VAR,
+    Listener,
+    check_credentials,
+    check_placeholders_provided,
+    connection_string,
+    load_plano_config,
+    render_plano_config,
+)
+from plano_pulumi.core.plano_validator import check_with_plano, config_as_run
+from plano_pulumi.core.settings.database import _database
+from plano_pulumi.core.settings.ingress import _ingress
+from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
+from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
+from plano_pulumi.core.settings.network import _network
+from plano_pulumi.core.settings.profiles import POLICIES
+from plano_pulumi.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
+from plano_pulumi.core.settings.reader import _Reader
+from plano_pulumi.core.settings.schedule import _schedule, _usage
+from plano_pulumi.core.settings.secrets import _secrets
+from plano_pulumi.core.settings.service import _service
+
+
+def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
+    """Validate all config and the user's Plano config; return frozen settings or raise ConfigError.
+
+    Values of keys set with --secret never appear in the error or the warnings (masking.py).
+    """
+    secrets = secret_strings(raw)
+    try:
+        settings = _load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
+        if settings.profile is not Profile.LOCAL:  # ECS and IAM limits; the local stack runs on Docker
+            check_document_sizes(settings)
+    except ConfigError as error:
+        raise masked_error(error, secrets) from None
+    return dataclasses.replace(
+        settings, warnings=tuple(scrub(w, secrets) for w in settings.warnings), secret_strings=secrets
+    )
+
+
+def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
+    check_stack_name(stack)
+    _check_unknown_keys(raw)
+    profile = _Reader(raw, None).choice("profile", Profile)
+    read = _Reader(raw, profile)
+    policy = POLICIES[profile]
+    warnings: list[str] = []
+
+    # The local profile runs on Docker: no AWS region, account or credentials.
+    region = "" if profile is Profile.LOCAL else _region(region)
+    database = _database(read)
+    network = _network(read)
+    ingress = _ingress(read, profile, warnings)
+    service = _service(read, profile, policy, warnings)
+    secrets = _secrets(read, raw, service)
+    schedule = _schedule(read, profile)
+    usage = _usage(read)
+
+    config_file = (base_dir / read.string("configFile")).resolve()
+    document = load_plano_config(config_file)
+    source = read.string("configFile")
+    # Literal credentials first: no later message, Plano's included, may quote one.
+    check_credentials(document, source=source)
+    # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
+    # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
+    wanted = connection_string(db_user=database.app_user, db_name=database.name)
+    check_with_plano(config_as_run(document, wanted), source=source)
+    plano = render_plano_config(
+        document, source=source, db_user=database.app_user, former_db_user=database.user, db_name=database.name
+    )
+    provided = {DB_PASSWORD_VAR: "the database password secret"}
+    provided.update({name: "plano:environment" for name in service.environment})
+    provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
+    provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
+    check_placeholders_provided(plano, source=source, provided=provided)
+    if region:  # the local profile has no region and no AWS ARNs
+        check_arn_regions(region, ingress, secrets)
+    check_ingress_quotas(ingress, plano.listeners, source=source)
+
+    local = _local(read, plano.listeners, profile, database.state_retention_days)
+
+    if plano.replaced_memory_state:
+        warnings.append(
+            f"{source}: state_storage type memory is replaced by postgres behind the TLS sidecar, "
+            "so conversation state survives restarts and is shared by all tasks"
+        )
+    if ingress.mode is Ingress.ALB:
+        for listener in plano.listeners:
+            if listener.type == "agent" and listener.timeout_s is None:
+                warnings.append(
+                    f"{source}: agent listener `{listener.name}` has no timeout; Plano defaults agent "
+                    "routes to 30s, which cuts long streams. Set e.g. `timeout: 300s`"
+                )
+    if stack.lower().startswith("prod") and profile is not Profile.PROD:
+        warnings.append(f"stack `{stack}` uses the {profile.value} profile: no deletion protection, no final snapshot")
+
+    return Settings(
+        project=project,
+        stack=stack,
+        region=region,
+        profile=profile,
+        policy=policy,
+        names=Names(project, stack),
+        network=network,
+        database=database,
+        ingress=ingress,
+        service=service,
+        secrets=secrets,
+        plano=plano,
+        config_file=config_file,
+        warnings=tuple(warnings),
+        local=local,
+        schedule=schedule,
+        usage=usage,
+    )
+
+
+def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, retention_days: int) -> LocalSettings:
+    if profile is Profile.LOCAL and retention_days > 0:
+        # The retention job needs pg_cron, which the official PostgreSQL image does not ship.
+        raise ConfigError(
+            "plano:stateRetentionDays",
+            "needs pg_cron, which the local stack's PostgreSQL image does not have",
+            value=retention_days,
+            allowed="0 with the local profile",
+            fix="pulumi config set plano:stateRetentionDays 0 --stack <local stack>",
+        )
+    db_port = read.integer("localDbPort")
+    taken = {listener.port: listener.name for listener in listeners}
+    if not 1024 <= db_port <= 65535 or db_port in taken:
+        raise ConfigError(
+            "plano:localDbPort",
+            "must be a free unprivileged port"
+            + (f" (listener `{taken[db_port]}` publishes it)" if db_port in taken else ""),
+            value=db_port,
+            allowed="1024-65535, not a listener port",
+            fix="pulumi config set plano:localDbPort 15432",
+        )
+    return LocalSettings(keep_data_volume=read.boolean("localKeepDataVolume"), db_port=db_port)
+
+
+def _check_unknown_keys(raw: RawConfig) -> None:
+    known = {key.name for key in KEYS}
+    for full in sorted(raw.values):
+        namespace, _, name = full.partition(":")
+        if namespace != NAMESPACE or name in known:
+            continue
+        guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        fix = f"`pulumi config rm {full}`; the README lists every key"
+        if guess:
+            fix = f"did you mean plano:{guess[0]}? Move the value there and run {fix}"
+        raise ConfigError(full, "is not a setting of this project", fix=fix)
+
+
+def _region(region: str | None) -> str:
+    if not region:
+        raise ConfigError(
+            "aws:region",
+            "is not set",
+            fix="pulumi config set aws:region us-east-1   (or your region)",
+        )
+    if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
+        raise ConfigError(
+            "aws:region",
+            "is not an AWS region name",
+            value=region,
+            allowed="a region such as us-east-1, eu-west-1",
+            fix="pulumi config set aws:region us-east-1",
+        )
+    return region
