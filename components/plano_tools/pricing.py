@@ -146,7 +146,7 @@ def local_estimate(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # Resource types of the local stack: Docker objects, certificates, the password, its components.
-LOCAL_TYPE_PREFIXES = ("docker:", "tls:", "random:", "plano:local:")
+LOCAL_TYPE_PREFIXES = ("docker:", "tls:", "random:", "plano:local:", "plano:index:PlanoOnDocker")
 
 
 # ---------------------------------------------------------------------------------------------

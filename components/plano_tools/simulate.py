@@ -52,6 +52,8 @@ class Registered:
     depends_on: tuple[str, ...] = ()
     alias_parents: tuple[str, ...] = ()
     """Parent URNs of the resource's aliases (where it may move from)."""
+    aliases: tuple[dict[str, Any], ...] = ()
+    """The resource's alias specs as the engine receives them (name, type, parentUrn, noParent)."""
 
 
 @dataclass
@@ -274,9 +276,35 @@ def _monitor_class() -> type:
             super().__init__(m)
             self.records: list[Registered] = []
             self.stack_outputs: dict[str, Any] = {}
+            # urn -> (the resource's own transforms, its parent's urn): what the engine keeps.
+            self.transforms: dict[str, tuple[list[Any], str]] = {}
+
+        def _apply_transforms(self, request: Any) -> list[Any]:
+            """Run transforms as the engine does (the mock monitor does not): the resource's own,
+            then each ancestor's from the innermost out, then the stack's."""
+            from pulumi import ResourceOptions, ResourceTransformArgs
+            from pulumi.runtime.sync_await import _sync_await
+
+            own = mocks._resolve_callbacks(request.transforms)
+            chain, parent = list(own), request.parent
+            while parent in self.transforms:
+                inherited, parent = self.transforms[parent]
+                chain += inherited
+            chain += self._stack_transforms
+            if chain and request.type != "pulumi:pulumi:Stack":
+                props = dict(rpc.deserialize_properties(request.object))
+                for transform in chain:
+                    args = ResourceTransformArgs(request.custom, request.type, request.name, props, ResourceOptions())
+                    result = transform(args)
+                    if result is not None:
+                        props = dict(result.props)
+                request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+            return own
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            own = self._apply_transforms(request)
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            self.transforms[response.urn] = (own, request.parent)
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object)
                 self.records.append(
@@ -293,6 +321,7 @@ def _monitor_class() -> type:
                         retain_on_delete=bool(request.retainOnDelete),
                         depends_on=tuple(request.dependencies),
                         alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")),
+                        aliases=tuple(_alias_spec(a) for a in request.aliases),
                     )
                 )
             return response
@@ -303,6 +332,19 @@ def _monitor_class() -> type:
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     return RecordingMonitor
+
+
+def _alias_spec(alias: Any) -> dict[str, Any]:
+    if not alias.HasField("spec"):
+        return {"urn": alias.urn}
+    spec = alias.spec
+    which = spec.WhichOneof("parent")  # None: the alias keeps the resource's current parent
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "parentUrn": spec.parentUrn if which == "parentUrn" else None,
+        "noParent": which == "noParent",
+    }
 
 
 class _WarningCollector(logging.Handler):
