@@ -292,6 +292,7 @@ def _monitor_class() -> type:
                 chain += inherited
             chain += self._stack_transforms
             if chain and request.type != "pulumi:pulumi:Stack":
+                mocks._ensure_event_loop()  # this runs on the monitor's thread, as super() does
                 props = dict(rpc.deserialize_properties(request.object))
                 for transform in chain:
                     args = ResourceTransformArgs(request.custom, request.type, request.name, props, ResourceOptions())

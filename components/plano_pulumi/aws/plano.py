@@ -32,10 +32,10 @@ from plano_pulumi.aws.secrets import (
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import primary_listener
-from plano_pulumi.core.secret_inputs import secret_inputs_transform
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
+from plano_pulumi.transforms import secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnAws"
 
@@ -207,7 +207,9 @@ class PlanoOnAws(pulumi.ComponentResource):
                 security_group_id=self.firewall.service_security_group_id,
                 listeners=s.plano.listeners,
                 health_port=s.plano.health_listener.port,
-                files=pulumi.Output.all(database.address, database.port).apply(lambda a: task_files(s, a[0], a[1])),
+                files=pulumi.Output.all(database.address, database.port).apply(
+                    lambda a: task_files(s.plano.text, s.database, a[0], a[1])
+                ),
                 db_host=database.address,
                 db_port=database.port,
                 db_name=s.database.name,

@@ -16,7 +16,6 @@ import pulumi
 
 from plano_pulumi.args import PlanoOnDockerArgs
 from plano_pulumi.core.plano_config import primary_listener
-from plano_pulumi.core.secret_inputs import secret_inputs_transform
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
 from plano_pulumi.local.certificates import CertificatesArgs, DatabaseCertificates
@@ -25,6 +24,7 @@ from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, Loca
 from plano_pulumi.local.network import LocalNetwork, LocalNetworkArgs
 from plano_pulumi.local.provider_keys import missing_key_warning, read_external_keys
 from plano_pulumi.local.service import LocalService, LocalServiceArgs
+from plano_pulumi.transforms import secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnDocker"
 
@@ -116,7 +116,7 @@ class PlanoOnDocker(pulumi.ComponentResource):
                 network=self.network.name,
                 listeners=s.plano.listeners,
                 health_port=s.plano.health_listener.port,
-                files=task_files(s, DB_HOSTNAME, POSTGRES_PORT),
+                files=task_files(s.plano.text, s.database, DB_HOSTNAME, POSTGRES_PORT),
                 db_host=DB_HOSTNAME,
                 db_port=POSTGRES_PORT,
                 db_name=s.database.name,

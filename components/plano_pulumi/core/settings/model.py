@@ -176,7 +176,7 @@ class Settings:
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
     secret_strings: tuple[str, ...] = field(default=(), repr=False)
     """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
-    messages, and in resource inputs (core/secret_inputs.py)."""
+    messages, and in resource inputs (transforms.py)."""
     """The usage the cost model prices (not a resource setting)."""
 
 
