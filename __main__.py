@@ -137,6 +137,7 @@ else:
         settings=settings.database,
         policy=policy,
         subnet_ids=network.private_subnet_ids,
+        vpc_id=network.vpc_id,
         security_group_id=firewall.db_security_group_id,
         kms_key_arn=settings.secrets.kms_key_arn,
         log_retention_days=settings.service.log_retention_days,

@@ -79,7 +79,7 @@ class AuroraServerless(PostgresComponent):
 
         subnet_group = aws.rds.SubnetGroup(
             "subnets",
-            name=names.db_subnet_group,
+            name=pulumi.Output.from_input(args.vpc_id).apply(names.db_subnet_group),
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,

@@ -82,6 +82,9 @@ class DatabaseArgs:
     """The profile's safety settings (Multi-AZ or a second instance, deletion protection, snapshots, ...)."""
     subnet_ids: pulumi.Input[list[str]]
     """Private subnets for the subnet group."""
+    vpc_id: pulumi.Input[str]
+    """Their VPC: part of the subnet group's name, so moving the database to another VPC replaces the
+    group (and the database: docs/operations.md, "Moving the database to another VPC")."""
     security_group_id: pulumi.Input[str]
     """The database's security group (admits only the service)."""
     kms_key_arn: str
@@ -157,7 +160,7 @@ class Database(PostgresComponent):
 
         subnet_group = aws.rds.SubnetGroup(
             "subnets",
-            name=names.db_subnet_group,
+            name=pulumi.Output.from_input(args.vpc_id).apply(names.db_subnet_group),
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,

@@ -126,9 +126,10 @@ class Names:
     def db_identifier(self) -> str:
         return self.name("rds")
 
-    @property
-    def db_subnet_group(self) -> str:
-        return self.name("rds")
+    def db_subnet_group(self, vpc_id: str) -> str:
+        # The VPC is part of the name: a subnet group cannot move to another VPC's subnets in place,
+        # so a database moving VPC gets a new group (created first) instead of a failed update.
+        return self.name("rds", vpc_id)
 
     def db_parameter_group(self, family: str) -> str:
         # The family is part of the name so a major-version upgrade creates a new group first.

@@ -1,0 +1,54 @@
+"""The database across changes of a running stack (issue 17, findings 11-13): moving it to another
+VPC, switching plano:dbEngine, and the PostgreSQL version each engine runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from plano_tools.simulate import Run, run_program
+
+from tests.conftest import PROJECT, config_for, plain
+
+SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+RDS = "aws:rds/instance:Instance"
+CLUSTER = "aws:rds/cluster:Cluster"
+VPC_A = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "publicSubnetIds": ["subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60712"],
+    "privateSubnetIds": ["subnet-0a1b2c3d4e5f60721", "subnet-0a1b2c3d4e5f60722"],
+    "natGateways": "none",
+}
+VPC_B = {
+    "vpcId": "vpc-0f9e8d7c6b5a40302",
+    "publicSubnetIds": ["subnet-0f9e8d7c6b5a40311", "subnet-0f9e8d7c6b5a40312"],
+    "privateSubnetIds": ["subnet-0f9e8d7c6b5a40321", "subnet-0f9e8d7c6b5a40322"],
+    "natGateways": "none",
+}
+
+
+def run(stack: str = "dev", **values: Any) -> Run:
+    result = run_program(PROJECT, stack, config=config_for("dev" if stack.startswith("pr-") else stack, values=values))
+    assert result.error is None, result.error
+    return result
+
+
+# --- 11. A database moving to another VPC gets a new subnet group --------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["rds", "aurora-serverless"])
+def test_the_subnet_group_name_changes_with_the_vpc(engine: str) -> None:
+    """A fixed name made AWS update the group in place to another VPC's subnets, which it refuses."""
+    in_a = plain(run(dbEngine=engine, **VPC_A).one(SUBNET_GROUP).inputs)
+    in_b = plain(run(dbEngine=engine, **VPC_B).one(SUBNET_GROUP).inputs)
+    assert in_a["name"] != in_b["name"]
+    assert VPC_A["vpcId"] in in_a["name"] and VPC_B["vpcId"] in in_b["name"]
+    # The same VPC keeps the same name (no replacement on an ordinary `pulumi up`).
+    assert plain(run(dbEngine=engine, **VPC_A).one(SUBNET_GROUP).inputs)["name"] == in_a["name"]
+
+
+def test_a_stack_with_its_own_vpc_names_the_group_after_that_vpc() -> None:
+    result = run("dev")
+    vpc = result.one("aws:ec2/vpc:Vpc")
+    assert plain(result.one(SUBNET_GROUP).inputs)["name"] == f"plano-dev-{vpc.id}"
+    assert plain(result.one(CLUSTER).inputs)["dbSubnetGroupName"] == f"plano-dev-{vpc.id}"
