@@ -29,6 +29,7 @@ import pulumi_aws as aws
 
 from plano_pulumi.aws.database import (
     AURORA_TYPE,
+    AUTO_MINOR_VERSION_UPGRADE,
     CA_CERT_IDENTIFIER,
     DATABASE_TYPE,
     DatabaseArgs,
@@ -157,7 +158,7 @@ class AuroraServerless(PostgresComponent):
                 db_subnet_group_name=subnet_group.name,
                 ca_cert_identifier=CA_CERT_IDENTIFIER,
                 promotion_tier=index,
-                auto_minor_version_upgrade=True,
+                auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,  # the cluster's version is pinned
                 apply_immediately=policy.apply_immediately,
                 # Performance Insights needs at least 2 ACU and stops while paused: not used here.
                 performance_insights_enabled=False,

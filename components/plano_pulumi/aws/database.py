@@ -32,6 +32,12 @@ from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
 
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
+# The engine runs exactly the pinned plano:dbEngineVersion (major.minor): AWS's automatic minor
+# upgrades would move it away from the version in the stack's config, and the next `pulumi up`
+# would then try to go back down (which RDS refuses). A new minor is a config change instead
+# (docs/operations.md, "Upgrading PostgreSQL"); AWS still upgrades a minor that reaches its end
+# of support, announced in advance.
+AUTO_MINOR_VERSION_UPGRADE = False
 
 
 def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
@@ -201,8 +207,8 @@ class Database(PostgresComponent):
             identifier=names.db_identifier,
             engine="postgres",
             engine_version=db.engine_version,
-            auto_minor_version_upgrade=True,
-            # A new plano:dbEngineVersion major is an in-place upgrade (docs/operations.md, "Upgrading PostgreSQL").
+            auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
+            # A new plano:dbEngineVersion (minor or major) is an in-place upgrade (docs/operations.md, "Upgrading PostgreSQL").
             allow_major_version_upgrade=True,
             instance_class=db.instance_class,
             allocated_storage=db.allocated_storage_gb,
