@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 from plano_pulumi.aws.aurora import AuroraServerless
-from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
+from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent, check_engine_change
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
 from plano_pulumi.aws.network import Network, NetworkArgs
@@ -115,6 +115,7 @@ if settings.profile is Profile.LOCAL:
     )
     pulumi.export("rendered_plano_config", plano.text)
 else:
+    check_engine_change(names, settings.database)  # before any resource: a switch needs confirming
     network = Network("network", NetworkArgs(settings.network, names.base, tags))
 
     firewall = Firewall(

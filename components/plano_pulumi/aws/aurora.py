@@ -38,6 +38,7 @@ from plano_pulumi.aws.database import (
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
+    subnet_group_name,
 )
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
@@ -80,7 +81,7 @@ class AuroraServerless(PostgresComponent):
 
         subnet_group = aws.rds.SubnetGroup(
             "subnets",
-            name=pulumi.Output.from_input(args.vpc_id).apply(names.db_subnet_group),
+            name=subnet_group_name(names, db.engine, args.vpc_id),
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,

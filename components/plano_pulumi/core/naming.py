@@ -131,6 +131,12 @@ class Names:
         # so a database moving VPC gets a new group (created first) instead of a failed update.
         return self.name("rds", vpc_id)
 
+    @property
+    def legacy_db_subnet_group(self) -> str:
+        """The fixed name stacks gave their subnet group before it carried the VPC (kept while the
+        database stays in that VPC: RDS refuses to move an instance to another group of its VPC)."""
+        return self.name("rds")
+
     def db_parameter_group(self, family: str) -> str:
         # The family is part of the name so a major-version upgrade creates a new group first.
         return self.name("rds", family)

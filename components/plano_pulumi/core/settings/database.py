@@ -85,6 +85,15 @@ def _database(read: _Reader) -> DatabaseSettings:
         )
     if engine is DbEngine.AURORA_SERVERLESS:
         _check_aurora_version(version, major, minor, pausing=pause != -1)
+    confirmed = read.string("dbEngineChangeConfirmed")
+    if confirmed and confirmed not in {e.value for e in DbEngine}:
+        raise ConfigError(
+            "plano:dbEngineChangeConfirmed",
+            "is not a database engine",
+            value=confirmed,
+            allowed="empty, or the plano:dbEngine being switched to: " + " or ".join(e.value for e in DbEngine),
+            fix=f"pulumi config set plano:dbEngineChangeConfirmed {engine.value}",
+        )
     return DatabaseSettings(
         instance_class=instance_class,
         engine_version=version,
@@ -101,6 +110,7 @@ def _database(read: _Reader) -> DatabaseSettings:
         engine=engine,
         max_capacity_acu=max_acu,
         auto_pause_s=None if pause == -1 else pause,
+        engine_change_confirmed=confirmed,
     )
 
 

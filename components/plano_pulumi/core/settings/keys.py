@@ -378,6 +378,14 @@ KEYS: tuple[Key, ...] = (
         rule="rds or aurora-serverless",
     ),
     Key(
+        "dbEngineChangeConfirmed",
+        "string",
+        "Confirms switching plano:dbEngine on a stack that has a database: the engine switched to. "
+        "The new database starts empty; migrate first (docs/operations.md).",
+        "",
+        rule="empty, or the new plano:dbEngine (rds or aurora-serverless)",
+    ),
+    Key(
         "dbMaxCapacityAcu",
         "integer",
         f"Aurora Serverless v2 maximum capacity in ACUs (1 ACU = about 2 GiB). {_P}",
