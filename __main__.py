@@ -232,8 +232,9 @@ else:
         ),
     )
 
-    # Dev and review stacks can rest outside working hours (plano:activeHours).
-    if settings.schedule is not None:
+    # Without autoscaling, a scalable target holds the task count; dev and review stacks can rest
+    # outside working hours (plano:activeHours). Always there, so turning the schedule off wakes them.
+    if not policy.autoscaling:
         schedule = TaskSchedule(
             "schedule",
             TaskScheduleArgs(
@@ -244,7 +245,8 @@ else:
                 region=settings.region,
             ),
         )
-        pulumi.export("wake_command", schedule.wake_command)
+        if settings.schedule is not None:
+            pulumi.export("wake_command", schedule.wake_command)
 
     # Outputs: where to reach Plano, where its state and secrets live. No secret value among them.
     if load_balancer:
