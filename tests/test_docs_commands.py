@@ -43,6 +43,7 @@ ELSEWHERE = {
     ".venv/bin/python scripts/refresh_prices.py": "needs network to AWS (tests/test_refresh_prices.py)",
     "pulumi ": "needs the Pulumi CLI and a state backend",
     "aws ": "needs AWS credentials",
+    "scripts/destroy-stack.sh ": "needs the Pulumi CLI (tests/test_destroy_stack.py runs it against a stand-in pulumi)",
     "$(pulumi stack output port_forward_command": "needs AWS (tests/test_port_forward.py runs the output)",
     "curl ": "needs a deployed stack",
     "docker ": "needs a Docker engine and registry access",
