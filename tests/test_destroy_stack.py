@@ -72,7 +72,9 @@ def test_dev_is_not_destroyed_while_review_stacks_use_its_network(tmp_path: Path
     assert len(lines) == 1, result.stderr
     line = lines[0]
     assert DEV_VPC in line and "pr-12" in line and "pr-7" in line and "prod" not in line and "pr-9" not in line
-    assert "pulumi destroy --yes --remove --stack pr-12" in line and "pulumi destroy --yes --remove --stack pr-7" in line
+    assert (
+        "pulumi destroy --yes --remove --stack pr-12" in line and "pulumi destroy --yes --remove --stack pr-7" in line
+    )
     assert "nothing was deleted" in line
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import secrets
 import os
+import secrets
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace

@@ -59,7 +59,9 @@ def test_a_new_desired_count_is_sent_on_the_next_up_with_and_without_a_schedule(
         two = _target(run_with("dev", values={**values, "desiredCount": 2, "maxCount": 2}))
         sent = _sent(one, two)
         assert sent.get("minCapacity") == (1, 2) and sent.get("maxCapacity") == (1, 2), values
-    actions = {r.name: plain(r.inputs) for r in run_with("dev", values={"desiredCount": 2, "maxCount": 2}).of_type(ACTION)}
+    actions = {
+        r.name: plain(r.inputs) for r in run_with("dev", values={"desiredCount": 2, "maxCount": 2}).of_type(ACTION)
+    }
     assert actions["wake"]["scalableTargetAction"] == {"minCapacity": 2, "maxCapacity": 2}
 
 
