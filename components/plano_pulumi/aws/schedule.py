@@ -8,8 +8,10 @@ nothing is billed for Fargate or the tasks' public IPv4 addresses. ``wake_comman
 at once: it raises the target's minimum, and Application Auto Scaling starts the tasks; the next
 ``sleep`` action puts it to rest again.
 
-Why the target exists without a schedule too, and why ``pulumi up`` writes its range: registering
-a target whose minimum is above the running count starts tasks at once (as ``wake_command`` does).
+Why the target exists without a schedule too, and why ``pulumi up`` writes its range: each call of
+RegisterScalableTarget compares the running count with the range and moves it inside (AWS,
+Application Auto Scaling user guide, "Scalable target"), so a minimum above the running count
+starts tasks at once (as ``wake_command`` does).
 - Turning the schedule off (``plano:activeHours always``) keeps the same target and changes its
   ``suspendedState`` (scheduled scaling suspended: there are no actions left), so `pulumi up`
   re-registers it with ``desiredCount`` as its minimum and a service left asleep at 0 tasks comes
