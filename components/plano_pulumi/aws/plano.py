@@ -18,7 +18,7 @@ import pulumi
 
 from plano_pulumi.args import PlanoOnAwsArgs
 from plano_pulumi.aws.aurora import AuroraServerless
-from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
+from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent, check_engine_change
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s
 from plano_pulumi.aws.network import Network, NetworkArgs
@@ -91,6 +91,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         # Everything is validated before the first resource: bad args register nothing.
         settings = settings_from_args(args, local=False)
         _one_per_stack(name, settings)
+        check_engine_change(settings.names, settings.database)  # a switch of engine needs confirming
         transform = secret_inputs_transform(settings.secret_strings)
         options = pulumi.ResourceOptions(transforms=[transform] if transform else None)
         super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(options, opts))
@@ -136,6 +137,7 @@ class PlanoOnAws(pulumi.ComponentResource):
             settings=s.database,
             policy=s.policy,
             subnet_ids=self.network.private_subnet_ids,
+            vpc_id=self.network.vpc_id,
             security_group_id=self.firewall.db_security_group_id,
             kms_key_arn=s.secrets.kms_key_arn,
             log_retention_days=s.service.log_retention_days,
@@ -232,8 +234,10 @@ class PlanoOnAws(pulumi.ComponentResource):
         )
 
     def _schedule(self) -> TaskSchedule | None:
+        # Without autoscaling, a scalable target holds the task count; dev and review stacks can rest
+        # outside working hours (plano:activeHours). Always there, so turning the schedule off wakes them.
         s = self.settings
-        if s.schedule is None:  # dev and review stacks rest outside working hours (plano:activeHours)
+        if s.policy.autoscaling:
             return None
         return TaskSchedule(
             "schedule",
@@ -264,7 +268,7 @@ class PlanoOnAws(pulumi.ComponentResource):
                 service.service_name,
                 f" {primary.port}",
             )
-        if self.schedule is not None:
+        if self.schedule is not None and s.schedule is not None:
             self.wake_command = self.schedule.wake_command
         self.profile = pulumi.Output.from_input(s.profile.value)
         self.db_address = database.address

@@ -94,6 +94,8 @@ class DatabaseSettings:
     max_capacity_acu: int = 2
     # Seconds idle before Aurora pauses at 0 ACU; None = never pause (minimum 0.5 ACU).
     auto_pause_s: int | None = 300
+    # plano:dbEngineChangeConfirmed: the engine a switch of plano:dbEngine may go to ("" = none).
+    engine_change_confirmed: str = ""
 
     @property
     def cluster_parameter_group_family(self) -> str:
