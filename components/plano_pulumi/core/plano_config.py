@@ -22,7 +22,7 @@ import yaml
 
 from plano_pulumi.core import safe_yaml
 from plano_pulumi.core.errors import ConfigError
-from plano_pulumi.core.secret_names import secret_findings
+from plano_pulumi.core.secret_names import go_fold, secret_findings
 
 DEFAULT_LISTENER_PORTS = {"model": 12000, "prompt": 10000}
 
@@ -534,7 +534,7 @@ def check_credentials(document: Mapping[str, Any], *, source: str) -> None:
                 "<value> and used as $NAME",
             )
         literal = _literal_part(value)
-        credential_field = key.lower() in CREDENTIAL_KEYS or (
+        credential_field = go_fold(key) in CREDENTIAL_KEYS or (
             _under_headers(path) and SECRET_LOOKING_HEADER.search(key) is not None
         )
         findings = secret_findings(value)
