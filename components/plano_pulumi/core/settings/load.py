@@ -73,9 +73,18 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     schedule = _schedule(read, profile)
     usage = _usage(read)
 
-    config_file = (base_dir / read.string("configFile")).resolve()
-    document = load_plano_config(config_file)
-    source = read.string("configFile")
+    source = _config_file_name(read.string("configFile"))
+    try:
+        config_file = (base_dir / source).resolve()
+        document = load_plano_config(config_file)
+    except (OSError, ValueError) as error:  # a name the file system refuses (too long, a loop)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise ConfigError(
+            "plano:configFile",
+            f"cannot be read ({reason})",
+            value=source,
+            fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
+        ) from None
     # Literal credentials first: no later message, Plano's included, may quote one.
     check_credentials(document, source=source)
     # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
@@ -154,6 +163,31 @@ def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, reten
             fix="pulumi config set plano:localDbPort 15432",
         )
     return LocalSettings(keep_data_volume=read.boolean("localKeepDataVolume"), db_port=db_port)
+
+
+# Linux's limits: PATH_MAX for the whole path, NAME_MAX for each part.
+MAX_PATH_CHARS = 4096
+MAX_PATH_PART_BYTES = 255
+
+
+def _config_file_name(name: str) -> str:
+    """``plano:configFile`` as a path the file system can open: no NUL or other control character
+    (a line break in a name would also reach messages), within the length limits."""
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif not name.isprintable():
+        problem = "holds a control character (a NUL or a line break)"
+    elif len(name) > MAX_PATH_CHARS or any(len(part.encode()) > MAX_PATH_PART_BYTES for part in name.split("/")):
+        problem = f"is longer than a path may be ({MAX_PATH_CHARS} characters, {MAX_PATH_PART_BYTES} bytes a part)"
+    if problem:
+        raise ConfigError(
+            "plano:configFile",
+            problem,
+            value=name,
+            fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
+        )
+    return name
 
 
 def _check_unknown_keys(raw: RawConfig) -> None:

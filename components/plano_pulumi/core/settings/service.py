@@ -14,6 +14,11 @@ from plano_pulumi.core.settings.reader import _Reader
 from plano_pulumi.core.settings.secrets import _environment
 
 
+# ECS: an image reference of at most 255 characters; the distribution spec: tags of at most 128.
+MAX_IMAGE_CHARS = 255
+MAX_TAG_CHARS = 128
+
+
 def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: list[str]) -> ServiceSettings:
     images = {name: read.string(name) for name in ("image", "pgbouncerImage", "initImage")}
     for name, image in images.items():
@@ -23,6 +28,14 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
                 "is not an image reference",
                 value=image,
                 allowed="registry/repository:tag or registry/repository@sha256:<64 hex digits>",
+                fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
+            )
+        if len(image) > MAX_IMAGE_CHARS or len(image.split("@")[0].rsplit(":", 1)[-1]) > MAX_TAG_CHARS:
+            raise ConfigError(
+                f"plano:{name}",
+                "is longer than registries and ECS accept",
+                value=image,
+                allowed=f"at most {MAX_IMAGE_CHARS} characters in all, a tag of at most {MAX_TAG_CHARS}",
                 fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
             )
         if profile is Profile.PROD and "@sha256:" not in image:
