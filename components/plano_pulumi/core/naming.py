@@ -33,13 +33,13 @@ RULES: dict[str, tuple[int, str]] = {
 LIMITS = {kind: rule[0] for kind, rule in RULES.items()}
 HASH_LEN = 6
 # Pulumi's own rule for stack names.
-_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
 
 
 def fits(kind: str, name: str) -> bool:
     """Whether ``name`` satisfies the service rule for ``kind``."""
     limit, form = RULES[kind]
-    return 0 < len(name) <= limit and re.fullmatch(form, name) is not None
+    return 0 < len(name) <= limit and re.fullmatch(form, name, re.ASCII) is not None
 
 
 def _hash(text: str) -> str:

@@ -482,7 +482,7 @@ def _is_any_type(path: str) -> bool:
     return any(f".{parent}[" in path or path.startswith(f"{parent}[") for parent in _ANY_TYPE_PARENTS)
 
 
-_URL = re.compile(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(?::(\d+))?", re.IGNORECASE)
+_URL = re.compile(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(?::(\d+))?", re.IGNORECASE | re.ASCII)
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")
 
 
@@ -495,7 +495,7 @@ def _url_ports(document: Mapping[str, Any]) -> set[int]:
         match = _URL.match(value.strip())
         if match:
             scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
-        elif key == "endpoint" and re.fullmatch(r"[A-Za-z0-9.-]+:\d+", value.strip()):
+        elif key == "endpoint" and re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]+", value.strip(), re.ASCII):
             host, _, port = value.strip().rpartition(":")
             scheme = "http"
         else:

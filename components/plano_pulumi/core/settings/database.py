@@ -20,7 +20,7 @@ from plano_pulumi.core.settings.reader import _Reader
 def _database(read: _Reader) -> DatabaseSettings:
     backups = _backup_days(read)
     instance_class = read.string("dbInstanceClass")
-    if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class):
+    if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class, re.ASCII):
         raise ConfigError(
             "plano:dbInstanceClass",
             "is not an RDS instance class",

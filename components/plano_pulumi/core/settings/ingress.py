@@ -7,7 +7,7 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import Ingress, Profile
-from plano_pulumi.core.settings.limits import DOCUMENTATION_NETWORKS, EXAMPLE_ACCOUNT, is_internet_wide
+from plano_pulumi.core.settings.limits import DOCUMENTATION_NETWORKS, EXAMPLE_ACCOUNT, UUID, is_internet_wide
 from plano_pulumi.core.settings.model import IngressSettings
 from plano_pulumi.core.settings.reader import _Reader
 
@@ -48,7 +48,7 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 allowed="the networks of your clients",
                 fix=f"{example}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
             )
-    if certificate and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}", certificate):
+    if certificate and not re.fullmatch(rf"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{{12}}:certificate/{UUID}", certificate, re.ASCII):
         raise ConfigError(
             "plano:certificateArn",
             "is not an ACM certificate ARN",

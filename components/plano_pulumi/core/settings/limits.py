@@ -76,7 +76,24 @@ DOCUMENTATION_NETWORKS = tuple(
 EXAMPLE_ACCOUNT = "123456789012"
 # Names that look like a secret's: the one list, shipped with the policy pack too (core/secret_names.py).
 SECRET_LOOKING = re.compile("|".join(map(re.escape, SECRET_NAME_WORDS)), re.IGNORECASE)
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# AWS's ids: ASCII only (re.ASCII everywhere, so full-width or other scripts' digits never pass).
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REGION = re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[1-9][0-9]?", re.ASCII)
+# Partitions by region prefix (the rest are in `aws`).
+PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-iso-", "aws-iso"),
+)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (aws, aws-cn, aws-us-gov, ...)."""
+    return next((partition for prefix, partition in PARTITIONS if region.startswith(prefix)), "aws")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Env vars the task sets itself; users may not override them through plano:environment.
 TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
 # Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).

@@ -27,6 +27,7 @@ from plano_pulumi.core.plano_validator import check_with_plano, config_as_run
 from plano_pulumi.core.settings.database import _database
 from plano_pulumi.core.settings.ingress import _ingress
 from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from plano_pulumi.core.settings.limits import REGION
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
 from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
 from plano_pulumi.core.settings.network import _network
@@ -210,7 +211,7 @@ def _region(region: str | None) -> str:
             "is not set",
             fix="pulumi config set aws:region us-east-1   (or your region)",
         )
-    if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
+    if not REGION.fullmatch(region):
         raise ConfigError(
             "aws:region",
             "is not an AWS region name",

@@ -8,6 +8,7 @@ import json
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import Listener
 from plano_pulumi.core.settings.keys import Ingress
+from plano_pulumi.core.settings.limits import partition_of
 from plano_pulumi.core.settings.model import IngressSettings, SecretSettings, Settings
 
 # AWS default quotas: inbound rules per security group, listeners per load balancer.
@@ -18,6 +19,7 @@ MAX_LISTENERS_PER_LOAD_BALANCER = 50
 def check_arn_regions(region: str, ingress: IngressSettings, secrets: SecretSettings) -> None:
     """A certificate or KMS key must live in the stack's region: the ALB and Secrets Manager
     cannot use one from elsewhere, and AWS says so only at create time."""
+    partition = partition_of(region)
     for key, arn in (("plano:certificateArn", ingress.certificate_arn), ("plano:kmsKeyArn", secrets.kms_key_arn)):
         parts = arn.split(":")
         if arn and len(parts) > 3 and parts[3] != region:
@@ -27,6 +29,14 @@ def check_arn_regions(region: str, ingress: IngressSettings, secrets: SecretSett
                 value=arn,
                 allowed=f"an ARN in {region}",
                 fix=f"create or import it in {region} and pulumi config set {key} <its ARN>",
+            )
+        if arn and len(parts) > 1 and parts[1] != partition:
+            raise ConfigError(
+                key,
+                f"is in partition {parts[1]}, but region {region} is in {partition}",
+                value=arn,
+                allowed=f"arn:{partition}:...",
+                fix=f"pulumi config set {key} <the ARN in {region}, starting arn:{partition}:>",
             )
 
 

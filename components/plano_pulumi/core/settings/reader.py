@@ -48,7 +48,7 @@ class _Reader:
         text = raw.strip()
         if text == "" and KEYS_BY_NAME[name].per_profile:
             return int(self._default(name))  # "" also means "the profile's value"
-        if not re.fullmatch(r"-?[0-9]+", text):
+        if not re.fullmatch(r"-?[0-9]+", text, re.ASCII):
             raise ConfigError(
                 f"plano:{name}",
                 "is not a whole number",

@@ -18,7 +18,7 @@ ALWAYS = "always"
 def parse_days(text: str) -> tuple[str, ...] | None:
     """``MON-FRI`` or ``MON,WED,FRI`` to the days in week order; None if it is neither."""
     text = text.strip().upper()
-    if match := re.fullmatch(r"([A-Z]{3})-([A-Z]{3})", text):
+    if match := re.fullmatch(r"([A-Z]{3})-([A-Z]{3})", text, re.ASCII):
         first, last = match.groups()
         if first in WEEKDAYS and last in WEEKDAYS and WEEKDAYS.index(first) <= WEEKDAYS.index(last):
             return WEEKDAYS[WEEKDAYS.index(first) : WEEKDAYS.index(last) + 1]
@@ -33,7 +33,7 @@ def _schedule(read: _Reader, profile: Profile) -> ScheduleSettings | None:
     hours = read.string("activeHours")
     if hours.lower() == ALWAYS:
         return None
-    match = re.fullmatch(r"([01]\d|2[0-3]):(00|30)-([01]\d|2[0-3]):(00|30)", hours)
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):(00|30)-([01][0-9]|2[0-3]):(00|30)", hours, re.ASCII)
     if not match or f"{match.group(3)}:{match.group(4)}" <= f"{match.group(1)}:{match.group(2)}":
         raise ConfigError(
             "plano:activeHours",

@@ -6,7 +6,7 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import NAMESPACE
-from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, TASK_ENV
+from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, TASK_ENV, UUID
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
 
@@ -135,10 +135,7 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
                 fix=f"pulumi config rm --path 'plano:environment.{name}'",
             )
     kms = read.string("kmsKeyArn")
-    if kms and not re.fullmatch(
-        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/mrk-[0-9a-f]{32}",
-        kms,
-    ):
+    if kms and not re.fullmatch(rf"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:key/(?:{UUID}|mrk-[0-9a-f]{{32}})", kms, re.ASCII):
         raise ConfigError(
             "plano:kmsKeyArn",
             "is not a KMS key ARN",

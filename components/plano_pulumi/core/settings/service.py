@@ -22,7 +22,7 @@ MAX_TAG_CHARS = 128
 def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: list[str]) -> ServiceSettings:
     images = {name: read.string(name) for name in ("image", "pgbouncerImage", "initImage")}
     for name, image in images.items():
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image) or image.endswith(":"):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image, re.ASCII) or image.endswith(":"):
             raise ConfigError(
                 f"plano:{name}",
                 "is not an image reference",
@@ -117,7 +117,7 @@ def _check_pgbouncer_version(image: str) -> None:
     """Refuse a PgBouncer tag older than 1.21: it cannot keep prepared statements in transaction
     pooling, which Plano's single, never-reconnecting connection relies on. Tags that do not read
     as a version (a digest only, `latest`) are left to the image's owner."""
-    match = re.search(r":(\d+)\.(\d+)(?:[.\-][^@]*)?(?:@|$)", image)
+    match = re.search(r":([0-9]+)\.([0-9]+)(?:[.\-][^@]*)?(?:@|\Z)", image, re.ASCII)
     if match and (int(match.group(1)), int(match.group(2))) < MIN_PGBOUNCER:
         raise ConfigError(
             "plano:pgbouncerImage",
