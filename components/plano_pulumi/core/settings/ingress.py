@@ -19,6 +19,12 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
     allow_public = read.boolean("allowPublicIngress")
     certificate = read.string("certificateArn")
     internal = read.boolean("albInternal")
+    plain_http = read.boolean("allowPlainHttp")  # checked in every profile, used only in prod
+    if read.is_set("allowPlainHttp") and (profile is not Profile.PROD or mode is not Ingress.ALB or certificate):
+        warnings.append(
+            "plano:allowPlainHttp has no effect here: it only lets a prod load balancer without "
+            "plano:certificateArn serve plain HTTP"
+        )
     seen_networks: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
     for cidr in cidrs:
         try:
@@ -73,7 +79,7 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 fix=example + ", or pulumi config set plano:ingress none",
             )
         if not certificate:
-            if profile is Profile.PROD and not read.boolean("allowPlainHttp"):
+            if profile is Profile.PROD and not plain_http:
                 raise ConfigError(
                     "plano:certificateArn",
                     "is empty, so prompts and answers would cross the network in plain HTTP",

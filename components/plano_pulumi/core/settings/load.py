@@ -71,7 +71,7 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
     secrets = _secrets(read, raw, service)
-    schedule = _schedule(read, profile)
+    schedule = _schedule(read, profile, warnings)
     usage = _usage(read)
 
     source = _config_file_name(read.string("configFile"))

@@ -25,6 +25,11 @@ class _Reader:
     def _raw(self, name: str) -> str | None:
         return self.raw.values.get(f"{NAMESPACE}:{name}")
 
+    def is_set(self, name: str) -> bool:
+        """Whether the stack sets ``name`` at all (to anything but an empty string)."""
+        raw = self._raw(name)
+        return raw is not None and raw.strip() != ""
+
     def _default(self, name: str) -> Any:
         key = KEYS_BY_NAME[name]
         if key.per_profile and self.profile is not None:
