@@ -241,11 +241,14 @@ def _containers(props: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list
         return [], []
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):
         return [], ["containerDefinitions is not valid JSON, so it cannot be checked"]
     if not isinstance(parsed, list) or not all(isinstance(c, Mapping) for c in parsed):
         return [], ["containerDefinitions is not a list of container definitions, so it cannot be checked"]
-    return [_fold(c) for c in parsed], []
+    try:
+        return [_fold(c) for c in parsed], []
+    except RecursionError:
+        return [], ["containerDefinitions nests too deeply to be checked"]
 
 
 def _entries(container: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -1167,6 +1170,27 @@ def resources_from_plan(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"type": r["type"], "name": r["name"], "props": r.get("inputs") or {}} for r in resources]
 
 
+class PlanFileError(Exception):
+    """A plan file the offline tools refused (one line: the file, the problem, the fix)."""
+
+
+def _load_plan(path: Path) -> Any:
+    """The plan document: bounded and checked against docs/plan.schema.json by the offline tools
+    when they are installed (the repository's .venv), else read as it is (the shape is checked by
+    ``resources_from_plan``)."""
+    try:
+        from plano_pulumi.core.errors import ConfigError
+        from plano_tools.plan_file import load_plan
+    except ModuleNotFoundError:  # the pack on its own
+        if path.stat().st_size > 8 * 1024 * 1024:
+            raise ValueError("larger than 8 MiB") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return load_plan(path)
+    except ConfigError as error:
+        raise PlanFileError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Check offline plan documents: ``python policy/validators.py plan-prod.json [--profile prod]``."""
     parser = argparse.ArgumentParser(description="Run the Plano policy pack's validators over offline plans.")
@@ -1178,7 +1202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     for path in args.plans:
         try:
-            resources = resources_from_plan(json.loads(path.read_text(encoding="utf-8")))
+            resources = resources_from_plan(_load_plan(path))
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             print(
@@ -1186,6 +1210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "`python -m plano_tools plan --stack STACK --json > FILE`.",
                 file=sys.stderr,
             )
+            return 2
+        except PlanFileError as exc:  # already one line, naming the file and the fix
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         messages = check(resources, context)
         for message in messages:

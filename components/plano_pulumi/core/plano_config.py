@@ -354,7 +354,11 @@ MAX_TIMEOUT_S = 24 * 3600
 
 def _timeout_ms(raw: Any, where: str) -> int:
     match = _DURATION.fullmatch(raw) if isinstance(raw, str) else None
-    if not match or int(match.group(1)) == 0 or int(match.group(1)) * _DURATION_MS[match.group(2)] > MAX_TIMEOUT_S * 1000:
+    if (
+        not match
+        or int(match.group(1)) == 0
+        or int(match.group(1)) * _DURATION_MS[match.group(2)] > MAX_TIMEOUT_S * 1000
+    ):
         raise ConfigError(
             f"{where}.timeout",
             "is not a duration",
@@ -382,7 +386,9 @@ def _with_durations(listeners: Any) -> Any:
     """The listeners with each ``timeout`` written as Envoy reads it (``envoy_duration``)."""
     if isinstance(listeners, list):
         return [
-            {**item, "timeout": envoy_duration(item["timeout"])} if isinstance(item, dict) and "timeout" in item else item
+            {**item, "timeout": envoy_duration(item["timeout"])}
+            if isinstance(item, dict) and "timeout" in item
+            else item
             for item in listeners
         ]
     if isinstance(listeners, dict):

@@ -29,6 +29,6 @@ def reserved_by(name: str) -> str | None:
     """The entry that reserves ``name`` (``PATH``, ``AWS_*``), or None. Names are compared as the
     container runtime does, exactly; a lower-case ``path`` is another variable."""
     for entry in reserved_env_entries():
-        if entry.endswith("*") and name.startswith(entry[:-1]) or name == entry:
+        if (entry.endswith("*") and name.startswith(entry[:-1])) or name == entry:
             return entry
     return None

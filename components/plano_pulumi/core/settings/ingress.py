@@ -54,7 +54,9 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 allowed="the networks of your clients",
                 fix=f"{example}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
             )
-    if certificate and not re.fullmatch(rf"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{{12}}:certificate/{UUID}", certificate, re.ASCII):
+    if certificate and not re.fullmatch(
+        rf"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{{12}}:certificate/{UUID}", certificate, re.ASCII
+    ):
         raise ConfigError(
             "plano:certificateArn",
             "is not an ACM certificate ARN",

@@ -56,16 +56,109 @@ RESERVED_DB_USERS = frozenset(
 # PostgreSQL's reserved key words (its documentation, appendix "SQL Key Words": "reserved" and
 # "reserved (can be function or type)"): RDS refuses them as a database or master user name.
 SQL_RESERVED_WORDS = frozenset(
-    """
-    all analyse analyze and any array as asc asymmetric authorization binary both case cast check
-    collate collation column concurrently constraint create cross current_catalog current_date
-    current_role current_schema current_time current_timestamp current_user default deferrable desc
-    distinct do else end except false fetch for foreign freeze from full grant group having ilike in
-    initially inner intersect into is isnull join lateral leading left like limit localtime
-    localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
-    references returning right select session_user similar some symmetric system_user table
-    tablesample then to trailing true union unique user using variadic verbose when where window with
-    """.split()
+    {
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "collation",
+        "column",
+        "concurrently",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "not",
+        "notnull",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "tablesample",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    }
 )
 # Database names PgBouncer keeps for itself (its admin console) or PostgreSQL and RDS own.
 RESERVED_DB_NAMES = frozenset({"postgres", "template0", "template1", "rdsadmin", "pgbouncer"})
@@ -109,6 +202,8 @@ PARTITIONS = (
 def partition_of(region: str) -> str:
     """The AWS partition a region belongs to (aws, aws-cn, aws-us-gov, ...)."""
     return next((partition for prefix, partition in PARTITIONS if region.startswith(prefix)), "aws")
+
+
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Env vars the task sets itself: part of the reserved names (core/reserved_env_names.txt).
 TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})

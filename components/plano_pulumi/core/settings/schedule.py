@@ -74,7 +74,9 @@ def _schedule(read: _Reader, profile: Profile, warnings: list[str] | None = None
         _timezone(read)
         for key in ("activeDays", "scheduleTimezone"):
             if read.is_set(key) and warnings is not None:
-                warnings.append(f"plano:{key} has no effect while plano:activeHours is always ({profile.value} profile)")
+                warnings.append(
+                    f"plano:{key} has no effect while plano:activeHours is always ({profile.value} profile)"
+                )
         return None
     match = re.fullmatch(r"([01][0-9]|2[0-3]):(00|30)-([01][0-9]|2[0-3]):(00|30)", hours, re.ASCII)
     if not match or f"{match.group(3)}:{match.group(4)}" <= f"{match.group(1)}:{match.group(2)}":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from plano_pulumi.core.errors import ConfigError
-from plano_pulumi.core.settings.keys import NAMESPACE
 from plano_pulumi.core.reserved_env import reserved_by
 from plano_pulumi.core.secret_names import secret_findings
+from plano_pulumi.core.settings.keys import NAMESPACE
 from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, UUID
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
@@ -150,7 +150,9 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
                 fix=f"pulumi config rm --path 'plano:environment.{name}'",
             )
     kms = read.string("kmsKeyArn")
-    if kms and not re.fullmatch(rf"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:key/(?:{UUID}|mrk-[0-9a-f]{{32}})", kms, re.ASCII):
+    if kms and not re.fullmatch(
+        rf"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:key/(?:{UUID}|mrk-[0-9a-f]{{32}})", kms, re.ASCII
+    ):
         raise ConfigError(
             "plano:kmsKeyArn",
             "is not a KMS key ARN",

@@ -13,7 +13,6 @@ from plano_pulumi.core.settings.profiles import ProfilePolicy
 from plano_pulumi.core.settings.reader import _Reader
 from plano_pulumi.core.settings.secrets import _environment
 
-
 # ECS: an image reference of at most 255 characters; the distribution spec: tags of at most 128.
 MAX_IMAGE_CHARS = 255
 MAX_TAG_CHARS = 128
