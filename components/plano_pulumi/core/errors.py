@@ -32,12 +32,18 @@ def one_line(text: str) -> str:
     return "".join(out)
 
 
+def escaped(text: str) -> str:
+    """A string as ``show_value`` writes it between its quotes (backslash and quote escaped, then
+    ``one_line``); settings/masking.py masks this form of a secret too."""
+    return one_line(text.replace("\\", "\\\\").replace('"', '\\"'))
+
+
 def show_value(value: object, *, secret: bool = False) -> str:
     """Render a value for an error message: quoted, escaped (one line), shortened, never a secret."""
     if secret:
         return SECRET_MASK
     if isinstance(value, str):
-        text = '"' + one_line(value.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+        text = f'"{escaped(value)}"'
     else:
         text = one_line(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."

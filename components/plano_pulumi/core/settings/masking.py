@@ -10,12 +10,13 @@ the way (stripped, escaped in quotes, upper- or lower-cased, shortened before an
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from plano_pulumi.core.errors import SECRET_MASK, ConfigError
+from plano_pulumi.core.errors import SECRET_MASK, ConfigError, escaped
 from plano_pulumi.core.settings.model import RawConfig
 
 # Shorter pieces (a flag, a count) would garble every message they happen to occur in.
@@ -35,11 +36,16 @@ def _leaves(value: Any) -> Iterable[str]:
 
 def _forms(piece: str) -> set[str]:
     """The forms a value takes on its way into messages and inputs: as set, stripped of white
-    space (settings strip what they read), and escaped inside a quoted string (JSON, ``repr``)."""
+    space (settings strip what they read), a network's normal form (``2001:DB8:0::/48`` is written
+    ``2001:db8::/48``), and escaped inside a quoted string (JSON, ``repr``)."""
     forms = {piece, piece.strip()}
+    with contextlib.suppress(ValueError):  # a network or address as the settings write it back
+        network = ipaddress.ip_network(piece.strip(), strict=False)
+        forms |= {str(network), network.compressed, network.exploded}
     for form in list(forms):
-        forms.add(json.dumps(form)[1:-1])
-        forms.add(repr(form)[1:-1])
+        forms |= {form.upper(), form.lower()}  # where the length changes (ß, SS), ignoring case is not enough
+    for form in list(forms):
+        forms |= {escaped(form), json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1], repr(form)[1:-1]}
     return forms
 
 
@@ -93,14 +99,25 @@ def _shortened(text: str, piece: str) -> list[tuple[int, int]]:
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret piece replaced by ``[secret]``: in any case, and shortened copies
-    (a start before ``...``, an end after it) too."""
-    pieces = list(secrets)
-    for piece in pieces:
-        text = re.sub(re.escape(piece), SECRET_MASK, text, flags=re.IGNORECASE)
-    for piece in pieces:
-        for start, end in sorted(_shortened(text, piece), reverse=True):
-            text = text[:start] + SECRET_MASK + text[end:]
-    return text
+    (a start before ``...``, an end after it) too. Spans are found on the original text and merged,
+    so one piece's mask never hides another piece's longer, overlapping copy."""
+    spans: list[tuple[int, int]] = []
+    for piece in secrets:
+        spans += [m.span() for m in re.finditer(re.escape(piece), text, flags=re.IGNORECASE)]
+        spans += _shortened(text, piece)
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [text[at:start], SECRET_MASK]
+        at = end
+    return "".join([*out, text[at:]])
 
 
 def scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
