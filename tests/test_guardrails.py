@@ -445,6 +445,20 @@ def test_the_reserved_list_covers_the_task_and_ci() -> None:
     assert "AWS_*" in reserved_env_entries() and "PATH" in reserved_env_entries()
 
 
+def test_every_variable_the_task_sets_is_reserved() -> None:
+    from plano_pulumi.core.plano_config import DB_PASSWORD_VAR
+    from plano_pulumi.core.settings import TlsMode
+    from plano_pulumi.core.task_env import init_environment, plano_environment
+    from plano_pulumi.core.task_files import PGBOUNCER_INI_NAME, PLANO_CONFIG_NAME, SCHEMA_NAME
+
+    files = {PLANO_CONFIG_NAME: "", PGBOUNCER_INI_NAME: "", SCHEMA_NAME: ""}
+    init = init_environment(
+        files, db_host="h", db_port=5432, db_name="d", db_user="u", app_user="u_app", tls_mode=TlsMode.REQUIRE
+    )
+    for name in [*init, *plano_environment({}), DB_PASSWORD_VAR]:
+        assert reserved_by(name), name
+
+
 @pytest.mark.parametrize(
     "name",
     ["AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE", "GITHUB_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "PATH"],

@@ -42,10 +42,7 @@ def show_value(value: object, *, secret: bool = False) -> str:
     """Render a value for an error message: quoted, escaped (one line), shortened, never a secret."""
     if secret:
         return SECRET_MASK
-    if isinstance(value, str):
-        text = f'"{escaped(value)}"'
-    else:
-        text = one_line(repr(value))
+    text = f'"{escaped(value)}"' if isinstance(value, str) else one_line(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from plano_pulumi.core.plano_config import (
-    DB_PASSWORD_VAR,
-)
 from plano_pulumi.core.secret_names import SECRET_NAME_WORDS
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
@@ -205,7 +202,6 @@ def partition_of(region: str) -> str:
 
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-# Env vars the task sets itself: part of the reserved names (core/reserved_env_names.txt).
-TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
+# Env vars the task sets itself are among the reserved names: core/reserved_env_names.txt.
 # Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).
 LEAKY_LOG_LEVELS = ("debug", "trace")
