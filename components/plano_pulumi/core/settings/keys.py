@@ -184,7 +184,8 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Database master user name.",
         "plano",
-        rule="1-59 lower-case letters, digits, _ (room for the _app role); no pg_ prefix, for it or <it>_app; not reserved (postgres, admin, SQL key words, ...)",
+        rule="1-59 lower-case letters, digits, _ (room for the _app role); no pg_ prefix, for it or <it>_app; "
+        "not reserved (postgres, admin, SQL key words, ...)",
     ),
     Key(
         "dbPasswordVersion",
