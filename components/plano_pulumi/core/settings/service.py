@@ -29,7 +29,9 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
                 allowed="registry/repository:tag or registry/repository@sha256:<64 hex digits>",
                 fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
             )
-        if len(image) > MAX_IMAGE_CHARS or len(image.split("@")[0].rsplit(":", 1)[-1]) > MAX_TAG_CHARS:
+        tail = image.split("@")[0].rsplit(":", 1)
+        tag = tail[1] if len(tail) == 2 and "/" not in tail[1] else ""  # not a registry's port
+        if len(image) > MAX_IMAGE_CHARS or len(tag) > MAX_TAG_CHARS:
             raise ConfigError(
                 f"plano:{name}",
                 "is longer than registries and ECS accept",
