@@ -225,6 +225,7 @@ HOSTILE_SECRET_FILE_TEXT = "local-file-contents-must-never-leave"
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
     seen: ClassVar[list[dict[str, str]]] = []
+    local_file: ClassVar[Path] = Path("/nonexistent")
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:
@@ -264,7 +265,7 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
         host = f"127.0.0.1:{self.server.server_address[1]}"
         mode = self.path.split("/")[2] if self.path.startswith("/v2/") else self.path.split("?")[0].strip("/")
         realms = {
-            "file-realm": f"file://{HOSTILE_FILE}",
+            "file-realm": f"file://{_Hostile.local_file}",
             "ftp-realm": "ftp://127.0.0.1/token",
             "data-realm": "data:text/plain,token",
             "http-realm-elsewhere": "http://registry.example.invalid/token",
@@ -298,7 +299,7 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
             self._endless(delay=0.2, chunk=b" ")
         elif mode == "redirect-to-file":
             self.send_response(302)
-            self.send_header("Location", f"file://{HOSTILE_FILE}")
+            self.send_header("Location", f"file://{_Hostile.local_file}")
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif mode == "digest-with-a-line-break":
@@ -307,7 +308,6 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
             self._body(b"{}", content_type=INDEX_TYPES[0])
 
 
-HOSTILE_FILE = Path("/tmp/plano-pin-images-hostile.txt")
 HOSTILE_MODES = [
     ("file-realm", "realm"),
     ("ftp-realm", "realm"),
@@ -330,7 +330,8 @@ HOSTILE_MODES = [
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    HOSTILE_FILE.write_text(HOSTILE_SECRET_FILE_TEXT)
+    _Hostile.local_file = tmp_path_factory.mktemp("hostile") / "local-secret.txt"
+    _Hostile.local_file.write_text(HOSTILE_SECRET_FILE_TEXT)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -339,7 +340,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
-        HOSTILE_FILE.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize(("mode", "says"), HOSTILE_MODES, ids=[m for m, _ in HOSTILE_MODES])

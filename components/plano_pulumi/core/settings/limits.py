@@ -48,7 +48,7 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 # RDS reserves these as master user names (and they are SQL keywords or system roles).
 RESERVED_DB_USERS = frozenset(
-    {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
+    {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table", "pgbouncer"}
 )
 # PostgreSQL's reserved key words (its documentation, appendix "SQL Key Words": "reserved" and
 # "reserved (can be function or type)"): RDS refuses them as a database or master user name.
