@@ -19,6 +19,8 @@ from plano_pulumi.core.task_files import (
     SCHEMA_NAME,
 )
 
+METRICS_BIND_ADDRESS = "127.0.0.1:9092"
+
 # init.sh takes the database's CA from one of these (verify-full): a URL to download (AWS's
 # regional RDS bundle) or the PEM itself (the local stack's own CA).
 CA_BUNDLE_URL_VAR = "RDS_CA_BUNDLE_URL"
@@ -57,11 +59,15 @@ def init_environment(
 
 def plano_environment(environment: Mapping[str, str]) -> dict[str, str]:
     """Plano's plain environment: the user's plano:environment, what the image needs to start with
-    no package index (it wins: without it a cold start needs PyPI), and where the rendered config is."""
+    no package index (it wins: without it a cold start needs PyPI), where the rendered config is, and
+    where brightstaff serves its metrics."""
     return {
         **environment,
         **plano_image_environment(),
         "PLANO_CONFIG_FILE": f"{PLANO_CONFIG_DIR}/{PLANO_CONFIG_NAME}",
+        # brightstaff's metrics on the task's loopback only (its default is 0.0.0.0:9092): the
+        # collector sidecar scrapes them there, nothing outside the task can.
+        "METRICS_BIND_ADDRESS": METRICS_BIND_ADDRESS,
     }
 
 

@@ -78,6 +78,10 @@ EXAMPLE_ACCOUNT = "123456789012"
 SECRET_LOOKING = re.compile("|".join(map(re.escape, SECRET_NAME_WORDS)), re.IGNORECASE)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Env vars the task sets itself; users may not override them through plano:environment.
-TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
+TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR, "METRICS_BIND_ADDRESS"})
 # Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).
 LEAKY_LOG_LEVELS = ("debug", "trace")
+# The variables that set Plano's log levels, and the only values they may take: plain levels that
+# both brightstaff's tracing filter and Envoy's --component-log-level read the same way.
+LOG_LEVEL_VARS = ("LOG_LEVEL", "RUST_LOG")
+SAFE_LOG_LEVELS = ("error", "warn", "info")

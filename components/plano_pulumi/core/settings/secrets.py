@@ -6,7 +6,14 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import NAMESPACE
-from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, TASK_ENV
+from plano_pulumi.core.settings.limits import (
+    ENV_NAME,
+    LEAKY_LOG_LEVELS,
+    LOG_LEVEL_VARS,
+    SAFE_LOG_LEVELS,
+    SECRET_LOOKING,
+    TASK_ENV,
+)
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
 
@@ -46,12 +53,20 @@ def _environment(read: _Reader) -> dict[str, str]:
         if not isinstance(value, (str, int, float, bool)) or isinstance(value, bool):
             raise ConfigError(where, "must be a string or a number", value=value, fix=example)
         text = str(value)
-        if name in ("LOG_LEVEL", "RUST_LOG") and any(level in text.lower() for level in LEAKY_LOG_LEVELS):
+        if name in LOG_LEVEL_VARS and text.strip().lower() not in SAFE_LOG_LEVELS:
+            # Plano's supervisord hands LOG_LEVEL to brightstaff as RUST_LOG (a tracing filter, where
+            # `brightstaff=debug`, `4` or a bare module name all mean debug or trace) and to Envoy as
+            # `--component-log-level wasm:$LOG_LEVEL`, unquoted. Only a plain safe level is
+            # certain to log no connection string and no request header.
+            leaky = any(level in text.lower() for level in LEAKY_LOG_LEVELS)
             raise ConfigError(
                 where,
-                "makes Plano log its substituted connection string, database password included",
+                "makes Plano log its substituted connection string, database password included"
+                if leaky
+                else "is not a plain log level; a filter (per-module levels, numbers, bare module names) "
+                "can turn on debug logging, which prints the database password",
                 value=text,
-                allowed="info, warn, error",
+                allowed=", ".join(SAFE_LOG_LEVELS),
                 fix=f"pulumi config set --path '{where}' info",
             )
         result[name] = text
