@@ -18,6 +18,7 @@ from plano_pulumi.aws.aurora import AuroraServerless
 from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
+from plano_pulumi.aws.monitoring import Monitoring, MonitoringArgs
 from plano_pulumi.aws.network import Network, NetworkArgs
 from plano_pulumi.aws.schedule import TaskSchedule, TaskScheduleArgs
 from plano_pulumi.aws.secrets import (
@@ -27,8 +28,10 @@ from plano_pulumi.aws.secrets import (
     remind_empty_external_keys,
 )
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
+from plano_pulumi.core.monitoring import metric_namespace
 from plano_pulumi.core.secret_inputs import keep_secret_inputs
 from plano_pulumi.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
+from plano_pulumi.core.task_env import state_probe_enabled
 from plano_pulumi.core.task_files import task_files
 from plano_pulumi.local.certificates import CertificatesArgs, DatabaseCertificates
 from plano_pulumi.local.database import LocalDatabase, LocalDatabaseArgs
@@ -221,6 +224,10 @@ else:
             target_group_arns=load_balancer.target_group_arns if load_balancer else {},
             container_insights=policy.protect,
             protect=policy.protect,
+            state_probe=state_probe_enabled(settings.database),
+            collector_image=settings.monitoring.collector_image if settings.monitoring.collector else "",
+            metrics_namespace=metric_namespace(names.base),
+            tracing=settings.monitoring.tracing,
             depends_on=[
                 *database.secret_values,
                 *provider_keys.values,
@@ -243,6 +250,36 @@ else:
             ),
         )
         pulumi.export("wake_command", schedule.wake_command)
+
+    # Alarms, their topic, the state-path metrics and the dashboard (plano:alarms; prod by default).
+    if settings.monitoring.alarms:
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                base=names.base,
+                region=settings.region,
+                cluster_name=names.cluster,
+                service_name=names.service,
+                log_group_name=names.log_group,
+                db_engine=settings.database.engine.value,
+                db_identifier=names.db_identifier,
+                thresholds=settings.monitoring.thresholds,
+                db_instance_class=settings.database.instance_class,
+                db_allocated_storage_gb=settings.database.allocated_storage_gb,
+                db_max_acu=settings.database.max_capacity_acu,
+                load_balancer_arn_suffix=load_balancer.arn_suffix if load_balancer else None,
+                target_group_arn_suffixes=load_balancer.target_group_arn_suffixes if load_balancer else {},
+                alarm_emails=settings.monitoring.alarm_emails,
+                alarm_topic_arn=settings.monitoring.alarm_topic_arn,
+                container_insights=policy.protect,
+                collector_namespace=metric_namespace(names.base) if settings.monitoring.collector else "",
+                log_retention_days=settings.service.log_retention_days,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[service]),
+        )
+        pulumi.export("dashboard_url", monitoring.dashboard_url)
+        pulumi.export("alarm_topic_arn", monitoring.topic_arn)
 
     # Outputs: where to reach Plano, where its state and secrets live. No secret value among them.
     if load_balancer:

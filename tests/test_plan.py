@@ -158,18 +158,25 @@ def test_plan_text_is_stable() -> None:
 
 
 def test_example_prod_plan_shows_the_programs_warnings_in_text_and_json() -> None:
-    """The four warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
+    """The warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
     run = example_run("prod")
     document = plan_document(run)
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
-    assert len(run.warnings) == 4
+    assert len(run.warnings) == 6
     assert document["warnings"] == run.warnings
-    expected = ("plano:allowedCidrs", "plano:certificateArn", "plano:image", "plano:pgbouncerImage")
+    expected = (
+        "plano:allowedCidrs",
+        "plano:certificateArn",
+        "plano:image",
+        "plano:pgbouncerImage",
+        "plano:alarms is on but no one is notified",
+        "plano:collectorImage",
+    )
     for key, warning in zip(expected, document["warnings"], strict=True):
         assert warning.startswith(key)
     text = plan_text(document)
     head = text[: text.index("plano:network:Network")]  # before the resources: seen first
-    assert "Warnings (4)" in head
+    assert "Warnings (6)" in head
     assert all(f"  ! {w}" in head for w in run.warnings)
 
 

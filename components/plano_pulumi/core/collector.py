@@ -85,9 +85,7 @@ METRICS: tuple[CollectedMetric, ...] = (
         ("error_class",),
         "model provider calls by outcome (none = success)",
     ),
-    CollectedMetric(
-        "brightstaff_llm_upstream_duration_seconds", "brightstaff", (), "model provider call duration"
-    ),
+    CollectedMetric("brightstaff_llm_upstream_duration_seconds", "brightstaff", (), "model provider call duration"),
     CollectedMetric(
         "brightstaff_llm_time_to_first_token_seconds", "brightstaff", (), "time to the first streamed token"
     ),

@@ -765,3 +765,36 @@ def runbook_markdown() -> str:
     for key, (meaning, action) in RUNBOOK.items():
         lines.append(f"| `{key}` | {meaning} | {action}. |")
     return "\n".join(lines) + "\n"
+
+
+# --- Crash loops --------------------------------------------------------------------------------
+
+# ECS's stop codes for a task that ended by itself: an essential container exited (Plano's
+# supervisord stops when brightstaff or Envoy dies) or the task never started; and the reasons
+# ECS gives when it replaces a task that failed a health check (the sidecar's state probe, or the
+# load balancer's). Deployments, scale-in and schedules (UserInitiated, ServiceSchedulerInitiated
+# without a failure, SpotInterruption) are not failures of the task.
+FAILURE_STOP_CODES = ("EssentialContainerExited", "TaskFailedToStart")
+FAILURE_REASON_PREFIX = "Task failed"  # "Task failed container health checks", "Task failed ELB health checks"
+
+
+def stopped_task_event_pattern(cluster: str, service: str) -> dict[str, Any]:
+    """EventBridge pattern for the service's tasks that stopped because of a failure."""
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {
+            "clusterArn": [{"suffix": f":cluster/{cluster}"}],
+            "group": [f"service:{service}"],
+            "lastStatus": ["STOPPED"],
+            "$or": [
+                {"stopCode": list(FAILURE_STOP_CODES)},
+                {"stoppedReason": [{"prefix": FAILURE_REASON_PREFIX}]},
+            ],
+        },
+    }
+
+
+def stopped_task_filter_pattern() -> str:
+    """The metric filter on the stopped-task events' log group: one per event (the rule already chose)."""
+    return '{ $.detail.lastStatus = "STOPPED" }'

@@ -8,15 +8,19 @@ None of these values is a secret.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 from plano_pulumi.core.images import plano_image_environment
-from plano_pulumi.core.settings import TlsMode
+from plano_pulumi.core.settings import DatabaseSettings, DbEngine, TlsMode
 from plano_pulumi.core.task_files import (
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_DIR,
     PLANO_CONFIG_NAME,
+    QUERY_WAIT_TIMEOUT_S,
     SCHEMA_NAME,
+    TABLE,
 )
 
 METRICS_BIND_ADDRESS = "127.0.0.1:9092"
@@ -81,3 +85,43 @@ def pgbouncer_health_command(*, host: str, port: int, db_user: str, db_name: str
     """A liveness probe of PgBouncer itself (the init step already proved the database is reachable
     over TLS); -U names a known user so each probe does not log a failed login."""
     return ["CMD", "pg_isready", "-q", "-h", host, "-p", str(port), "-U", db_user, "-d", db_name]
+
+
+# The state probe (pgbouncer's health check when the database never pauses): a real query on
+# Plano's table through the sidecar, as Plano's role. ECS counts a probe that fails `retries` times
+# in a row, `interval` apart, as unhealthy and replaces the task. The sidecar holds a query up to
+# QUERY_WAIT_TIMEOUT_S while the database is away and Plano's connection survives that; so the
+# probe may fail for that long without the task being replaced: (retries - 1) * interval covers it.
+STATE_PROBE_TIMEOUT_S = 5
+STATE_PROBE_INTERVAL_S = 30
+STATE_PROBE_RETRIES = math.ceil(QUERY_WAIT_TIMEOUT_S / STATE_PROBE_INTERVAL_S) + 1
+STATE_PROBE_QUERY = f"SELECT 1 FROM {TABLE} LIMIT 0"
+
+
+def state_probe_script(*, host: str, port: int, db_user: str, db_name: str, userlist: str) -> str:
+    """Shell for the probe: Plano's role's password comes from PgBouncer's userlist at run time
+    (never a command-line argument or a task-definition value); psql gives up after
+    STATE_PROBE_TIMEOUT_S, long before the sidecar would give up on the query."""
+    return (
+        f'PGPASSWORD="$(cut -d\'"\' -f4 {userlist})" PGCONNECT_TIMEOUT={STATE_PROBE_TIMEOUT_S} '
+        f"PGAPPNAME=plano-state-probe PGSSLMODE=disable timeout {STATE_PROBE_TIMEOUT_S} "
+        f"psql -X -q -A -t -h {host} -p {port} -U {db_user} -d {db_name} -c '{STATE_PROBE_QUERY}' >/dev/null"
+    )
+
+
+def state_probe_health_check(*, host: str, port: int, db_user: str, db_name: str, userlist: str) -> dict[str, Any]:
+    """The sidecar's ECS health check with the state probe (values ECS accepts: retries 1-10)."""
+    script = state_probe_script(host=host, port=port, db_user=db_user, db_name=db_name, userlist=userlist)
+    return {
+        "command": ["CMD-SHELL", script],
+        "interval": STATE_PROBE_INTERVAL_S,
+        "timeout": STATE_PROBE_TIMEOUT_S + 5,
+        "retries": STATE_PROBE_RETRIES,
+        "startPeriod": 10,
+    }
+
+
+def state_probe_enabled(database: DatabaseSettings) -> bool:
+    """The state probe runs unless the database may pause (Aurora at 0 ACU): a query every 30 s
+    would keep it awake, and a paused database is not a broken state path."""
+    return not (database.engine is DbEngine.AURORA_SERVERLESS and database.auto_pause_s is not None)

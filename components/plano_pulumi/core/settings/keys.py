@@ -349,7 +349,8 @@ KEYS: tuple[Key, ...] = (
         "object",
         "Plain environment variables for Plano: name -> value.",
         {},
-        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL/RUST_LOG only error, warn or info",
+        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY, CREDENTIAL); no DB_PASS; "
+        "LOG_LEVEL/RUST_LOG only error, warn or info",
     ),
     Key(
         "stateRetentionDays",

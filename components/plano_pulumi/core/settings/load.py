@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from plano_pulumi.core.collector import TRACING_ENDPOINT, tracing_document
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.naming import Names, check_stack_name
 from plano_pulumi.core.plano_config import (
@@ -29,7 +30,6 @@ from plano_pulumi.core.settings.database import _database
 from plano_pulumi.core.settings.ingress import _ingress
 from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
-from plano_pulumi.core.collector import TRACING_ENDPOINT, tracing_document
 from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
 from plano_pulumi.core.settings.monitoring import _monitoring
 from plano_pulumi.core.settings.network import _network
@@ -143,7 +143,8 @@ def _with_tracing(
 ) -> dict[str, Any]:
     """With plano:tracing, Plano's traces go to the collector sidecar; without it, a config that
     traces to Plano's default (host.docker.internal:4317) on AWS is pointed out."""
-    configured = document.get("tracing") if isinstance(document.get("tracing"), dict) else {}
+    section = document.get("tracing")
+    configured: dict[str, Any] = section if isinstance(section, dict) else {}
     if tracing:
         endpoint = configured.get("opentracing_grpc_endpoint")
         if endpoint and endpoint != TRACING_ENDPOINT:
@@ -153,13 +154,13 @@ def _with_tracing(
             )
         return tracing_document(document)
     sampling = configured.get("random_sampling")
-    if profile is not Profile.LOCAL and isinstance(sampling, int) and sampling > 0:
-        if not configured.get("opentracing_grpc_endpoint"):
-            warnings.append(
-                f"{source}: tracing.random_sampling is on but no endpoint is set, so Plano sends traces to "
-                "host.docker.internal:4317, which does not exist on Fargate; set plano:tracing true "
-                "(and plano:metricsCollector on) to send them to X-Ray"
-            )
+    sampled = isinstance(sampling, int) and sampling > 0
+    if profile is not Profile.LOCAL and sampled and not configured.get("opentracing_grpc_endpoint"):
+        warnings.append(
+            f"{source}: tracing.random_sampling is on but no endpoint is set, so Plano sends traces to "
+            "host.docker.internal:4317, which does not exist on Fargate; set plano:tracing true "
+            "(and plano:metricsCollector on) to send them to X-Ray"
+        )
     return document
 
 

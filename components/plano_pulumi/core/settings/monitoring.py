@@ -12,7 +12,8 @@ from plano_pulumi.core.settings.keys import KEYS_BY_NAME, Profile
 from plano_pulumi.core.settings.model import MonitoringSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
 
-_EMAIL = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[^@\s,;<>\"']+@{_LABEL}(?:\.{_LABEL})+")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}")
 # Plano and its collector together: the collector's share plus what Plano needs to start (its
 # supervisord, Envoy and brightstaff) and PgBouncer.
@@ -79,7 +80,8 @@ def _monitoring(
                 fix=f"use a topic in {region} (it may forward to the other region)",
             )
     if (emails or topic or overrides) and not alarms:
-        set_keys = [k for k, v in (("alarmEmails", emails), ("alarmTopicArn", topic), ("alarmThresholds", overrides)) if v]
+        given = (("alarmEmails", emails), ("alarmTopicArn", topic), ("alarmThresholds", overrides))
+        set_keys = [key for key, value in given if value]
         raise ConfigError(
             f"plano:{set_keys[0]}",
             "is set but plano:alarms is off, so nothing would ever notify it",
