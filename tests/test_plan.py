@@ -28,6 +28,7 @@ PINNED = {
     "image": f"katanemo/plano:0.4.36@{DIGEST}",
     "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{DIGEST}",
     "initImage": f"postgres:17-alpine@{DIGEST}",
+    "collectorImage": f"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@{DIGEST}",
 }
 
 
@@ -190,10 +191,10 @@ def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
     base = plan_document(run_with("prod", values=PINNED))
     head = plan_document(example_run("prod"))
     markdown = plan_diff_markdown(base, head)
-    section = markdown[markdown.index("#### Warnings (4)") :]
+    section = markdown[markdown.index("#### Warnings (6)") :]
     assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in section
     same = plan_diff_markdown(head, head)
-    assert "#### Warnings (4)" in same and "**new:**" not in same
+    assert "#### Warnings (6)" in same and "**new:**" not in same
 
 
 # --- structural diffs ------------------------------------------------------------------------------

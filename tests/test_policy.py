@@ -33,6 +33,7 @@ PINNED = {
     "image": f"katanemo/plano:0.4.36@{DIGEST}",
     "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{DIGEST}",
     "initImage": f"postgres:17-alpine@{DIGEST}",
+    "collectorImage": f"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@{DIGEST}",
 }
 DIGEST_POLICY = "prod-images-pinned-by-digest"
 PROD_TAGS = {"app": "plano", "stack": "prod", "profile": "prod", "managed-by": "pulumi"}
@@ -540,10 +541,10 @@ def test_prod_with_images_pinned_by_digest_passes_the_whole_pack() -> None:
 
 def test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images() -> None:
     """The prod file as shipped (tests/fixtures/stacks) pins the init image only: the digest policy
-    names the two unpinned images and nothing else fails."""
+    names the three unpinned images (Plano, PgBouncer, the collector) and nothing else fails."""
     messages = check(resources_of(example_run("prod")))
     assert violated_policies(messages) == {DIGEST_POLICY}, report(messages)
-    assert len(messages) == 2, report(messages)
+    assert len(messages) == 3, report(messages)
 
 
 def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images() -> None:
@@ -552,7 +553,9 @@ def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_im
     assert violated_policies(messages) <= {DIGEST_POLICY}, report(messages)
     stack_file = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]
     unpinned = [
-        k for k in ("image", "pgbouncerImage", "initImage") if "@sha256:" not in stack_file.get(f"plano:{k}", "")
+        k
+        for k in ("image", "pgbouncerImage", "initImage", "collectorImage")
+        if "@sha256:" not in stack_file.get(f"plano:{k}", "")
     ]
     assert len(messages) == len(unpinned), report(messages)
 
