@@ -170,7 +170,7 @@ def test_example_prod_plan_shows_the_programs_warnings_in_text_and_json() -> Non
         "plano:certificateArn",
         "plano:image",
         "plano:pgbouncerImage",
-        "plano:alarms is on but no one is notified",
+        "plano:alarmEmails",
         "plano:collectorImage",
     )
     for key, warning in zip(expected, document["warnings"], strict=True):
@@ -328,5 +328,5 @@ def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     comment = (tmp_path / "out" / "comment.md").read_text()
-    assert "#### Warnings (4)" in comment
+    assert "#### Warnings (6)" in comment
     assert "- **new:** plano:certificateArn is the documentation example" in comment

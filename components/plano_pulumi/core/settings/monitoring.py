@@ -15,6 +15,8 @@ from plano_pulumi.core.settings.reader import _Reader
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[^@\s,;<>\"']+@{_LABEL}(?:\.{_LABEL})+")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}")
+# RFC 2606's documentation domains: an address there reaches no one.
+EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 # Plano and its collector together: the collector's share plus what Plano needs to start (its
 # supervisord, Envoy and brightstaff) and PgBouncer.
 MIN_TASK_MEMORY_WITH_COLLECTOR_MIB = 1024
@@ -60,6 +62,12 @@ def _monitoring(
                 value=email,
                 fix=f"pulumi config set --path 'plano:alarmEmails[{i}]' oncall@example.com",
             )
+    examples = [e for e in emails if e.rsplit("@", 1)[-1].lower() in EXAMPLE_DOMAINS]
+    if examples and alarms:
+        warnings.append(
+            f"plano:alarmEmails holds documentation example addresses ({', '.join(examples)}): replace them "
+            "with who should be woken by an alarm before deploying"
+        )
     if len(set(emails)) != len(emails):
         raise ConfigError("plano:alarmEmails", "lists an address twice", value=list(emails), fix="remove the duplicate")
     if topic:
