@@ -19,9 +19,8 @@ from typing import Any
 
 import yaml
 
-from plano_pulumi.core.plano_config import SIDECAR_HOST
-
-LOOPBACK = SIDECAR_HOST
+# The task's loopback (the sidecar's address too); plano_config reserves COLLECTOR_PORTS from here.
+LOOPBACK = "127.0.0.1"
 BRIGHTSTAFF_METRICS = f"{LOOPBACK}:9092"
 ENVOY_ADMIN = f"{LOOPBACK}:9901"
 OTLP_GRPC_PORT = 4317
