@@ -3,8 +3,8 @@
 The README asks users to replace the three example values in ``Pulumi.prod.yaml`` (the documentation
 CIDR, the example certificate ARN and the example on-call address) and to pin the images by digest
 (``make pin-images``) before the first prod deploy. This test does exactly that in a copy of the
-project and runs there the tests that read the committed stack files, so a test that only holds for the shipped example values
-fails here.
+project and runs there the tests that read the committed stack files, so a test that only holds
+for the shipped example values fails here.
 """
 
 from __future__ import annotations
