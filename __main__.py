@@ -31,7 +31,6 @@ from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
 from plano_pulumi.core.monitoring import metric_namespace
 from plano_pulumi.core.secret_inputs import keep_secret_inputs
 from plano_pulumi.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
-from plano_pulumi.core.task_env import state_probe_enabled
 from plano_pulumi.core.task_files import task_files
 from plano_pulumi.local.certificates import CertificatesArgs, DatabaseCertificates
 from plano_pulumi.local.database import LocalDatabase, LocalDatabaseArgs
@@ -224,7 +223,6 @@ else:
             target_group_arns=load_balancer.target_group_arns if load_balancer else {},
             container_insights=policy.protect,
             protect=policy.protect,
-            state_probe=state_probe_enabled(settings.database),
             collector_image=settings.monitoring.collector_image if settings.monitoring.collector else "",
             metrics_namespace=metric_namespace(names.base),
             tracing=settings.monitoring.tracing,

@@ -239,13 +239,9 @@ def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
     assert {"containerName": "init", "condition": "SUCCESS"} in defs["pgbouncer"]["dependsOn"]
     assert {"containerName": "pgbouncer", "condition": "HEALTHY"} in defs["plano"]["dependsOn"]
     probe = defs["pgbouncer"]["healthCheck"]["command"]
-    if any_stack.of_type("aws:rds/cluster:Cluster"):
-        # A database that may pause: PgBouncer answering is the check (a query would wake it).
-        assert probe[:2] == ["CMD", "pg_isready"]
-        assert probe[probe.index("-U") + 1] == "plano_app"  # a known user: probes do not log failed logins
-    else:
-        # The state probe: a query through the sidecar as Plano's role (tests/test_monitoring.py).
-        assert probe[0] == "CMD-SHELL" and "-U plano_app" in probe[1] and "-p 6432" in probe[1]
+    # The state probe: Plano's connection is still in the sidecar (tests/test_monitoring.py); it
+    # logs in as Plano's role, a known user, so probes do not log failed logins.
+    assert probe[0] == "CMD-SHELL" and "-U plano_app -d pgbouncer" in probe[1] and "-p 6432" in probe[1]
 
 
 def test_task_is_fargate_arm64_by_default(any_stack: Run) -> None:

@@ -5,9 +5,10 @@
   only container that gets the master password, and Plano's role's password (for PgBouncer's
   userlist), both as ECS secrets.
 - ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded. Its health
-  check is PgBouncer answering, or, where the database never pauses, the state probe: a query on
-  Plano's table through the sidecar that fails only when the state path stays broken longer than
-  the sidecar waits out an outage (``task_env.state_probe_health_check``).
+  check is the state probe: it fails once the sidecar has closed Plano's one database connection,
+  which Plano never reopens, so ECS replaces a task that lost its state path; it reads PgBouncer's
+  console only, so it never wakes the database or disturbs an outage the sidecar rides out
+  (``task_env.state_probe_health_check``).
 - ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` (Plano's role, not the master
   user) and every provider key are ECS secrets (``valueFrom``), never environment values; starts
   with no package index reachable (``images.plano_image_environment``); starts once PgBouncer is healthy,
@@ -77,9 +78,9 @@ class TaskInputs:
     health_port: int
     provider_key_arns: Mapping[str, str] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
-    # The sidecar's health check runs a query on Plano's table through it (task_env.state_probe_*):
-    # only where the database never pauses, since a probe every 30 s would keep Aurora awake.
-    state_probe: bool = False
+    # The sidecar's health check is the state probe (task_env.state_probe_*): Plano's connection is
+    # still there; off, PgBouncer answering (pg_isready) is the check.
+    state_probe: bool = True
     # The collector sidecar (core/collector.py): its image and config; empty = no collector.
     collector_image: str = ""
     collector_config: str = ""

@@ -133,9 +133,8 @@ class ServiceArgs:
     """Tags for every resource."""
     scheduled: bool = False
     """A schedule (components/plano_pulumi/aws/schedule.py) scales the service to zero and back."""
-    state_probe: bool = False
-    """The sidecar's health check queries Plano's table through it (only where the database never
-    pauses: the probe would keep a pausing Aurora awake)."""
+    state_probe: bool = True
+    """The sidecar's health check fails once Plano's database connection is gone (task_env)."""
     collector_image: str = ""
     """The collector sidecar's image (plano:metricsCollector); empty = no collector."""
     metrics_namespace: str = ""

@@ -8,19 +8,16 @@ None of these values is a secret.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from plano_pulumi.core.images import plano_image_environment
-from plano_pulumi.core.settings import DatabaseSettings, DbEngine, TlsMode
+from plano_pulumi.core.settings import TlsMode
 from plano_pulumi.core.task_files import (
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_DIR,
     PLANO_CONFIG_NAME,
-    QUERY_WAIT_TIMEOUT_S,
     SCHEMA_NAME,
-    TABLE,
 )
 
 METRICS_BIND_ADDRESS = "127.0.0.1:9092"
@@ -87,41 +84,49 @@ def pgbouncer_health_command(*, host: str, port: int, db_user: str, db_name: str
     return ["CMD", "pg_isready", "-q", "-h", host, "-p", str(port), "-U", db_user, "-d", db_name]
 
 
-# The state probe (pgbouncer's health check when the database never pauses): a real query on
-# Plano's table through the sidecar, as Plano's role. ECS counts a probe that fails `retries` times
-# in a row, `interval` apart, as unhealthy and replaces the task. The sidecar holds a query up to
-# QUERY_WAIT_TIMEOUT_S while the database is away and Plano's connection survives that; so the
-# probe may fail for that long without the task being replaced: (retries - 1) * interval covers it.
+# The state probe: PgBouncer's health check. Plano 0.4.36 opens one database connection at start and
+# never another (DESIGN.md 2.3): once the sidecar has closed it (a query that waited longer than
+# query_wait_timeout, a failed login), state is gone until the task restarts, silently. The probe
+# asks the sidecar's console (SHOW CLIENTS, as Plano's role, a stats user) whether Plano's
+# connection is still there: it never opens a server connection, so it neither wakes a paused
+# Aurora nor makes PgBouncer fail Plano's queries during an outage (a failed server login is cached
+# for server_login_retry and fails every query that arrives meanwhile: tests/integration). While
+# the sidecar rides out a failover, Plano's connection stays, and the probe stays green.
+# Before Plano's first connection (its start) there is nothing to lose: the probe passes, and
+# remembers in a marker file once it has seen Plano connected.
 STATE_PROBE_TIMEOUT_S = 5
-STATE_PROBE_INTERVAL_S = 30
-STATE_PROBE_RETRIES = math.ceil(QUERY_WAIT_TIMEOUT_S / STATE_PROBE_INTERVAL_S) + 1
-STATE_PROBE_QUERY = f"SELECT 1 FROM {TABLE} LIMIT 0"
+STATE_PROBE_INTERVAL_S = 10
+STATE_PROBE_RETRIES = 3
+STATE_PROBE_MARKER = "/tmp/plano-state-connected"
 
 
-def state_probe_script(*, host: str, port: int, db_user: str, db_name: str, userlist: str) -> str:
-    """Shell for the probe: Plano's role's password comes from PgBouncer's userlist at run time
+def state_probe_script(
+    *, host: str, port: int, db_user: str, db_name: str, userlist: str, marker: str = STATE_PROBE_MARKER
+) -> str:
+    """Shell for the probe. Plano's role's password comes from PgBouncer's userlist at run time
     (never a command-line argument or a task-definition value); psql gives up after
-    STATE_PROBE_TIMEOUT_S, long before the sidecar would give up on the query."""
+    STATE_PROBE_TIMEOUT_S. Exit 0: Plano's connection is there, or Plano has not connected yet."""
     return (
-        f'PGPASSWORD="$(cut -d\'"\' -f4 {userlist})" PGCONNECT_TIMEOUT={STATE_PROBE_TIMEOUT_S} '
+        f'out=$(PGPASSWORD="$(cut -d\'"\' -f4 {userlist})" PGCONNECT_TIMEOUT={STATE_PROBE_TIMEOUT_S} '
         f"PGAPPNAME=plano-state-probe PGSSLMODE=disable timeout {STATE_PROBE_TIMEOUT_S} "
-        f"psql -X -q -A -t -h {host} -p {port} -U {db_user} -d {db_name} -c '{STATE_PROBE_QUERY}' >/dev/null"
+        f"psql -X -q -A -t -h {host} -p {port} -U {db_user} -d pgbouncer -c 'SHOW CLIENTS') || exit 1; "
+        f"n=$(printf '%s\\n' \"$out\" | awk -F'|' '$3 == \"{db_name}\" {{n++}} END {{print n+0}}'); "
+        f'if [ "$n" -gt 0 ]; then touch {marker}; exit 0; fi; '
+        f"[ ! -e {marker} ]"
     )
 
 
-def state_probe_health_check(*, host: str, port: int, db_user: str, db_name: str, userlist: str) -> dict[str, Any]:
+def state_probe_health_check(
+    *, host: str, port: int, db_user: str, db_name: str, userlist: str, marker: str = STATE_PROBE_MARKER
+) -> dict[str, Any]:
     """The sidecar's ECS health check with the state probe (values ECS accepts: retries 1-10)."""
-    script = state_probe_script(host=host, port=port, db_user=db_user, db_name=db_name, userlist=userlist)
+    script = state_probe_script(
+        host=host, port=port, db_user=db_user, db_name=db_name, userlist=userlist, marker=marker
+    )
     return {
         "command": ["CMD-SHELL", script],
         "interval": STATE_PROBE_INTERVAL_S,
-        "timeout": STATE_PROBE_TIMEOUT_S + 5,
+        "timeout": STATE_PROBE_TIMEOUT_S + 2,
         "retries": STATE_PROBE_RETRIES,
         "startPeriod": 10,
     }
-
-
-def state_probe_enabled(database: DatabaseSettings) -> bool:
-    """The state probe runs unless the database may pause (Aurora at 0 ACU): a query every 30 s
-    would keep it awake, and a paused database is not a broken state path."""
-    return not (database.engine is DbEngine.AURORA_SERVERLESS and database.auto_pause_s is not None)
