@@ -189,8 +189,9 @@ RUNBOOK: dict[str, tuple[str, str]] = {
     ),
     "crash-loop": (
         "Tasks keep stopping because an essential container exited or failed its health check.",
-        "Read the stopped reason of the latest tasks and the pgbouncer/ log stream (a failing "
-        "state probe means the database cannot be reached through the sidecar)",
+        "Read the stopped reason of the latest tasks; a failing state probe (pgbouncer's health check) "
+        "means the sidecar lost Plano's database connection: look for query_wait_timeout or login "
+        "failures in the pgbouncer/ log stream",
     ),
     "service-cpu": (
         "The tasks are busy; autoscaling (prod) adds tasks at 60%, so this means it is at its maximum.",
@@ -221,8 +222,9 @@ RUNBOOK: dict[str, tuple[str, str]] = {
     "state-path": (
         "Plano could not read or write conversation state, or lost its database connection: "
         "requests go on without history, silently for the client.",
-        "Search the log group for the matching lines (the dashboard's state-path widget links the "
-        "query); if Plano's connection is gone, redeploy (`redeploy_command`) once the database is back",
+        "Read the matching lines (the dashboard's state-path log widget lists them); a lost connection "
+        "gets the task replaced by its state probe; failed reads or writes on a live connection (table, "
+        "rights, storage) need the database fixed, then `redeploy_command`",
     ),
 }
 
