@@ -630,7 +630,7 @@ class _Model:
     def alarm(self, resource: dict[str, Any]) -> None:
         inputs = _inputs(resource)
         queries = inputs.get("metricQueries") or []
-        metrics = sum(1 for q in queries if isinstance(q, dict) and q.get("metric")) if queries else 1
+        metrics = sum(1 for q in queries if isinstance(q, dict) and q.get("metric") is not None) if queries else 1
         name = inputs.get("name") or resource.get("name")
         self.add(
             resource,
