@@ -59,8 +59,10 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 RULE = "aws:cloudwatch/eventRule:EventRule"
+LOG_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MONITORING_TYPES = (TOPIC, SUBSCRIPTION, ALARM, FILTER, DASHBOARD, RULE)
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+MONITORING_TYPES = (TOPIC, SUBSCRIPTION, ALARM, FILTER, DASHBOARD, RULE, LOG_POLICY)
 DOCS = (PROJECT / "docs" / "monitoring.md").read_text()
 
 
@@ -180,6 +182,8 @@ def test_dev_has_no_alarm_topic_filter_dashboard_or_collector_by_default() -> No
         assert dev.of_type(type_) == [], type_
     assert "collector" not in containers(dev)
     assert "dashboard_url" not in dev.outputs
+    assert [g.inputs["name"] for g in dev.of_type(LOG_GROUP)] == ["/ecs/plano-dev"]  # no metrics or events group
+    assert sorted(p.name for p in dev.of_type(ROLE_POLICY)) == ["execution-policy", "task-exec-policy"]
 
 
 def test_dev_gets_them_when_configured_with_its_own_thresholds() -> None:
