@@ -225,6 +225,7 @@ def test_an_existing_topic_is_notified_instead_of_a_new_one() -> None:
         ({"alarmEmails": ["not an address"]}, "plano:alarmEmails[0]"),
         ({"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:oncall"}, "plano:alarmTopicArn"),
         ({"alarmTopicArn": "oncall"}, "plano:alarmTopicArn"),
+        ({"alarmTopicArn": "arn:aws:sns:us-east-1:123456789012:oncall"}, "plano:alarmEmails"),  # prod has both
         ({"alarms": "maybe"}, "plano:alarms"),
         ({"tracing": "true", "metricsCollector": "off"}, "plano:tracing"),
         ({"memory": "512", "cpu": "256"}, "plano:memory"),

@@ -455,7 +455,7 @@ KEYS: tuple[Key, ...] = (
         "array",
         "E-mail addresses subscribed to the alarm topic (each confirms by mail).",
         [],
-        rule="e-mail addresses; with alarms on",
+        rule="e-mail addresses; with alarms on; not with alarmTopicArn",
     ),
     Key(
         "alarmTopicArn",

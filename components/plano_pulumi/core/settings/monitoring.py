@@ -87,6 +87,13 @@ def _monitoring(
                 value=topic,
                 fix=f"use a topic in {region} (it may forward to the other region)",
             )
+    if emails and topic:
+        raise ConfigError(
+            "plano:alarmEmails",
+            "is set together with plano:alarmTopicArn; the stack subscribes addresses only to a topic it creates",
+            fix="subscribe the addresses to your topic yourself and `pulumi config rm plano:alarmEmails`, "
+            "or remove plano:alarmTopicArn",
+        )
     if (emails or topic or overrides) and not alarms:
         given = (("alarmEmails", emails), ("alarmTopicArn", topic), ("alarmThresholds", overrides))
         set_keys = [key for key, value in given if value]
