@@ -69,7 +69,19 @@ PUBLIC_INGRESS_ALLOWED = "allowed"
 # PLANO_INTERNAL_PORTS; tests/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
 # /config_dump shows the substituted config, secrets included.
 INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
+# The collector sidecar's ports (components/plano_pulumi/core/collector.py, COLLECTOR_PORTS; a test
+# keeps the two equal): OTLP receivers, its health check, its own metrics, pprof and zpages.
+COLLECTOR_PORTS: frozenset[int] = frozenset({4317, 4318, 8888, 13133, 1777, 55679})
+NEVER_MAPPED_PORTS = INTERNAL_PORTS | COLLECTOR_PORTS
 _INTERNAL_PORT_LIST = ", ".join(str(p) for p in sorted(INTERNAL_PORTS))
+_COLLECTOR_PORT_LIST = ", ".join(str(p) for p in sorted(COLLECTOR_PORTS))
+# Log settings that print credentials (components/plano_pulumi/core/settings/limits.py and
+# task_files.py; tests keep them equal): Plano's log level variables may only hold a plain safe
+# level, and PgBouncer at verbose >= 1 logs the password it read from its auth file.
+LOG_LEVEL_VARS = ("LOG_LEVEL", "RUST_LOG")
+SAFE_LOG_LEVELS = ("error", "warn", "info")
+PGBOUNCER_INI_VAR = "PGBOUNCER_INI"
+_PGBOUNCER_VERBOSE = re.compile(r"^\s*verbose\s*=\s*(\d+)", re.MULTILINE | re.IGNORECASE)
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -552,13 +564,52 @@ def no_internal_ports(resource_type: str, props: Props, context: Context) -> lis
             span = str(mapping.get("containerportrange") or "").replace(" ", "")
             if re.fullmatch(r"\d+-\d+", span):
                 low, high = (int(p) for p in span.split("-"))
-                ports |= {p for p in INTERNAL_PORTS if low <= p <= high}
+                ports |= {p for p in NEVER_MAPPED_PORTS if low <= p <= high}
             for port in sorted(ports & INTERNAL_PORTS):
                 messages.append(
                     f"{where} maps port {port}, one of Plano's internal ports ({_INTERNAL_PORT_LIST}; 9901 is "
                     "Envoy's admin interface, which shows the config with its secrets). Map only the listener "
                     "ports of your Plano config."
                 )
+            for port in sorted(ports & COLLECTOR_PORTS):
+                messages.append(
+                    f"{where} maps port {port}, one of the collector sidecar's ports ({_COLLECTOR_PORT_LIST}: "
+                    "OTLP, health, its own metrics, pprof, zpages), which serve the task's loopback only. Map "
+                    "only the listener ports of your Plano config."
+                )
+    return messages
+
+
+def no_credential_logging(resource_type: str, props: Props, context: Context) -> list[str]:
+    """No container setting that makes Plano or PgBouncer log a password."""
+    if resource_type != TASK_DEFINITION:
+        return []
+    containers, problems = _containers(props)
+    messages = list(problems)
+    for container in containers:
+        where = f"container {container.get('name', '?')}"
+        for entry in _entries(container, "environment"):
+            name, value = str(entry.get("name", "")), entry.get("value")
+            if not isinstance(value, str):
+                continue
+            if name.upper() in LOG_LEVEL_VARS and value.strip().lower() not in SAFE_LOG_LEVELS:
+                messages.append(
+                    f"{where}: {name}={value!r} can turn on Plano's debug logging, which prints the database "
+                    f"connection string with its password; use one of {', '.join(SAFE_LOG_LEVELS)}."
+                )
+            if name.upper() == PGBOUNCER_INI_VAR:
+                for level in _PGBOUNCER_VERBOSE.findall(value):
+                    if int(level) > 0:
+                        messages.append(
+                            f"{where}: the PgBouncer config it writes sets verbose = {level}; PgBouncer then logs "
+                            "the password it read from its auth file. Remove the verbose setting."
+                        )
+        words = [w for field in ("entrypoint", "command") for w in _strings_in(container.get(field))]
+        if any("pgbouncer" in w for w in words) and any(re.fullmatch(r"-v+|--verbose", w) for w in words):
+            messages.append(
+                f"{where}: PgBouncer runs with -v (verbose), which logs the password it read from its auth "
+                "file. Remove the flag."
+            )
     return messages
 
 
@@ -890,7 +941,7 @@ def _listener_ports(deferred: _Deferred, resources: Sequence[Resource]) -> set[i
             for container in containers:
                 for mapping in _entries(container, "portmappings"):
                     port = _number(mapping.get("containerport"))
-                    if port is not None and int(port) not in INTERNAL_PORTS:
+                    if port is not None and int(port) not in NEVER_MAPPED_PORTS:
                         ports.add(int(port))
             return []
 
@@ -1055,9 +1106,17 @@ RESOURCE_POLICIES: tuple[ResourcePolicy, ...] = (
     ),
     ResourcePolicy(
         "no-internal-ports",
-        "No container maps one of Plano's internal ports (9901 Envoy admin, 9091, 9092, ...).",
+        "No container maps one of Plano's internal ports (9901 Envoy admin, 9091, 9092, ...) or the collector's "
+        "(4317, 4318, 8888, 13133, ...).",
         (TASK_DEFINITION,),
         no_internal_ports,
+    ),
+    ResourcePolicy(
+        "no-credential-logging",
+        "No container turns on logging that prints a password: Plano's LOG_LEVEL/RUST_LOG only error, warn "
+        "or info; PgBouncer never verbose.",
+        (TASK_DEFINITION,),
+        no_credential_logging,
     ),
     ResourcePolicy(
         "no-open-ingress",

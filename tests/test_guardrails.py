@@ -20,6 +20,7 @@ tests/integration/test_pin_images.py; the property tests are at the end of this 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from plano_pulumi.core.errors import SECRET_MASK, ConfigError, show_value
 from plano_pulumi.core.naming import LIMITS, Names
@@ -845,12 +846,21 @@ VALID_SECRETS = st.one_of(
 )
 
 
+@functools.cache
+def _baseline_prod_text() -> str:
+    """Everything a prod run without secrets shows: plain inputs, outputs, plan and warnings."""
+    run = run_with("prod")
+    return "\n".join([_plain_texts(run), json.dumps(plan_document(run)), *run.warnings]).lower()
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(VALID_SECRETS, PAD)
 def test_no_valid_secret_in_any_form_reaches_a_plan_a_plain_input_or_an_output(
     secret: tuple[str, str, str], pad: str
 ) -> None:
     key, value, core = secret
+    # A word the stack writes anyway ("environme" of "environment") cannot be told from a leak.
+    assume(core.lower() not in _baseline_prod_text())
     given_value: Any = [pad + value + pad] if key == "allowedCidrs" else pad + value + pad
     run = run_with("prod", secrets={key: given_value})
     assert run.error is None, run.error

@@ -94,11 +94,12 @@ config:
 
 
 def test_stack_images_use_the_file_then_the_defaults() -> None:
-    defaults = {"image": "a:1", "pgbouncerImage": "b:1", "initImage": "c:1"}
+    defaults = {"image": "a:1", "pgbouncerImage": "b:1", "initImage": "c:1", "collectorImage": "d:1"}
     assert stack_images(STACK, defaults) == {
         "image": "ghcr.io/katanemo/plano:0.4.39",
         "pgbouncerImage": "b:1",
         "initImage": "c:1",
+        "collectorImage": "d:1",
     }
 
 

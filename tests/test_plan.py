@@ -28,6 +28,7 @@ PINNED = {
     "image": f"katanemo/plano:0.4.36@{DIGEST}",
     "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{DIGEST}",
     "initImage": f"postgres:17-alpine@{DIGEST}",
+    "collectorImage": f"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@{DIGEST}",
 }
 
 
@@ -158,18 +159,25 @@ def test_plan_text_is_stable() -> None:
 
 
 def test_example_prod_plan_shows_the_programs_warnings_in_text_and_json() -> None:
-    """The four warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
+    """The warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
     run = example_run("prod")
     document = plan_document(run)
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
-    assert len(run.warnings) == 4
+    assert len(run.warnings) == 6
     assert document["warnings"] == run.warnings
-    expected = ("plano:allowedCidrs", "plano:certificateArn", "plano:image", "plano:pgbouncerImage")
+    expected = (
+        "plano:allowedCidrs",
+        "plano:certificateArn",
+        "plano:image",
+        "plano:pgbouncerImage",
+        "plano:alarmEmails",
+        "plano:collectorImage",
+    )
     for key, warning in zip(expected, document["warnings"], strict=True):
         assert warning.startswith(key)
     text = plan_text(document)
     head = text[: text.index("plano:network:Network")]  # before the resources: seen first
-    assert "Warnings (4)" in head
+    assert "Warnings (6)" in head
     assert all(f"  ! {w}" in head for w in run.warnings)
 
 
@@ -183,10 +191,10 @@ def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
     base = plan_document(run_with("prod", values=PINNED))
     head = plan_document(example_run("prod"))
     markdown = plan_diff_markdown(base, head)
-    section = markdown[markdown.index("#### Warnings (4)") :]
+    section = markdown[markdown.index("#### Warnings (6)") :]
     assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in section
     same = plan_diff_markdown(head, head)
-    assert "#### Warnings (4)" in same and "**new:**" not in same
+    assert "#### Warnings (6)" in same and "**new:**" not in same
 
 
 # --- structural diffs ------------------------------------------------------------------------------
@@ -320,5 +328,5 @@ def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     comment = (tmp_path / "out" / "comment.md").read_text()
-    assert "#### Warnings (4)" in comment
+    assert "#### Warnings (6)" in comment
     assert "- **new:** plano:certificateArn is the documentation example" in comment

@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
+from plano_pulumi.core.collector import COLLECTOR_PORTS
 from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS
+from plano_pulumi.core.settings.limits import LOG_LEVEL_VARS, SAFE_LOG_LEVELS
 from plano_tools.simulate import Run
 
 from policy import validators as v
@@ -33,6 +35,7 @@ PINNED = {
     "image": f"katanemo/plano:0.4.36@{DIGEST}",
     "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{DIGEST}",
     "initImage": f"postgres:17-alpine@{DIGEST}",
+    "collectorImage": f"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@{DIGEST}",
 }
 DIGEST_POLICY = "prod-images-pinned-by-digest"
 PROD_TAGS = {"app": "plano", "stack": "prod", "profile": "prod", "managed-by": "pulumi"}
@@ -209,6 +212,58 @@ RESOURCE_CASES = [
         "no-internal-ports",
         TASK,
         task(container(ports=({"containerPortRange": "9000-9999"},))),
+        False,
+    ),
+    *[
+        Case(
+            f"maps collector port {p}", "no-internal-ports", TASK, task(container(ports=({"containerPort": p},))), False
+        )
+        for p in (4317, 4318, 8888, 13133)
+    ],
+    Case(
+        "port range over the collector's OTLP port",
+        "no-internal-ports",
+        TASK,
+        task(container(ports=({"containerPortRange": "4000-4999"},))),
+        False,
+    ),
+    *[
+        Case(f"LOG_LEVEL={lvl}", "no-credential-logging", TASK, task(container(env={"LOG_LEVEL": lvl})), True)
+        for lvl in ("info", "warn", "ERROR")
+    ],
+    *[
+        Case(f"{var}={lvl}", "no-credential-logging", TASK, task(container(env={var: lvl})), False)
+        for var, lvl in (
+            ("LOG_LEVEL", "debug"),
+            ("LOG_LEVEL", "info,brightstaff=debug"),
+            ("LOG_LEVEL", "4"),
+            ("LOG_LEVEL", "brightstaff"),
+            ("RUST_LOG", "trace"),
+            ("log_level", "debug"),
+        )
+    ],
+    Case(
+        "pgbouncer quiet",
+        "no-credential-logging",
+        TASK,
+        task(container("init", env={"PGBOUNCER_INI": "[pgbouncer]\nlog_connections = 0\n"})),
+        True,
+    ),
+    *[
+        Case(
+            f"pgbouncer {setting}",
+            "no-credential-logging",
+            TASK,
+            task(container("init", env={"PGBOUNCER_INI": f"[pgbouncer]\n{setting}\n"})),
+            False,
+        )
+        for setting in ("verbose = 1", "verbose=2", "  VERBOSE = 3")
+    ],
+    Case(
+        "pgbouncer run with -v",
+        "no-credential-logging",
+        TASK,
+        task({**container("pgbouncer"), "entryPoint": ["/usr/bin/pgbouncer"], "command": ["-v", "/x.ini"]}),
         False,
     ),
     Case("known network", "no-open-ingress", RULE, ingress_rule(), True),
@@ -501,6 +556,12 @@ def test_the_mandated_policies_are_all_there() -> None:
 
 def test_internal_ports_are_the_programs() -> None:
     assert set(PLANO_INTERNAL_PORTS) == v.INTERNAL_PORTS
+    assert set(COLLECTOR_PORTS) == v.COLLECTOR_PORTS
+
+
+def test_log_settings_are_the_programs() -> None:
+    assert v.LOG_LEVEL_VARS == LOG_LEVEL_VARS
+    assert v.SAFE_LOG_LEVELS == SAFE_LOG_LEVELS
 
 
 # --- 2. Values unknown during a preview --------------------------------------------------------------------
@@ -555,10 +616,10 @@ def test_prod_with_images_pinned_by_digest_passes_the_whole_pack() -> None:
 
 def test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images() -> None:
     """The prod file as shipped (tests/fixtures/stacks) pins the init image only: the digest policy
-    names the two unpinned images and nothing else fails."""
+    names the three unpinned images (Plano, PgBouncer, the collector) and nothing else fails."""
     messages = check(resources_of(example_run("prod")))
     assert violated_policies(messages) == {DIGEST_POLICY}, report(messages)
-    assert len(messages) == 2, report(messages)
+    assert len(messages) == 3, report(messages)
 
 
 def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images() -> None:
@@ -567,7 +628,9 @@ def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_im
     assert violated_policies(messages) <= {DIGEST_POLICY}, report(messages)
     stack_file = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]
     unpinned = [
-        k for k in ("image", "pgbouncerImage", "initImage") if "@sha256:" not in stack_file.get(f"plano:{k}", "")
+        k
+        for k in ("image", "pgbouncerImage", "initImage", "collectorImage")
+        if "@sha256:" not in stack_file.get(f"plano:{k}", "")
     ]
     assert len(messages) == len(unpinned), report(messages)
 
@@ -799,6 +862,26 @@ BREAKAGES = [
         "prod",
         edit_containers(lambda d: d["plano"]["portMappings"].append({"containerPort": 9901, "protocol": "tcp"})),
         "no-internal-ports",
+    ),
+    B(
+        "collector's OTLP port mapped",
+        "prod",
+        edit_containers(lambda d: d["collector"].setdefault("portMappings", []).append({"containerPort": 4317})),
+        "no-internal-ports",
+    ),
+    B(
+        "brightstaff debug logging by a module filter",
+        "prod",
+        edit_containers(
+            lambda d: d["plano"]["environment"].append({"name": "LOG_LEVEL", "value": "brightstaff=debug"})
+        ),
+        "no-credential-logging",
+    ),
+    B(
+        "verbose PgBouncer",
+        "prod",
+        replace_in_env("init", "PGBOUNCER_INI", "log_connections = 0", "log_connections = 0\nverbose = 1"),
+        "no-credential-logging",
     ),
     B(
         "internet into the service",

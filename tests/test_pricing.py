@@ -408,3 +408,33 @@ def test_prod_prices_the_multi_az_database_load_balancer_and_nat_gateways() -> N
     assert "Multi-AZ" in whats and "Application load balancer" in whats
     assert sum(1 for i in cost["items"] if i["what"].startswith("NAT gateway") and i["what"].endswith("h")) == 2
     assert math.isclose(cost["monthly_usd"], sum(i["monthly_usd"] for i in cost["items"]), abs_tol=1e-9)
+
+
+# --- monitoring (issue 20) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_alarms_are_priced_per_metric_they_read_and_dashboards_and_filter_metrics_once(region: str) -> None:
+    math_alarm = resource(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "rate",
+        name="rate",
+        metricQueries=[{"id": "a", "metric": {}}, {"id": "b", "metric": {}}, {"id": "e", "expression": "a/b"}],
+    )
+    plain_alarm = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "cpu", name="cpu", metricName="CPUUtilization")
+    dashboard = resource("aws:cloudwatch/dashboard:Dashboard", "d", dashboardName="d")
+    transformation = {"name": "StatePathErrors", "namespace": "Plano/x", "value": "1"}
+    filters = [
+        resource("aws:cloudwatch/logMetricFilter:LogMetricFilter", n, metricTransformation=transformation)
+        for n in ("plano", "pgbouncer")
+    ]
+    cost = estimate([math_alarm, plain_alarm, dashboard, *filters], region)
+    got = amounts(cost)
+    alarm = price(region, "cloudwatch.alarm-metric-month")
+    assert got["CloudWatch alarm rate, 2 metrics"] == round(2 * alarm, 2)
+    assert got["CloudWatch alarm cpu, 1 metric"] == round(alarm, 2)
+    assert got["CloudWatch dashboard d"] == price(region, "cloudwatch.dashboard-month")
+    # Two filters writing one metric are one custom metric.
+    assert got == {**got, "CloudWatch custom metric Plano/x StatePathErrors": price(region, "cloudwatch.metric-month")}
+    assert sum(1 for what in got if what.startswith("CloudWatch custom metric")) == 1
+    assert not cost["partial"]

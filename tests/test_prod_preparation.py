@@ -1,10 +1,10 @@
 """Following the README's prod preparation does not break the tests.
 
-The README asks users to replace the two example values in ``Pulumi.prod.yaml`` (the documentation
-CIDR and the example certificate ARN) and to pin the images by digest (``make pin-images``) before
-the first prod deploy. This test does exactly that in a copy of the project and runs there the
-tests that read the committed stack files, so a test that only holds for the shipped example values
-fails here.
+The README asks users to replace the three example values in ``Pulumi.prod.yaml`` (the documentation
+CIDR, the example certificate ARN and the example on-call address) and to pin the images by digest
+(``make pin-images``) before the first prod deploy. This test does exactly that in a copy of the
+project and runs there the tests that read the committed stack files, so a test that only holds
+for the shipped example values fails here.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ AFFECTED = [
     "[internet into the load balancer without consent]",
 ]
 REAL_CIDR = "10.40.0.0/16"
+REAL_ALARM_EMAIL = "platform-oncall@plano.dev"
 REAL_CERTIFICATE = "arn:aws:acm:us-east-1:491085411627:certificate/4f1c2a9e-7b3d-4e8a-9c21-5d6e7f8a9b0c"
 PINNED = {  # what `make pin-images STACK=prod` writes (components/plano_tools/pin_images.write_pins)
     "image": "ghcr.io/katanemo/plano:0.4.39@sha256:" + "3f" * 32,
     "pgbouncerImage": "ghcr.io/cloudnative-pg/pgbouncer:1.25.2@sha256:" + "8c" * 32,
     "initImage": "public.ecr.aws/docker/library/postgres:17-alpine@sha256:" + "b0" * 32,
+    "collectorImage": "public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@sha256:" + "5e" * 32,
 }
 IGNORED = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
 
@@ -50,6 +52,8 @@ def prepare_prod(text: str) -> str:
             line = line.replace("203.0.113.0/24", REAL_CIDR)
         elif "REPLACE" in line and "certificateArn" in line:
             line = re.sub(r"arn:aws:acm:\S+", REAL_CERTIFICATE, line)
+        elif "REPLACE" in line and "@example.com" in line:
+            line = re.sub(r"\S+@example\.com", REAL_ALARM_EMAIL, line)
         lines.append(line)
     return write_pins("\n".join(lines) + "\n", PINNED)
 
@@ -58,7 +62,8 @@ def test_prepare_prod_fills_in_every_example_value() -> None:
     config = yaml.safe_load(prepare_prod((PROJECT / "Pulumi.prod.yaml").read_text()))["config"]
     assert config["plano:allowedCidrs"] == [REAL_CIDR]
     assert config["plano:certificateArn"] == REAL_CERTIFICATE
-    assert all("@sha256:" in config[f"plano:{k}"] for k in ("image", "pgbouncerImage", "initImage"))
+    assert all("@sha256:" in config[f"plano:{k}"] for k in ("image", "pgbouncerImage", "initImage", "collectorImage"))
+    assert config["plano:alarmEmails"] == [REAL_ALARM_EMAIL]
 
 
 def test_tests_of_the_committed_stacks_pass_after_the_readme_prod_preparation(tmp_path: Path) -> None:

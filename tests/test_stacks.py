@@ -233,13 +233,15 @@ def test_password_appears_nowhere_in_plain_text(rds_stack: Run) -> None:
 
 def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
     defs = containers(any_stack)
-    assert set(defs) == {"init", "pgbouncer", "plano"}
+    # prod adds the collector sidecar (plano:metricsCollector; tests/test_monitoring.py).
+    assert set(defs) - {"collector"} == {"init", "pgbouncer", "plano"}
     assert defs["init"]["essential"] is False
     assert {"containerName": "init", "condition": "SUCCESS"} in defs["pgbouncer"]["dependsOn"]
     assert {"containerName": "pgbouncer", "condition": "HEALTHY"} in defs["plano"]["dependsOn"]
     probe = defs["pgbouncer"]["healthCheck"]["command"]
-    assert probe[:2] == ["CMD", "pg_isready"]
-    assert probe[probe.index("-U") + 1] == "plano_app"  # a known user: probes do not log failed logins
+    # The state probe: Plano's connection is still in the sidecar (tests/test_monitoring.py); it
+    # logs in as Plano's role, a known user, so probes do not log failed logins.
+    assert probe[0] == "CMD-SHELL" and "-U plano_app -d pgbouncer" in probe[1] and "-p 6432" in probe[1]
 
 
 def test_task_is_fargate_arm64_by_default(any_stack: Run) -> None:
@@ -350,6 +352,7 @@ def test_images_come_from_config_and_prod_warns_unless_pinned() -> None:
         "image": f"katanemo/plano:0.4.36@{digest}",
         "pgbouncerImage": f"ghcr.io/cloudnative-pg/pgbouncer:1.24.1@{digest}",
         "initImage": f"postgres:17-alpine@{digest}",
+        "collectorImage": f"public.ecr.aws/aws-observability/aws-otel-collector:v0.45.1@{digest}",
     }
     run = run_with("prod", values=pinned)
     assert containers(run)["plano"]["image"] == pinned["image"]
@@ -394,7 +397,11 @@ def test_kms_decrypt_only_with_a_customer_key() -> None:
 
 def test_task_role_has_no_permissions_except_ecs_exec_without_a_load_balancer() -> None:
     prod = stack_run("prod")
-    assert [p.name for p in prod.of_type(ROLE_POLICY)] == ["execution-policy"]
+    # prod's only task-role policy is the collector's (tests/test_monitoring.py checks its actions).
+    assert sorted(p.name for p in prod.of_type(ROLE_POLICY)) == ["execution-policy", "task-collector-policy"]
+    assert [p.name for p in run_with("prod", values={"metricsCollector": "off"}).of_type(ROLE_POLICY)] == [
+        "execution-policy"
+    ]
     assert prod.one(SERVICE).inputs["enableExecuteCommand"] is False
     dev = stack_run("dev")
     exec_policy = _policy(dev, "task-exec-policy")

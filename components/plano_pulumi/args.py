@@ -149,7 +149,7 @@ class PlanoOnAwsArgs(TypedDict, total=False):
 
     environment: dict[str, str]
     """Plain environment variables for Plano: name -> value. Valid: no secret-looking names (PASS, SECRET, TOKEN,
-    KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL not debug/trace."""
+    KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL/RUST_LOG only error, warn or info."""
 
     state_retention_days: int
     """Delete conversation state idle this long; 0 = keep forever. Valid: 0-3650."""
@@ -189,6 +189,34 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     schedule_timezone: str
     """Time zone of activeHours. Valid: an IANA time zone such as UTC, Europe/Berlin, America/New_York (from the
     shipped list)."""
+
+    alarms: str
+    """CloudWatch alarms, an SNS topic for them, state-path log metrics and a dashboard. Empty/0 = the profile's
+    value. Valid: on or off; not with the local profile."""
+
+    alarm_emails: list[str]
+    """E-mail addresses subscribed to the alarm topic (each confirms by mail). Valid: e-mail addresses; with alarms
+    on; not with alarmTopicArn."""
+
+    alarm_topic_arn: str
+    """Existing SNS topic to send alarms to instead of creating one (Slack, PagerDuty, ...). Valid:
+    arn:aws:sns:REGION:ACCOUNT:NAME in the stack's region; with alarms on."""
+
+    alarm_thresholds: dict[str, str]
+    """Alarm thresholds to change: name -> number (docs/monitoring.md lists them). Valid: known names, numbers
+    above 0, percentages at most 100."""
+
+    metrics_collector: str
+    """Collector sidecar: Plano's and Envoy's metrics to CloudWatch (EMF). Empty/0 = the profile's value. Valid: on
+    or off; needs memory >= 1024; not with the local profile."""
+
+    collector_image: str
+    """Image of the collector sidecar (AWS Distro for OpenTelemetry). Valid: image reference; prod warns unless
+    pinned."""
+
+    tracing: bool
+    """Send Plano's traces to X-Ray through the collector (sets Plano's tracing endpoint). Valid: true or false;
+    needs metricsCollector on."""
 
     secret_settings: list[str]
     """Args whose values are secrets: masked in every message, kept secret in every resource input."""
@@ -243,7 +271,7 @@ class PlanoOnDockerArgs(TypedDict, total=False):
 
     environment: dict[str, str]
     """Plain environment variables for Plano: name -> value. Valid: no secret-looking names (PASS, SECRET, TOKEN,
-    KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL not debug/trace."""
+    KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL/RUST_LOG only error, warn or info."""
 
     state_retention_days: int
     """Delete conversation state idle this long; 0 = keep forever. Valid: 0-3650."""

@@ -1,6 +1,6 @@
 """Pin a stack's images by digest: ``make pin-images STACK=prod``.
 
-For each image key (``plano:image``, ``plano:pgbouncerImage``, ``plano:initImage``: the stack
+For each image key (``plano:image``, ``plano:pgbouncerImage``, ``plano:initImage``, ``plano:collectorImage``: the stack
 file's value, else the default) this asks the image's registry, through the OCI distribution API,
 for the manifest its tag points to, with the media types of a multi-arch index first. The digest
 is the sha256 of the bytes the registry returned, checked against the registry's

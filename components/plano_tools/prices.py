@@ -299,6 +299,36 @@ _ENTERED["us-east-1"].update(_aurora(0.12, 0.10, 0.20, _AURORA_US))
 _ENTERED["us-west-2"].update(_aurora(0.12, 0.10, 0.20, _AURORA_US))
 _ENTERED["eu-west-1"].update(_aurora(0.13, 0.11, 0.22, "eu-west-1; not cross-checked"))
 
+# --- CloudWatch metrics, alarms and dashboards; X-Ray traces (monitoring, issue 20) ---------------
+
+_XRAY_PAGE = "AWS X-Ray pricing page (aws.amazon.com/xray/pricing)"
+
+
+def _entered(page: str, note: str) -> tuple[str, str]:
+    text = (
+        f"{page}; entered from the published list price (first tier), not re-read against the price "
+        f"list files on this machine; {note}"
+    )
+    return text, TABLE_COMPILED
+
+
+def _monitoring(region: str) -> dict[str, Price]:
+    note = f"{region}; the same in us-east-1, us-west-2 and eu-west-1 at the time of entry"
+    return {
+        # Custom metrics: first 10,000 per month; lower tiers beyond are not modelled.
+        "cloudwatch.metric-month": _p(0.30, "metric-month", _entered(_CW_PAGE, note)),
+        # Standard-resolution alarms: per metric an alarm evaluates (a metric-math alarm counts each).
+        "cloudwatch.alarm-metric-month": _p(0.10, "alarm metric-month", _entered(_CW_PAGE, note)),
+        # Dashboards: the account's first 3 are free (not modelled: the estimate prices every one).
+        "cloudwatch.dashboard-month": _p(3.00, "dashboard-month", _entered(_CW_PAGE, note)),
+        # Traces recorded beyond the free 100,000 per month (not modelled: every trace priced).
+        "xray.million-traces": _p(5.00, "million traces recorded", _entered(_XRAY_PAGE, note)),
+    }
+
+
+for _region in _ENTERED:
+    _ENTERED[_region].update(_monitoring(_region))
+
 # --- refreshed: written by scripts/refresh_prices.py; do not edit by hand ---
 REFRESHED: dict[str, dict[str, Price]] = {}
 # --- end refreshed ---

@@ -27,10 +27,13 @@ amount into an unpriced line. A new resource model therefore only calls ``price`
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+from plano_pulumi.core.collector import max_series
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.model import UsageProfile
 from plano_pulumi.core.task_files import SERVER_IDLE_TIMEOUT_S
@@ -71,14 +74,18 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 AURORA_CLUSTER = "aws:rds/cluster:Cluster"
 AURORA_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 SCHEDULED_ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+# Monitoring (issue 20): what the collector's EMF events weigh, and the small event log groups.
+EMF_BYTES_PER_SERIES_MINUTE = 400  # one EMF record per metric series per task per scrape (60 s)
+EVENT_LOG_GB_PER_MONTH = 0.01  # EventBridge's stopped-task events: a few per deployment
 
 # Resource types that cost money but are not in the model: named in the assumptions when present.
 UNPRICED_TYPES: dict[str, str] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "VPC endpoints",
     "aws:ecr/repository:Repository": "ECR image storage",
     "aws:route53/zone:Zone": "Route 53 hosted zones",
-    "aws:cloudwatch/metricAlarm:MetricAlarm": "CloudWatch alarms",
-    "aws:cloudwatch/dashboard:Dashboard": "CloudWatch dashboards",
     "aws:ec2/flowLog:FlowLog": "VPC flow logs",
     "aws:wafv2/webAcl:WebAcl": "WAF web ACLs",
 }
@@ -270,7 +277,10 @@ class _Model:
             f"on-demand list prices in {self.region} from {PRICES_FILE}, without free tier, Savings Plans, "
             "reserved instances, taxes or support plans"
         )
-        self.assume("not priced: data transfer (internet egress, cross-AZ), CloudWatch metrics, DNS queries")
+        self.assume(
+            "not priced: data transfer (internet egress, cross-AZ), AWS's own CloudWatch metrics (free), "
+            "SNS e-mail notifications (the first 1,000 a month are free), DNS queries"
+        )
         for resource in self.of_type(RDS):
             self.rds(resource)
         for resource in self.of_type(AURORA_INSTANCE):
@@ -291,6 +301,12 @@ class _Model:
             self.kms_key(resource)
         for resource in self.of_type(LOG_GROUP):
             self.log_group(resource)
+        for resource in self.of_type(METRIC_ALARM):
+            self.alarm(resource)
+        for resource in self.of_type(DASHBOARD):
+            self.dashboard(resource)
+        self.custom_metrics()
+        self.traces()
         self.unpriced()
 
     def rds(self, resource: dict[str, Any]) -> None:
@@ -572,6 +588,18 @@ class _Model:
         name = str(inputs.get("name") or "")
         is_rds = name.startswith("/aws/rds/")
         gb = RDS_LOG_GB_PER_MONTH if is_rds else ECS_LOG_GB_PER_MONTH
+        collector = self._collector()
+        if name.startswith("/aws/events/"):
+            gb = EVENT_LOG_GB_PER_MONTH
+            self.assume(f"{_label(resource)}: {_qty(gb)} GB of events per month (assumed)")
+        elif collector is not None and name == collector["log_group"]:
+            series, tasks = collector["series"], collector["tasks"]
+            minutes = HOURS_PER_MONTH * 60
+            gb = series * tasks * minutes * EMF_BYTES_PER_SERIES_MINUTE / 1e9
+            self.assume(
+                f"{_label(resource)}: the collector's EMF events, {EMF_BYTES_PER_SERIES_MINUTE} bytes per metric "
+                f"series per task per minute, {series} series at most × {_qty(tasks)} tasks"
+            )
         self.assume(
             f"CloudWatch Logs volume: {_qty(ECS_LOG_GB_PER_MONTH)} GB per month per application log group, "
             f"{_qty(RDS_LOG_GB_PER_MONTH)} GB per RDS log export group, stored uncompressed"
@@ -596,6 +624,87 @@ class _Model:
             f"CloudWatch Logs storage {name}, {_qty(stored)} GB ({retention})",
             self.price("logs.storage-gb-month") * stored,
         )
+
+    # -- Monitoring: alarms, dashboards, custom metrics, traces (issue 20)
+
+    def alarm(self, resource: dict[str, Any]) -> None:
+        inputs = _inputs(resource)
+        queries = inputs.get("metricQueries") or []
+        metrics = sum(1 for q in queries if isinstance(q, dict) and q.get("metric") is not None) if queries else 1
+        name = inputs.get("name") or resource.get("name")
+        self.add(
+            resource,
+            f"CloudWatch alarm {name}, {_plural(metrics, 'metric')}",
+            self.price("cloudwatch.alarm-metric-month") * metrics,
+        )
+
+    def dashboard(self, resource: dict[str, Any]) -> None:
+        name = _inputs(resource).get("dashboardName") or resource.get("name")
+        self.add(resource, f"CloudWatch dashboard {name}", self.price("cloudwatch.dashboard-month"))
+        self.assume("CloudWatch dashboards: each priced, although an account's first 3 are free")
+
+    def _collector(self) -> dict[str, Any] | None:
+        """The collector sidecar of the plan's task definition: its metric series bound, EMF log
+        group, task count and whether it relays traces (None without one)."""
+        for task in self.of_type(TASK_DEFINITION):
+            definitions = _inputs(task).get("containerDefinitions")
+            try:
+                loaded = json.loads(definitions) if isinstance(definitions, str) else definitions
+            except ValueError:
+                continue
+            containers: list[dict[str, Any]] = loaded if isinstance(loaded, list) else []
+            for container in containers:
+                env = {e.get("name"): e.get("value") for e in container.get("environment") or []}
+                if "AOT_CONFIG_CONTENT" not in env:
+                    continue
+                config = yaml.safe_load(env["AOT_CONFIG_CONTENT"]) or {}
+                plano: dict[str, Any] = next((c for c in containers if c.get("name") == "plano"), {})
+                listeners = len(plano.get("portMappings") or [])
+                services = [s for s in self.of_type(SERVICE) if self._task_definition(s) is task]
+                tasks = self._task_count(services[0])[0] if services else 1.0
+                return {
+                    "series": max_series(listeners),
+                    "log_group": config.get("exporters", {}).get("awsemf", {}).get("log_group_name"),
+                    "namespace": config.get("exporters", {}).get("awsemf", {}).get("namespace"),
+                    "tasks": tasks,
+                    "tracing": "awsxray" in config.get("exporters", {}),
+                    "resource": task,
+                }
+        return None
+
+    def custom_metrics(self) -> None:
+        """Each distinct metric a log metric filter writes, and the collector's series (an upper bound)."""
+        written: dict[tuple[str, str], dict[str, Any]] = {}
+        for resource in self.of_type(METRIC_FILTER):
+            transformation = _inputs(resource).get("metricTransformation") or {}
+            key = (str(transformation.get("namespace")), str(transformation.get("name")))
+            written.setdefault(key, resource)
+        for (namespace, name), resource in sorted(written.items()):
+            self.add(resource, f"CloudWatch custom metric {namespace} {name}", self.price("cloudwatch.metric-month"))
+        collector = self._collector()
+        if collector is not None:
+            series = collector["series"]
+            self.add(
+                collector["resource"],
+                f"CloudWatch custom metrics from the collector, {series} series at most",
+                self.price("cloudwatch.metric-month") * series,
+            )
+            self.assume(
+                f"the collector's metrics priced at their upper bound of {series} series (every label value "
+                "seen in the month); series are shared by all tasks of the service"
+            )
+
+    def traces(self) -> None:
+        collector = self._collector()
+        if collector is None or not collector["tracing"]:
+            return
+        requests = 0.0 if self.idle else self.usage.requests_per_hour * self._active_hours_per_month()
+        self.add(
+            collector["resource"],
+            f"X-Ray traces, {_qty(requests / 1e6)} million ({self.usage.requests_per_hour} requests/h, all sampled)",
+            self.price("xray.million-traces") * requests / 1e6,
+        )
+        self.assume("X-Ray: one trace per request (random_sampling 100), the free 100,000 traces a month not deducted")
 
     # -- Aurora Serverless v2 and schedules (usage-profile dependent)
 

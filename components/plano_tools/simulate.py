@@ -221,9 +221,11 @@ class OfflineMocks(Mocks):
             )
             rid = self.arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{rid[:16]}")
             out["arn"] = rid
+            out["arnSuffix"] = rid.split(":loadbalancer/", 1)[1]  # CloudWatch's LoadBalancer dimension
         elif t == "aws:lb/targetGroup:TargetGroup":
             rid = self.arn("elasticloadbalancing", f"targetgroup/{physical}/{rid[:16]}")
             out["arn"] = rid
+            out["arnSuffix"] = rid.rsplit(":", 1)[1]  # CloudWatch's TargetGroup dimension
         elif t == "aws:iam/role:Role":
             out["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
         elif t == "aws:cloudwatch/logGroup:LogGroup":

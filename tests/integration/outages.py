@@ -228,6 +228,7 @@ class _Scenario:
                 tls_mode=TlsMode.VERIFY_FULL,
                 listen_port=listen_port,
                 config_dir=str(config_dir),
+                stats_user=self.app_user,  # as the task renders it (the state probe's console access)
             )
         )
         files = {

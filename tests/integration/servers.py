@@ -797,6 +797,7 @@ class StatePath:
                 tls_mode=tls_mode,
                 listen_port=listen_port,
                 config_dir=str(config_dir),
+                stats_user=self.app_user,
             )
         )
 

@@ -160,6 +160,7 @@ def test_pinning_writes_the_index_digest_and_keeps_the_file(registry: str, tmp_p
     plano_index = push_index(registry, "katanemo/plano", "0.4.39", "a")
     pgbouncer_index = push_index(registry, "cloudnative-pg/pgbouncer", "1.25.2", "b")
     init_index = push_index(registry, "docker/library/postgres", "17-alpine", "c")
+    collector_index = push_index(registry, "aws-observability/aws-otel-collector", "v0.45.1", "d")
     stack = tmp_path / "Pulumi.prod.yaml"
     plano, pgbouncer = f"{registry}/katanemo/plano:0.4.39", f"{registry}/cloudnative-pg/pgbouncer:1.25.2"
     stack.write_text(STACK.format(plano=plano, pgbouncer=pgbouncer))
@@ -167,6 +168,7 @@ def test_pinning_writes_the_index_digest_and_keeps_the_file(registry: str, tmp_p
         "image": "unused/plano:1",
         "pgbouncerImage": "unused/pgbouncer:1",
         "initImage": f"{registry}/docker/library/postgres:17-alpine",
+        "collectorImage": f"{registry}/aws-observability/aws-otel-collector:v0.45.1",
     }
 
     pins = pin_stack(stack, defaults, log=lambda _: None)
@@ -175,6 +177,7 @@ def test_pinning_writes_the_index_digest_and_keeps_the_file(registry: str, tmp_p
     assert pins["image"] == f"{plano}@{digest}"
     assert pins["pgbouncerImage"].endswith("@sha256:" + hashlib.sha256(pgbouncer_index).hexdigest())
     assert pins["initImage"].endswith("@sha256:" + hashlib.sha256(init_index).hexdigest())
+    assert pins["collectorImage"].endswith("@sha256:" + hashlib.sha256(collector_index).hexdigest())
     text = stack.read_text()
     assert "# prod: a comment that must survive" in text and "# the Plano image, kept readable" in text
     assert f"plano:image: {plano}@{digest} # pinned by make pin-images" in text
@@ -198,6 +201,7 @@ def test_the_command_pins_a_stack_and_fails_cleanly_for_a_missing_tag(registry: 
         f"  plano:image: {registry}/cli/plano:1.0\n"
         f"  plano:pgbouncerImage: {registry}/cli/plano:1.0\n"
         f"  plano:initImage: {registry}/cli/plano:1.0\n"
+        f"  plano:collectorImage: {registry}/cli/plano:1.0\n"
     )
     run = [sys.executable, "-m", "plano_tools", "--project-dir", str(tmp_path), "pin-images", "--stack", "test"]
     done = subprocess.run(run, cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
@@ -205,7 +209,8 @@ def test_the_command_pins_a_stack_and_fails_cleanly_for_a_missing_tag(registry: 
     assert "sha256:" + hashlib.sha256(index).hexdigest() in (tmp_path / "Pulumi.test.yaml").read_text()
 
     missing = f"{registry}/cli/plano:no-such-tag"
-    before = "config:\n" + "".join(f"  plano:{key}: {missing}\n" for key in ("image", "pgbouncerImage", "initImage"))
+    keys = ("image", "pgbouncerImage", "initImage", "collectorImage")
+    before = "config:\n" + "".join(f"  plano:{key}: {missing}\n" for key in keys)
     (tmp_path / "Pulumi.test.yaml").write_text(before)
     done = subprocess.run(run, cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1 and "HTTP 404" in done.stderr and "unchanged" in done.stderr

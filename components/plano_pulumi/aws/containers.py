@@ -1,15 +1,21 @@
-"""The task's three containers as ECS container definitions (pure: plain values in, dicts out).
+"""The task's containers as ECS container definitions (pure: plain values in, dicts out).
 
 - ``init`` (not essential, exits 0): writes the rendered files into the task's two volumes and
   applies ``schema.sql`` over TLS with psql as the master user (DDL, grants, Plano's role). The
   only container that gets the master password, and Plano's role's password (for PgBouncer's
   userlist), both as ECS secrets.
-- ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded.
+- ``pgbouncer``: the TLS sidecar on 127.0.0.1:6432; starts once ``init`` succeeded. Its health
+  check is the state probe: it fails once the sidecar has closed Plano's one database connection,
+  which Plano never reopens, so ECS replaces a task that lost its state path; it reads PgBouncer's
+  console only, so it never wakes the database or disturbs an outage the sidecar rides out
+  (``task_env.state_probe_health_check``).
 - ``plano``: Plano itself, reading the rendered config; ``DB_PASS`` (Plano's role, not the master
   user) and every provider key are ECS secrets (``valueFrom``), never environment values; starts
   with no package index reachable (``images.plano_image_environment``); starts once PgBouncer is healthy,
   because Plano 0.4.36 exits when its first database connection fails. Only the listener ports
   are mapped: never 9901 (Envoy admin), 9091 or 9092.
+- ``collector`` (``plano:metricsCollector``, not essential): the ADOT collector scraping brightstaff
+  and Envoy on loopback, writing EMF to CloudWatch, relaying traces to X-Ray (``core/collector.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from plano_pulumi.core.collector import COLLECTOR_CPU_UNITS, COLLECTOR_MEMORY_MIB
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import DB_PASSWORD_VAR, SIDECAR_HOST, SIDECAR_PORT, Listener
 from plano_pulumi.core.settings import TlsMode
@@ -28,6 +35,7 @@ from plano_pulumi.core.task_env import (
     init_environment,
     pgbouncer_health_command,
     plano_environment,
+    state_probe_health_check,
 )
 from plano_pulumi.core.task_files import (
     APP_PASSWORD_VAR,
@@ -37,11 +45,13 @@ from plano_pulumi.core.task_files import (
     PGBOUNCER_CONFIG_DIR,
     PGBOUNCER_INI_NAME,
     PLANO_CONFIG_DIR,
+    USERLIST_NAME,
     rds_ca_bundle_url,
 )
 
 PLANO_VOLUME = "plano-config"
 PGBOUNCER_VOLUME = "pgbouncer-config"
+COLLECTOR_CONTAINER = "collector"
 # Fargate stops a task's containers at most 120 s after SIGTERM: let in-flight streams finish.
 STOP_TIMEOUT_S = 120
 
@@ -68,6 +78,12 @@ class TaskInputs:
     health_port: int
     provider_key_arns: Mapping[str, str] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
+    # The sidecar's health check is the state probe (task_env.state_probe_*): Plano's connection is
+    # still there; off, PgBouncer answering (pg_isready) is the check.
+    state_probe: bool = True
+    # The collector sidecar (core/collector.py): its image and config; empty = no collector.
+    collector_image: str = ""
+    collector_config: str = ""
 
 
 def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
@@ -132,7 +148,15 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "command": [f"{PGBOUNCER_CONFIG_DIR}/{PGBOUNCER_INI_NAME}"],
         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
         "mountPoints": [{"sourceVolume": PGBOUNCER_VOLUME, "containerPath": PGBOUNCER_CONFIG_DIR, "readOnly": True}],
-        "healthCheck": {
+        "healthCheck": state_probe_health_check(
+            host=SIDECAR_HOST,
+            port=SIDECAR_PORT,
+            db_user=inputs.app_user,
+            db_name=inputs.db_name,
+            userlist=f"{PGBOUNCER_CONFIG_DIR}/{USERLIST_NAME}",
+        )
+        if inputs.state_probe
+        else {
             "command": pgbouncer_health_command(
                 host=SIDECAR_HOST, port=SIDECAR_PORT, db_user=inputs.app_user, db_name=inputs.db_name
             ),
@@ -175,7 +199,36 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "stopTimeout": STOP_TIMEOUT_S,
         "logConfiguration": _logs(inputs, "plano"),
     }
-    return [init, pgbouncer, plano]
+    definitions = [init, pgbouncer, plano]
+    if inputs.collector_config:
+        definitions.append(collector_container(inputs))
+    return definitions
+
+
+def collector_container(inputs: TaskInputs) -> dict[str, Any]:
+    """The metrics and traces sidecar: not essential (a collector failure never stops Plano),
+    restarted by ECS when it exits, no port mapped (it scrapes and listens on loopback only)."""
+    return {
+        "name": COLLECTOR_CONTAINER,
+        "image": inputs.collector_image,
+        "essential": False,
+        "cpu": COLLECTOR_CPU_UNITS,
+        "memory": COLLECTOR_MEMORY_MIB,
+        # The ADOT image reads its configuration from this variable; it holds no secret.
+        "environment": _env({"AOT_CONFIG_CONTENT": inputs.collector_config}),
+        "dependsOn": [{"containerName": "plano", "condition": "START"}],
+        # The image's own probe of the health_check extension on 127.0.0.1:13133.
+        "healthCheck": {
+            "command": ["CMD", "/healthcheck"],
+            "interval": 30,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 30,
+        },
+        "restartPolicy": {"enabled": True, "restartAttemptPeriod": 60},
+        "readonlyRootFilesystem": True,
+        "logConfiguration": _logs(inputs, COLLECTOR_CONTAINER),
+    }
 
 
 def check_task_definition_size(definitions_json: str, *, source: str = "plano:configFile") -> str:

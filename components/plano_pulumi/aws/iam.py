@@ -122,6 +122,29 @@ def ecs_exec_policy() -> dict[str, Any]:
     }
 
 
+def collector_policy(metrics_log_group_arn: str, *, tracing: bool) -> dict[str, Any]:
+    """What the collector sidecar needs: write EMF events to its own log group (created by the
+    stack, with a retention), and, with tracing, send segments to X-Ray (which has no resource ARNs)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteMetricsAsEmf",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [metrics_log_group_arn, f"{metrics_log_group_arn}:log-stream:*"],
+        }
+    ]
+    if tracing:
+        statements.append(
+            {
+                "Sid": "SendTraces",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def check_role_policy_size(policy_json: str, *, role: str = "the execution role") -> str:
     """``policy_json`` unchanged, or a ConfigError if IAM would refuse it as an inline role policy.
 

@@ -112,6 +112,10 @@ class LoadBalancer(pulumi.ComponentResource):
     """Plano listener name -> target group ARN (the service registers its tasks there)."""
     endpoint_urls: pulumi.Output[dict[str, str]]
     """Plano listener name -> URL for clients."""
+    arn_suffix: pulumi.Output[str]
+    """The load balancer's ARN suffix (app/<name>/<id>): its CloudWatch dimension."""
+    target_group_arn_suffixes: dict[str, pulumi.Output[str]]
+    """Plano listener name -> target group ARN suffix (CloudWatch dimension)."""
     listeners: list[aws.lb.Listener]
     """The listeners: the service must depend on them (a target group without a load balancer
     cannot take a service's tasks)."""
@@ -184,6 +188,8 @@ class LoadBalancer(pulumi.ComponentResource):
         self.listeners = listeners
         self.dns_name = alb.dns_name
         self.target_group_arns = {name: group.arn for name, group in groups.items()}
+        self.arn_suffix = alb.arn_suffix
+        self.target_group_arn_suffixes = {name: group.arn_suffix for name, group in groups.items()}
         self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(dns, args.listeners, https=https))
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs({"dns_name": self.dns_name, "endpoint_urls": self.endpoint_urls})

@@ -21,6 +21,7 @@ from plano_pulumi.aws.aurora import AuroraServerless
 from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent, check_engine_change
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s
+from plano_pulumi.aws.monitoring import Monitoring, MonitoringArgs
 from plano_pulumi.aws.network import Network, NetworkArgs
 from plano_pulumi.aws.schedule import TaskSchedule, TaskScheduleArgs
 from plano_pulumi.aws.secrets import (
@@ -31,6 +32,7 @@ from plano_pulumi.aws.secrets import (
 )
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
 from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.monitoring import metric_namespace
 from plano_pulumi.core.plano_config import primary_listener
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
@@ -86,6 +88,10 @@ class PlanoOnAws(pulumi.ComponentResource):
     """Without a load balancer: the command that forwards the primary listener to localhost."""
     wake_command: pulumi.Output[str]
     """With a schedule (dev): the command that starts the tasks outside working hours."""
+    dashboard_url: pulumi.Output[str]
+    """With alarms (prod): the stack's CloudWatch dashboard."""
+    alarm_topic_arn: pulumi.Output[str]
+    """With alarms (prod): the SNS topic the alarms notify (subscribe Slack or PagerDuty to it)."""
 
     def __init__(self, name: str, args: PlanoOnAwsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Everything is validated before the first resource: bad args register nothing.
@@ -129,6 +135,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         self.load_balancer = self._load_balancer()
         self.service = self._service()
         self.schedule = self._schedule()
+        self.monitoring = self._monitoring()
 
     def _database(self) -> PostgresComponent:
         s = self.settings
@@ -226,6 +233,9 @@ class PlanoOnAws(pulumi.ComponentResource):
                 kms_key_arn=s.secrets.kms_key_arn,
                 target_group_arns=lb.target_group_arns if lb else {},
                 container_insights=s.policy.protect,
+                collector_image=s.monitoring.collector_image if s.monitoring.collector else "",
+                metrics_namespace=metric_namespace(s.names.base),
+                tracing=s.monitoring.tracing,
                 protect=s.policy.protect,
                 depends_on=[*database.secret_values, *keys.values, *(lb.listeners if lb else [])],
                 tags=self._tags,
@@ -251,6 +261,38 @@ class PlanoOnAws(pulumi.ComponentResource):
             self._child(),
         )
 
+    def _monitoring(self) -> Monitoring | None:
+        s, lb = self.settings, self.load_balancer
+        if not s.monitoring.alarms:  # prod by default; dev and review stacks with plano:alarms on
+            return None
+        names = s.names
+        return Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                base=names.base,
+                region=s.region,
+                cluster_name=names.cluster,
+                service_name=names.service,
+                log_group_name=names.log_group,
+                db_engine=s.database.engine.value,
+                db_identifier=names.db_identifier,
+                thresholds=s.monitoring.thresholds,
+                db_instance_class=s.database.instance_class,
+                db_allocated_storage_gb=s.database.allocated_storage_gb,
+                db_max_acu=s.database.max_capacity_acu,
+                load_balancer_arn_suffix=lb.arn_suffix if lb else None,
+                target_group_arn_suffixes=lb.target_group_arn_suffixes if lb else {},
+                alarm_emails=s.monitoring.alarm_emails,
+                alarm_topic_arn=s.monitoring.alarm_topic_arn,
+                container_insights=s.policy.protect,
+                collector_namespace=metric_namespace(names.base) if s.monitoring.collector else "",
+                log_retention_days=s.service.log_retention_days,
+                tags=self._tags,
+            ),
+            # The metric filters need the service's log group.
+            pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
+        )
+
     def _outputs(self) -> None:
         s, service, database, keys = self.settings, self.service, self.database, self.provider_keys
         primary = primary_listener(s.plano.listeners)
@@ -270,6 +312,9 @@ class PlanoOnAws(pulumi.ComponentResource):
             )
         if self.schedule is not None and s.schedule is not None:
             self.wake_command = self.schedule.wake_command
+        if self.monitoring is not None:
+            self.dashboard_url = self.monitoring.dashboard_url
+            self.alarm_topic_arn = self.monitoring.topic_arn
         self.profile = pulumi.Output.from_input(s.profile.value)
         self.db_address = database.address
         self.db_secret_arn = database.secret_arn

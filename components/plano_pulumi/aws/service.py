@@ -4,7 +4,8 @@ Creates the cluster (with both Fargate and Fargate Spot available), a log group 
 retention, the execution role (logs, exactly this task's secrets, KMS/ECR only when needed) and
 the task role (no permissions; ECS Exec's ``ssmmessages`` actions only without a load balancer),
 the task definition with the ``init``, ``pgbouncer`` and ``plano`` containers
-(``containers.py``), the service (deployment circuit breaker with rollback; ECS Exec only
+(``containers.py``; with ``collector_image`` a ``collector`` sidecar too, its EMF log group and the
+task role's right to write there and to X-Ray), the service (deployment circuit breaker with rollback; ECS Exec only
 without a load balancer; redeployed whenever a secret value it reads changes, through
 ``triggers``; created after the load balancer's listeners) and, in prod, CPU target-tracking
 autoscaling.
@@ -28,7 +29,14 @@ from plano_pulumi.aws.containers import (
     container_definitions,
 )
 from plano_pulumi.aws.credentials import service_triggers
-from plano_pulumi.aws.iam import check_role_policy_size, ecs_exec_policy, ecs_tasks_trust_policy, execution_role_policy
+from plano_pulumi.aws.iam import (
+    check_role_policy_size,
+    collector_policy,
+    ecs_exec_policy,
+    ecs_tasks_trust_policy,
+    execution_role_policy,
+)
+from plano_pulumi.core.collector import collector_config_yaml
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.plano_config import Listener
 from plano_pulumi.core.settings import Capacity, TlsMode
@@ -125,6 +133,14 @@ class ServiceArgs:
     """Tags for every resource."""
     scheduled: bool = False
     """A schedule (components/plano_pulumi/aws/schedule.py) scales the service to zero and back."""
+    state_probe: bool = True
+    """The sidecar's health check fails once Plano's database connection is gone (task_env)."""
+    collector_image: str = ""
+    """The collector sidecar's image (plano:metricsCollector); empty = no collector."""
+    metrics_namespace: str = ""
+    """CloudWatch namespace of the collector's metrics."""
+    tracing: bool = False
+    """The collector relays Plano's OTLP traces to X-Ray."""
 
 
 class PlanoService(pulumi.ComponentResource):
@@ -138,6 +154,8 @@ class PlanoService(pulumi.ComponentResource):
     """Log group of all three containers (stream prefixes init/, pgbouncer/, plano/)."""
     task_definition_arn: pulumi.Output[str]
     """The current task definition."""
+    metrics_log_group_name: pulumi.Output[str] | None
+    """Log group of the collector's EMF events (None without the collector)."""
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:service:PlanoService", name, None, opts)
@@ -207,7 +225,8 @@ class PlanoService(pulumi.ComponentResource):
             "task-role",
             name=names.task_role,
             description="Plano tasks run with this role: no AWS permissions"
-            + ("" if not exec_enabled else " except ECS Exec"),
+            + ("" if not exec_enabled else " except ECS Exec")
+            + ("" if not args.collector_image else " except the collector's metrics and traces"),
             assume_role_policy=trust,
             tags=args.tags,
             opts=child,
@@ -217,6 +236,37 @@ class PlanoService(pulumi.ComponentResource):
             task_role_policy = aws.iam.RolePolicy(
                 "task-exec-policy", role=task_role.id, policy=json.dumps(ecs_exec_policy()), opts=child
             )
+
+        collector = bool(args.collector_image)
+        metrics_log_group = None
+        if collector:
+            # The collector's EMF events: a log group of the stack's own, with its retention, so the
+            # collector needs no right to create one.
+            metrics_log_group = aws.cloudwatch.LogGroup(
+                "metrics-logs",
+                name=f"{names.log_group}/metrics",
+                retention_in_days=args.log_retention_days,
+                tags=args.tags,
+                opts=child,
+            )
+            aws.iam.RolePolicy(
+                "task-collector-policy",
+                role=task_role.id,
+                policy=metrics_log_group.arn.apply(lambda arn: json.dumps(collector_policy(arn, tracing=args.tracing))),
+                opts=child,
+            )
+        collector_yaml = (
+            collector_config_yaml(
+                region=args.region,
+                namespace=args.metrics_namespace,
+                log_group=f"{names.log_group}/metrics",
+                cluster=names.cluster,
+                service=names.service,
+                tracing=args.tracing,
+            )
+            if collector
+            else ""
+        )
 
         provider_names = sorted(args.provider_key_arns)
         definitions = pulumi.Output.all(
@@ -250,6 +300,9 @@ class PlanoService(pulumi.ComponentResource):
                             health_port=args.health_port,
                             provider_key_arns=dict(zip(provider_names, v[6:], strict=True)),
                             environment=args.environment,
+                            state_probe=args.state_probe,
+                            collector_image=args.collector_image,
+                            collector_config=collector_yaml,
                         )
                     )
                 )
@@ -353,6 +406,7 @@ class PlanoService(pulumi.ComponentResource):
         self.service_name = service.name
         self.log_group_name = log_group.name
         self.task_definition_arn = task.arn
+        self.metrics_log_group_name = metrics_log_group.name if metrics_log_group else None
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs(
             {

@@ -20,10 +20,14 @@ PLANO_VERSION = "0.4.39"
 PGBOUNCER_VERSION = "1.25.2"
 
 # Registries without anonymous pull limits (Docker Hub limits anonymous pulls per IP, and Fargate
-# tasks behind shared NAT addresses have no image cache). All three are multi-arch (amd64, arm64).
+# tasks behind shared NAT addresses have no image cache). All are multi-arch (amd64, arm64).
 PLANO_IMAGE = f"ghcr.io/katanemo/plano:{PLANO_VERSION}"
 PGBOUNCER_IMAGE = f"ghcr.io/cloudnative-pg/pgbouncer:{PGBOUNCER_VERSION}"
 INIT_IMAGE = "public.ecr.aws/docker/library/postgres:17-alpine"
+# The metrics and traces sidecar (plano:metricsCollector): the AWS Distro for OpenTelemetry
+# collector, from Amazon ECR Public (no anonymous pull limit); amd64 and arm64.
+COLLECTOR_VERSION = "v0.45.1"
+COLLECTOR_IMAGE = f"public.ecr.aws/aws-observability/aws-otel-collector:{COLLECTOR_VERSION}"
 
 # The image's supervisord runs `uv run python -m planoai.config_generator` in /app, which holds
 # pyproject.toml and uv.lock but no .venv, while planoai is pip-installed into the system Python

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from plano_pulumi.core import safe_yaml
+from plano_pulumi.core.collector import COLLECTOR_PORTS
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.secret_names import go_fold, secret_findings
 
@@ -41,7 +42,8 @@ PLANO_INTERNAL_PORTS = {
 PROMPT_LISTENER_PORT = 10000
 SIDECAR_HOST = "127.0.0.1"
 SIDECAR_PORT = 6432
-RESERVED_PORTS = {**PLANO_INTERNAL_PORTS, SIDECAR_PORT: "the pgbouncer sidecar"}
+# The collector sidecar's ports too: a listener there would collide with it in the task's namespace.
+RESERVED_PORTS = {**PLANO_INTERNAL_PORTS, SIDECAR_PORT: "the pgbouncer sidecar", **COLLECTOR_PORTS}
 
 # The environment variable the task fills with the database password.
 DB_PASSWORD_VAR = "DB_PASS"

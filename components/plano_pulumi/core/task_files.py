@@ -84,9 +84,19 @@ class PgBouncerOptions:
     db_port: int = 5432
     listen_port: int = SIDECAR_PORT
     config_dir: str = PGBOUNCER_CONFIG_DIR
+    # The role that may read PgBouncer's console (SHOW ...): the state probe, as Plano's role.
+    stats_user: str = ""
 
 
 def render_pgbouncer_ini(opts: PgBouncerOptions) -> str:
+    console = ""
+    if opts.stats_user:
+        console = f"""
+; The state probe (the container's health check) reads SHOW CLIENTS on the `pgbouncer` console as
+; Plano's role: read-only, and it never opens a server connection (a probe that queried the
+; database would make PgBouncer fail Plano's queries at once while a failed login is cached).
+stats_users = {opts.stats_user}
+"""
     tls_lines = [f"server_tls_sslmode = {opts.tls_mode.value}"]
     if opts.tls_mode is TlsMode.VERIFY_FULL:
         tls_lines.append(f"server_tls_ca_file = {opts.config_dir}/{CA_BUNDLE_NAME}")
@@ -143,7 +153,7 @@ server_idle_timeout = {SERVER_IDLE_TIMEOUT_S}
 ignore_startup_parameters = extra_float_digits,options
 log_connections = 0
 log_disconnections = 0
-"""
+{console}"""
 
 
 def render_app_role_sql(app_user: str, db_name: str) -> str:
@@ -319,7 +329,9 @@ def task_files(plano_text: str, db: TaskDatabase, db_host: str, db_port: int = 5
     The one source of the task definition's file contents and of ``python -m plano_tools render``.
     ``userlist.txt`` holds only the ``$APP_DB_PASSWORD`` reference; the task fills in the secret.
     """
-    pgbouncer = PgBouncerOptions(db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode)
+    pgbouncer = PgBouncerOptions(
+        db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode, stats_user=db.app_user
+    )
     return {
         PLANO_CONFIG_NAME: plano_text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plano_pulumi.core.choices import Architecture, Capacity, DbEngine, Ingress, NatGateways, Profile, TlsMode
-from plano_pulumi.core.images import INIT_IMAGE, PGBOUNCER_IMAGE, PLANO_IMAGE
+from plano_pulumi.core.images import COLLECTOR_IMAGE, INIT_IMAGE, PGBOUNCER_IMAGE, PLANO_IMAGE
 
 __all__ = [
     "Architecture",
@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 NAMESPACE = "plano"
-IMAGE_KEYS = ("image", "pgbouncerImage", "initImage")
-"""The keys naming the task's three images (Plano, the sidecar, the init step), in that order."""
+IMAGE_KEYS = ("image", "pgbouncerImage", "initImage", "collectorImage")
+"""The keys naming the task's images (Plano, the sidecar, the init step, the metrics collector)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "activeHours": "08:00-20:00",
         "usageActiveHoursPerDay": 2,
         "usageActiveDaysPerWeek": 5,
+        "alarms": "off",
+        "metricsCollector": "off",
     },
     Profile.PROD: {
         "dbInstanceClass": "db.m7g.large",
@@ -88,6 +90,8 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "activeHours": "always",
         "usageActiveHoursPerDay": 24,
         "usageActiveDaysPerWeek": 7,
+        "alarms": "on",
+        "metricsCollector": "on",
     },
 }
 # local runs on Docker: the AWS-sizing keys do not apply, and dev's values keep their validators happy.
@@ -322,7 +326,8 @@ KEYS: tuple[Key, ...] = (
         "object",
         "Plain environment variables for Plano: name -> value.",
         {},
-        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY, CREDENTIAL); no DB_PASS; LOG_LEVEL not debug/trace",
+        rule="no secret-looking names (PASS, SECRET, TOKEN, KEY, CREDENTIAL); no DB_PASS; "
+        "LOG_LEVEL/RUST_LOG only error, warn or info",
     ),
     Key(
         "stateRetentionDays",
@@ -421,6 +426,57 @@ KEYS: tuple[Key, ...] = (
         "Cost model: Plano requests per active hour (database I/O).",
         100,
         rule="0-10000000",
+    ),
+    Key(
+        "alarms",
+        "string",
+        f"CloudWatch alarms, an SNS topic for them, state-path log metrics and a dashboard. {_P}",
+        "",
+        per_profile=True,
+        rule="on or off; not with the local profile",
+    ),
+    Key(
+        "alarmEmails",
+        "array",
+        "E-mail addresses subscribed to the alarm topic (each confirms by mail).",
+        [],
+        rule="e-mail addresses; with alarms on; not with alarmTopicArn",
+    ),
+    Key(
+        "alarmTopicArn",
+        "string",
+        "Existing SNS topic to send alarms to instead of creating one (Slack, PagerDuty, ...).",
+        "",
+        rule="arn:aws:sns:REGION:ACCOUNT:NAME in the stack's region; with alarms on",
+    ),
+    Key(
+        "alarmThresholds",
+        "object",
+        "Alarm thresholds to change: name -> number (docs/monitoring.md lists them).",
+        {},
+        rule="known names, numbers above 0, percentages at most 100",
+    ),
+    Key(
+        "metricsCollector",
+        "string",
+        f"Collector sidecar: Plano's and Envoy's metrics to CloudWatch (EMF). {_P}",
+        "",
+        per_profile=True,
+        rule="on or off; needs memory >= 1024; not with the local profile",
+    ),
+    Key(
+        "collectorImage",
+        "string",
+        "Image of the collector sidecar (AWS Distro for OpenTelemetry).",
+        COLLECTOR_IMAGE,
+        rule="image reference; prod warns unless pinned",
+    ),
+    Key(
+        "tracing",
+        "boolean",
+        "Send Plano's traces to X-Ray through the collector (sets Plano's tracing endpoint).",
+        False,
+        rule="true or false; needs metricsCollector on",
     ),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}

@@ -212,3 +212,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Env vars the task sets itself are among the reserved names: core/reserved_env_names.txt.
 # Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).
 LEAKY_LOG_LEVELS = ("debug", "trace")
+# The variables that set Plano's log levels, and the only values they may take: plain levels that
+# both brightstaff's tracing filter and Envoy's --component-log-level read the same way.
+LOG_LEVEL_VARS = ("LOG_LEVEL", "RUST_LOG")
+SAFE_LOG_LEVELS = ("error", "warn", "info")

@@ -10,7 +10,9 @@ import dataclasses
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from plano_pulumi.core.collector import TRACING_ENDPOINT, tracing_document
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.naming import Names, check_stack_name
 from plano_pulumi.core.plano_config import (
@@ -30,6 +32,7 @@ from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
 from plano_pulumi.core.settings.limits import REGION
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
 from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
+from plano_pulumi.core.settings.monitoring import _monitoring
 from plano_pulumi.core.settings.network import _network
 from plano_pulumi.core.settings.profiles import POLICIES
 from plano_pulumi.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
@@ -86,6 +89,7 @@ def _load_settings(
     secrets = _secrets(read, raw, service)
     schedule = _schedule(read, profile, warnings)
     usage = _usage(read)
+    monitoring = _monitoring(read, profile, service, region, warnings)
 
     if config_text is None:
         source = _config_file_name(read.string("configFile"))
@@ -105,6 +109,7 @@ def _load_settings(
         document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
     # Literal credentials first: no later message, Plano's included, may quote one.
     check_credentials(document, source=source)
+    document = _with_tracing(document, monitoring.tracing, source, profile, warnings)
     # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
     # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
     wanted = connection_string(db_user=database.app_user, db_name=database.name)
@@ -156,10 +161,37 @@ def _load_settings(
         local=local,
         schedule=schedule,
         usage=usage,
+        monitoring=monitoring,
     )
 
 
 CONFIG_TEXT_SOURCE = "args.config_text"
+
+
+def _with_tracing(
+    document: dict[str, Any], tracing: bool, source: str, profile: Profile, warnings: list[str]
+) -> dict[str, Any]:
+    """With plano:tracing, Plano's traces go to the collector sidecar; without it, a config that
+    traces to Plano's default (host.docker.internal:4317) on AWS is pointed out."""
+    section = document.get("tracing")
+    configured: dict[str, Any] = section if isinstance(section, dict) else {}
+    if tracing:
+        endpoint = configured.get("opentracing_grpc_endpoint")
+        if endpoint and endpoint != TRACING_ENDPOINT:
+            warnings.append(
+                f"{source}: tracing.opentracing_grpc_endpoint ({endpoint}) is replaced by the collector "
+                f"sidecar's {TRACING_ENDPOINT} (plano:tracing)"
+            )
+        return tracing_document(document)
+    sampling = configured.get("random_sampling")
+    sampled = isinstance(sampling, int) and sampling > 0
+    if profile is not Profile.LOCAL and sampled and not configured.get("opentracing_grpc_endpoint"):
+        warnings.append(
+            f"{source}: tracing.random_sampling is on but no endpoint is set, so Plano sends traces to "
+            "host.docker.internal:4317, which does not exist on Fargate; set plano:tracing true "
+            "(and plano:metricsCollector on) to send them to X-Ray"
+        )
+    return document
 
 
 def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, retention_days: int) -> LocalSettings:

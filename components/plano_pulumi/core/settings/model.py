@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plano_pulumi.core.monitoring import Thresholds
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.plano_config import (
     RenderedPlanoConfig,
@@ -161,6 +162,19 @@ class LocalSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Alarms, their destination, the collector sidecar and tracing (core/monitoring.py, core/collector.py)."""
+
+    alarms: bool = False
+    alarm_emails: tuple[str, ...] = ()
+    alarm_topic_arn: str = ""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    collector: bool = False
+    collector_image: str = ""
+    tracing: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the components need, validated. Built only by ``load_settings``."""
 
@@ -182,6 +196,8 @@ class Settings:
     schedule: ScheduleSettings | None = None
     """When the tasks run (None: always); dev and review stacks only."""
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
+    monitoring: MonitoringSettings = field(default_factory=lambda: MonitoringSettings())
+    """Alarms, dashboard, collector sidecar, tracing (plano:alarms, plano:metricsCollector, ...)."""
     secret_strings: tuple[str, ...] = field(default=(), repr=False)
     """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
     messages, and in resource inputs (transforms.py)."""

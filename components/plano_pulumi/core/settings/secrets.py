@@ -8,7 +8,14 @@ from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.reserved_env import reserved_by
 from plano_pulumi.core.secret_names import secret_findings
 from plano_pulumi.core.settings.keys import NAMESPACE
-from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, UUID
+from plano_pulumi.core.settings.limits import (
+    ENV_NAME,
+    LEAKY_LOG_LEVELS,
+    LOG_LEVEL_VARS,
+    SAFE_LOG_LEVELS,
+    SECRET_LOOKING,
+    UUID,
+)
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
 
@@ -65,12 +72,20 @@ def _environment(read: _Reader) -> dict[str, str]:
                 fix=f"move it to plano:providerKeys: pulumi config rm --path '{where}' && "
                 f"pulumi config set --secret --path 'plano:providerKeys.{name}' <value>",
             )
-        if name in ("LOG_LEVEL", "RUST_LOG") and any(level in text.lower() for level in LEAKY_LOG_LEVELS):
+        if name in LOG_LEVEL_VARS and text.strip().lower() not in SAFE_LOG_LEVELS:
+            # Plano's supervisord hands LOG_LEVEL to brightstaff as RUST_LOG (a tracing filter, where
+            # `brightstaff=debug`, `4` or a bare module name all mean debug or trace) and to Envoy as
+            # `--component-log-level wasm:$LOG_LEVEL`, unquoted. Only a plain safe level is
+            # certain to log no connection string and no request header.
+            leaky = any(level in text.lower() for level in LEAKY_LOG_LEVELS)
             raise ConfigError(
                 where,
-                "makes Plano log its substituted connection string, database password included",
+                "makes Plano log its substituted connection string, database password included"
+                if leaky
+                else "is not a plain log level; a filter (per-module levels, numbers, bare module names) "
+                "can turn on debug logging, which prints the database password",
                 value=text,
-                allowed="info, warn, error",
+                allowed=", ".join(SAFE_LOG_LEVELS),
                 fix=f"pulumi config set --path '{where}' info",
             )
         result[name] = text

@@ -18,32 +18,38 @@ MAX_IMAGE_CHARS = 255
 MAX_TAG_CHARS = 128
 
 
+def check_image(name: str, image: str, profile: Profile, warnings: list[str]) -> None:
+    """One image key's value: a reference registries and ECS accept; prod warns unless it is pinned."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image, re.ASCII) or image.endswith(":"):
+        raise ConfigError(
+            f"plano:{name}",
+            "is not an image reference",
+            value=image,
+            allowed="registry/repository:tag or registry/repository@sha256:<64 hex digits>",
+            fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
+        )
+    tail = image.split("@")[0].rsplit(":", 1)
+    tag = tail[1] if len(tail) == 2 and "/" not in tail[1] else ""  # not a registry's port
+    if len(image) > MAX_IMAGE_CHARS or len(tag) > MAX_TAG_CHARS:
+        raise ConfigError(
+            f"plano:{name}",
+            "is longer than registries and ECS accept",
+            value=image,
+            allowed=f"at most {MAX_IMAGE_CHARS} characters in all, a tag of at most {MAX_TAG_CHARS}",
+            fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
+        )
+    if profile is Profile.PROD and "@sha256:" not in image:
+        warnings.append(
+            f"plano:{name} ({image}) is not pinned by digest; prod should run exactly the image "
+            "you tested: use <image>@sha256:<digest>"
+        )
+
+
 def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: list[str]) -> ServiceSettings:
-    images = {name: read.string(name) for name in IMAGE_KEYS}
+    # The task's own three images; the collector's (plano:collectorImage) is checked with monitoring.
+    images = {name: read.string(name) for name in IMAGE_KEYS if name != "collectorImage"}
     for name, image in images.items():
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image, re.ASCII) or image.endswith(":"):
-            raise ConfigError(
-                f"plano:{name}",
-                "is not an image reference",
-                value=image,
-                allowed="registry/repository:tag or registry/repository@sha256:<64 hex digits>",
-                fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
-            )
-        tail = image.split("@")[0].rsplit(":", 1)
-        tag = tail[1] if len(tail) == 2 and "/" not in tail[1] else ""  # not a registry's port
-        if len(image) > MAX_IMAGE_CHARS or len(tag) > MAX_TAG_CHARS:
-            raise ConfigError(
-                f"plano:{name}",
-                "is longer than registries and ECS accept",
-                value=image,
-                allowed=f"at most {MAX_IMAGE_CHARS} characters in all, a tag of at most {MAX_TAG_CHARS}",
-                fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
-            )
-        if profile is Profile.PROD and "@sha256:" not in image:
-            warnings.append(
-                f"plano:{name} ({image}) is not pinned by digest; prod should run exactly the image "
-                "you tested: use <image>@sha256:<digest>"
-            )
+        check_image(name, image, profile, warnings)
     _check_pgbouncer_version(images["pgbouncerImage"])
     registry = check_image_registry(read.string("imageRegistry"))
     images = {name: in_registry(image, registry) for name, image in images.items()}

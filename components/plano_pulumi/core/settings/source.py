@@ -113,8 +113,13 @@ def args_from_stack_config(project_dir: Path) -> tuple[str, dict[str, Any]]:
         args = args_from_raw_config(raw)
     except ConfigError as error:
         raise masked_error(error, secret_strings(raw)) from None
-    for full in ignored_keys(raw):
-        pulumi.log.warn(f"{full} has no effect on the local stack (Docker); remove it: pulumi config rm {full}")
+    ignored = ignored_keys(raw)
+    if ignored:
+        # The local stack's file may still hold AWS keys: each is checked as the stack's own (and a
+        # setting the Docker target cannot honour is refused there), then said to have no effect.
+        load_settings(raw, project=pulumi.get_project(), stack=pulumi.get_stack(), base_dir=project_dir, region=None)
+        for full in ignored:
+            pulumi.log.warn(f"{full} has no effect on the local stack (Docker); remove it: pulumi config rm {full}")
     profile = raw.values.get(f"{NAMESPACE}:profile", "").strip() or str(KEYS_BY_NAME["profile"].default)
     return profile, args
 
