@@ -10,6 +10,10 @@
         The README's table of config keys, from the declarations in settings.py.
     sync-pulumi-yaml
         Rewrite the `config:` block of Pulumi.yaml from the declarations in settings.py.
+    sync-args
+        Rewrite components/plano_pulumi/args.py (the components' typed args) from the key declarations.
+    component-reference
+        The args and outputs tables of docs/components.md, from the components' schema.
     pin-images --stack STACK
         Pin the stack's images by digest in Pulumi.STACK.yaml (asks the registries, anonymously).
 
@@ -131,6 +135,29 @@ def cmd_sync_pulumi_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def args_module_path() -> Path:
+    """components/plano_pulumi/args.py of the package being run (the source tree, or an install)."""
+    import plano_pulumi
+
+    return Path(plano_pulumi.__file__).parent / "args.py"
+
+
+def cmd_sync_args(args: argparse.Namespace) -> int:
+    from plano_pulumi.core.settings.arguments import args_module_source
+
+    path = args_module_path()
+    path.write_text(args_module_source(), encoding="utf-8")
+    print(f"rewrote {path}")
+    return 0
+
+
+def cmd_component_reference(args: argparse.Namespace) -> int:
+    from plano_tools.component_reference import component_reference_markdown
+
+    sys.stdout.write(component_reference_markdown())
+    return 0
+
+
 def cmd_pin_images(args: argparse.Namespace) -> int:
     from plano_tools.pin_images import main as pin_images
 
@@ -166,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sync = sub.add_parser("sync-pulumi-yaml", help="rewrite Pulumi.yaml's config block from settings.py")
     sync.set_defaults(func=cmd_sync_pulumi_yaml)
+
+    sync_args = sub.add_parser("sync-args", help="rewrite plano_pulumi/args.py from the key declarations")
+    sync_args.set_defaults(func=cmd_sync_args)
+
+    component_reference = sub.add_parser("component-reference", help="docs/components.md's args and outputs tables")
+    component_reference.set_defaults(func=cmd_component_reference)
 
     pin = sub.add_parser("pin-images", help="pin the stack's images by digest (asks the registries)")
     pin.add_argument("--stack", required=True)

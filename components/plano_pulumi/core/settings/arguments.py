@@ -218,8 +218,6 @@ def args_module_source() -> str:
         "takes the default the stack key has (per profile where the table in docs/configuration.md says so).",
         '"""',
         "",
-        "from __future__ import annotations",
-        "",
         "from typing import TypedDict",
         "",
         "import pulumi",
