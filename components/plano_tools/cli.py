@@ -14,6 +14,8 @@
         Rewrite components/plano_pulumi/args.py (the components' typed args) from the key declarations.
     component-reference
         The args and outputs tables of docs/components.md, from the components' schema.
+    component-schema
+        The component plugin's schema as JSON (what `pulumi package get-schema components/plugin` reads).
     pin-images --stack STACK
         Pin the stack's images by digest in Pulumi.STACK.yaml (asks the registries, anonymously).
 
@@ -158,6 +160,14 @@ def cmd_component_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_component_schema(args: argparse.Namespace) -> int:
+    from plano_pulumi.provider import schema
+
+    json.dump(schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_pin_images(args: argparse.Namespace) -> int:
     from plano_tools.pin_images import main as pin_images
 
@@ -199,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
 
     component_reference = sub.add_parser("component-reference", help="docs/components.md's args and outputs tables")
     component_reference.set_defaults(func=cmd_component_reference)
+
+    component_schema = sub.add_parser("component-schema", help="the component plugin's schema as JSON")
+    component_schema.set_defaults(func=cmd_component_schema)
 
     pin = sub.add_parser("pin-images", help="pin the stack's images by digest (asks the registries)")
     pin.add_argument("--stack", required=True)
