@@ -137,17 +137,16 @@ def cmd_sync_pulumi_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
-def args_module_path() -> Path:
-    """components/plano_pulumi/args.py of the package being run (the source tree, or an install)."""
-    import plano_pulumi
-
-    return Path(plano_pulumi.__file__).parent / "args.py"
-
-
 def cmd_sync_args(args: argparse.Namespace) -> int:
     from plano_pulumi.core.settings.arguments import args_module_source
 
-    path = args_module_path()
+    path = args.project_dir / "components" / "plano_pulumi" / "args.py"
+    if not path.is_file():
+        raise ConfigError(
+            "--project-dir",
+            f"{args.project_dir} has no {path.relative_to(args.project_dir)}",
+            fix="run it in a checkout",
+        )
     path.write_text(args_module_source(), encoding="utf-8")
     print(f"rewrote {path}")
     return 0
