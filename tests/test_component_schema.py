@@ -11,6 +11,8 @@ import asyncio
 import inspect
 import json
 import os
+import subprocess
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,28 @@ def test_the_plugin_manifest_runs_this_provider_with_python() -> None:
     ]
     assert [(PLUGIN / line).resolve() for line in requirements if line.strip()] == [PROJECT]
     assert 'name = "plano-pulumi"' in (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_the_plugin_entry_point_serves_this_schema_over_grpc() -> None:
+    """What the CLI does with the plugin (python __main__.py ENGINE, then GetSchema on the port it prints),
+    minus the venv the language host installs the package into (here: the source tree)."""
+    import grpc
+    from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT / "components")}
+    plugin = subprocess.Popen(
+        [sys.executable, "__main__.py", "127.0.0.1:1"], cwd=PLUGIN, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert plugin.stdout is not None
+        port = int(plugin.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            served = json.loads(stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60).schema)
+    finally:
+        plugin.terminate()
+        plugin.wait(timeout=30)
+    assert served == SCHEMA
 
 
 def test_the_package_has_both_components_under_plano_index() -> None:
@@ -160,6 +184,8 @@ def _as_the_provider_server_passes(value: Any, *, secret: bool) -> pulumi.Output
 
 _CONSTRUCT = """
 import os
+import subprocess
+import sys
 from plano_pulumi.provider import PlanoProvider
 from tests.test_component_schema import construct_from_another_language
 construct_from_another_language(PlanoProvider())
