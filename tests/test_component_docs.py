@@ -68,7 +68,7 @@ def test_the_programs_the_docs_show_run(source: str, program: str, tmp_path: Pat
         os.chdir(cwd)
     assert run.error is None, f"{source}: {run.error}"
     assert run.of_type("plano:index:PlanoOnAws") and run.of_type("aws:ecs/service:Service")
-    assert run.outputs["endpoint_url"]
+    assert run.outputs.get("endpoint_url"), (run.outputs, run.warnings, [r.type for r in run.resources][-5:])
 
 
 def test_the_child_attributes_listed_exist() -> None:

@@ -142,6 +142,7 @@ def test_provider_keys_are_secret_inputs_and_nothing_else_is() -> None:
     for component in TOKENS:
         inputs = _resource(component)["inputProperties"]
         assert inputs["providerKeys"]["secret"] is True
+        assert "plain" not in inputs["providerKeys"], "an SDK passes a secret input as an Output"
         assert {n for n, p in inputs.items() if p.get("secret")} == {"providerKeys"}
 
 

@@ -8,6 +8,7 @@ the one the Pulumi SDK's own analyzer infers from the args TypedDicts and the ou
 - ``secret: true`` on inputs and outputs that hold secrets (the pinned SDK never writes it), so a
   generated SDK wraps the provider keys in ``pulumi.secret`` and keeps the Docker target's database
   password secret in the program's state;
+- a secret input is not ``plain`` (the SDK wraps it in an Output);
 - outputs a component sets only in some configurations are not ``required`` (a generated SDK must
   not promise them);
 - docstrings wrapped over several lines become one line of text.
@@ -103,6 +104,9 @@ def complete_schema(schema: dict[str, Any]) -> dict[str, Any]:
         for name, prop in resource.get("inputProperties", {}).items():
             if name in SECRET_INPUTS:
                 prop["secret"] = True
+                # An SDK wraps a secret input in pulumi.secret(), an Output: the type must allow one
+                # (construct splits it back into one secret per key: provider_keys_by_name).
+                prop.pop("plain", None)
         for name, prop in resource.get("properties", {}).items():
             if name in SECRET_OUTPUTS.get(component, ()):
                 prop["secret"] = True
