@@ -8,12 +8,13 @@ import json
 import os
 import re
 
+import pytest
 import yaml
 from plano_pulumi.core.settings import RawConfig
 from plano_pulumi.provider import schema
 from plano_tools.simulate import run_program, unwrap_secrets
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, UPSTREAM
 
 EXAMPLES = PROJECT / "examples"
 NETWORK_TYPES = {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway"}
@@ -90,3 +91,14 @@ def test_the_typescript_example_adds_the_plugin_of_this_repository() -> None:
     assert "pulumi package add ../../components/plugin" in readme
     assert 'import * as plano from "@pulumi/plano"' in (folder / "index.ts").read_text(encoding="utf-8")
     assert json.loads((folder / "package.json").read_text(encoding="utf-8"))["dependencies"]["@pulumi/pulumi"]
+
+
+@pytest.mark.skipif(not (UPSTREAM / "pulumi" / "project.json").is_file(), reason="../shared/upstream is not present")
+@pytest.mark.parametrize("example", ["aws-existing-vpc", "typescript", "docker"])
+def test_the_examples_project_files_validate_against_pulumis_project_schema(example: str) -> None:
+    import jsonschema
+
+    schema = json.loads((UPSTREAM / "pulumi" / "project.json").read_text(encoding="utf-8"))
+    project = yaml.safe_load((EXAMPLES / example / "Pulumi.yaml").read_text(encoding="utf-8"))
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(project)]
+    assert errors == []

@@ -8,6 +8,7 @@ only this package is read from the install, which the test asserts.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -64,10 +65,19 @@ print(json.dumps({
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with the package installed from its wheel; returns its python."""
     root = tmp_path_factory.mktemp("install")
-    wheels, venv = root / "wheels", root / "venv"
+    source, wheels, venv = root / "source", root / "wheels", root / "venv"
+    # Built from a copy: setuptools writes build/ and egg-info next to the sources it builds.
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT / name, source / name)
+    shutil.copytree(
+        PROJECT / "components",
+        source / "components",
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "venv"),
+    )
     pip = [sys.executable, "-m", "pip"]
     build = subprocess.run(
-        [*pip, "wheel", "-q", "--no-deps", "-w", str(wheels), str(PROJECT)], capture_output=True, text=True, timeout=300
+        [*pip, "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=300
     )
     assert build.returncode == 0, build.stderr
     [wheel] = wheels.glob("plano_pulumi-*.whl")
