@@ -82,14 +82,15 @@ def test_the_plugin_manifest_runs_this_provider_with_python() -> None:
 
 
 def test_the_plugin_entry_point_serves_this_schema_over_grpc() -> None:
-    """What the CLI does with the plugin (python __main__.py ENGINE, then GetSchema on the port it prints),
-    minus the venv the language host installs the package into (here: the source tree)."""
+    """What the CLI does with the plugin: the Python language host runs ``python <plugin folder> ENGINE``
+    (the folder's __main__.py), then asks for the schema on the port it prints. Only the venv the host
+    installs the package into is replaced (by the source tree)."""
     import grpc
     from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
     env = {**os.environ, "PYTHONPATH": str(PROJECT / "components")}
     plugin = subprocess.Popen(
-        [sys.executable, "__main__.py", "127.0.0.1:1"], cwd=PLUGIN, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(PLUGIN), "127.0.0.1:1"], cwd=PLUGIN, env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert plugin.stdout is not None
