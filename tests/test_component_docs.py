@@ -81,3 +81,14 @@ def test_the_child_attributes_listed_exist() -> None:
     local = (PROJECT / "components/plano_pulumi/local/plano.py").read_text(encoding="utf-8")
     for name in ("network", "certificates", "database", "service"):
         assert re.search(rf"^\s+self\.{name} = ", local, re.M), f"PlanoOnDocker has no attribute {name}"
+
+
+def test_the_typescript_snippet_uses_the_schemas_names() -> None:
+    from plano_pulumi.provider import schema
+
+    aws = schema()["resources"]["plano:index:PlanoOnAws"]
+    [snippet] = re.findall(r"^```typescript\n(.*?)^```", COMPONENTS_MD, re.M | re.S)
+    args = set(re.findall(r"^\s{4}(\w+):", snippet, re.M))
+    assert args and args <= set(aws["inputProperties"]), args - set(aws["inputProperties"])
+    outputs = set(re.findall(r"gateway\.(\w+)", snippet))
+    assert outputs and outputs <= set(aws["properties"])

@@ -104,6 +104,19 @@ def test_the_plugin_entry_point_serves_this_schema_over_grpc() -> None:
     assert served == SCHEMA
 
 
+def test_every_public_component_is_in_the_plugin() -> None:
+    import plano_pulumi
+    from plano_pulumi.provider import COMPONENTS
+
+    exported = {
+        name
+        for name in plano_pulumi.__all__
+        if isinstance(getattr(plano_pulumi, name), type)
+        and issubclass(getattr(plano_pulumi, name), pulumi.ComponentResource)
+    }
+    assert exported == {c.__name__ for c in COMPONENTS} == set(TOKENS)
+
+
 def test_the_package_has_both_components_under_plano_index() -> None:
     assert SCHEMA["name"] == PACKAGE == "plano"
     assert set(SCHEMA["resources"]) == set(TOKENS.values())
