@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import runpy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,6 +262,10 @@ class OfflineMocks(Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:secretsmanager/getSecrets:getSecrets":
             return {"arns": [], "names": [], "filters": args.args.get("filters", [])}, []  # nothing deployed offline
+        if token == "aws:rds/getClusters:getClusters":
+            return {"clusterArns": [], "clusterIdentifiers": [], "filters": args.args.get("filters", [])}, []
+        if token == "aws:rds/getInstances:getInstances":
+            return {"instanceArns": [], "instanceIdentifiers": [], "filters": args.args.get("filters", [])}, []
         # Anything else cannot be answered offline.
         raise LookupError(f"{token} cannot be answered offline")
 
@@ -292,6 +296,7 @@ def _monitor_class() -> type:
                 chain += inherited
             chain += self._stack_transforms
             if chain and request.type != "pulumi:pulumi:Stack":
+                mocks._ensure_event_loop()  # type: ignore[attr-defined,no-untyped-call]  # monitor thread, as super()
                 props = dict(rpc.deserialize_properties(request.object))
                 for transform in chain:
                     args = ResourceTransformArgs(request.custom, request.type, request.name, props, ResourceOptions())
@@ -392,10 +397,14 @@ def _no_source_positions() -> Iterator[None]:
 
 
 def _run_main(path: Path) -> None:
+    runpy.run_path(str(path), run_name="__main__")
+
+
+def _finish_program(program: Callable[[], None]) -> None:
     """Run the program, then register the root stack's outputs (set_mocks registers them early)."""
     from pulumi.runtime import settings
 
-    runpy.run_path(str(path), run_name="__main__")
+    program()
     root = settings.get_root_resource()
     root._outputs_registered = False  # type: ignore[union-attr]
     root._finish()  # type: ignore[union-attr]
@@ -412,13 +421,31 @@ def run_program(
 
     ``config`` replaces the stack file's config (tests use it for variations).
     """
+    raw = config if config is not None else read_stack_config(project_dir, stack)
+    return run_callable(
+        lambda: _run_main(project_dir / "__main__.py"),
+        project=project_name(project_dir),
+        stack=stack,
+        config=raw,
+        raise_errors=raise_errors,
+    )
+
+
+def run_callable(
+    program: Callable[[], None],
+    *,
+    project: str = "plano",
+    stack: str = "test",
+    config: RawConfig | None = None,
+    raise_errors: bool = False,
+) -> Run:
+    """Run any Pulumi program function under the same mocks (a component constructed on its own)."""
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import mocks, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    project = project_name(project_dir)
-    raw = config if config is not None else read_stack_config(project_dir, stack)
+    raw = config if config is not None else RawConfig(values={"aws:region": "us-east-1"})
     region = raw.values.get("aws:region", "us-east-1")
 
     logger = logging.getLogger(f"plano.offline.{stack}")
@@ -437,7 +464,7 @@ def run_program(
     env = {"PULUMI_CONFIG": None, "PULUMI_CONFIG_SECRET_KEYS": None}
     try:
         with _environment(env), _no_source_positions():
-            _sync_await(run_pulumi_func(lambda: _run_main(project_dir / "__main__.py")))
+            _sync_await(run_pulumi_func(lambda: _finish_program(program)))
     except Exception as exc:  # recorded for the caller; ConfigError is the expected kind
         error = exc
     finally:
@@ -468,4 +495,4 @@ def unwrap_secrets(value: Any, mask: str | None = None) -> Any:
     return value
 
 
-__all__ = ["Registered", "Run", "read_stack_config", "run_program", "unwrap_secrets"]
+__all__ = ["Registered", "Run", "read_stack_config", "run_callable", "run_program", "unwrap_secrets"]

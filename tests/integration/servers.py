@@ -592,7 +592,7 @@ def task_init_container(
     settings: Settings, *, db_host: str, db_port: int, tls_mode: TlsMode, pgbouncer_ini: str
 ) -> dict[str, Any]:
     """The task definition's `init` container for these settings, pointed at the test database."""
-    files = {**task_files(settings, db_host, db_port), PGBOUNCER_INI_NAME: pgbouncer_ini}
+    files = {**task_files(settings.plano.text, settings.database, db_host, db_port), PGBOUNCER_INI_NAME: pgbouncer_ini}
     plano = settings.plano
     inputs = TaskInputs(
         region=settings.region,

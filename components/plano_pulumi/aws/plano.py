@@ -16,7 +16,7 @@ import pulumi
 
 from plano_pulumi.args import PlanoOnAwsArgs
 from plano_pulumi.aws.aurora import AuroraServerless
-from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
+from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent, check_engine_change
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s
 from plano_pulumi.aws.network import Network, NetworkArgs
@@ -30,10 +30,10 @@ from plano_pulumi.aws.secrets import (
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import primary_listener
-from plano_pulumi.core.secret_inputs import secret_inputs_transform
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
+from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnAws"
 
@@ -89,6 +89,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         # Everything is validated before the first resource: bad args register nothing.
         settings = settings_from_args(args, local=False)
         _one_per_stack(name, settings)
+        check_engine_change(settings.names, settings.database)  # a switch of engine needs confirming
         transform = secret_inputs_transform(settings.secret_strings)
         options = pulumi.ResourceOptions(transforms=[transform] if transform else None)
         super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(options, opts))
@@ -134,6 +135,7 @@ class PlanoOnAws(pulumi.ComponentResource):
             settings=s.database,
             policy=s.policy,
             subnet_ids=self.network.private_subnet_ids,
+            vpc_id=self.network.vpc_id,
             security_group_id=self.firewall.db_security_group_id,
             kms_key_arn=s.secrets.kms_key_arn,
             log_retention_days=s.service.log_retention_days,
@@ -205,7 +207,9 @@ class PlanoOnAws(pulumi.ComponentResource):
                 security_group_id=self.firewall.service_security_group_id,
                 listeners=s.plano.listeners,
                 health_port=s.plano.health_listener.port,
-                files=pulumi.Output.all(database.address, database.port).apply(lambda a: task_files(s, a[0], a[1])),
+                files=pulumi.Output.all(database.address, database.port).apply(
+                    lambda a: task_files(s.plano.text, s.database, a[0], a[1])
+                ),
                 db_host=database.address,
                 db_port=database.port,
                 db_name=s.database.name,
@@ -228,8 +232,10 @@ class PlanoOnAws(pulumi.ComponentResource):
         )
 
     def _schedule(self) -> TaskSchedule | None:
+        # Without autoscaling, a scalable target holds the task count; dev and review stacks can rest
+        # outside working hours (plano:activeHours). Always there, so turning the schedule off wakes them.
         s = self.settings
-        if s.schedule is None:  # dev and review stacks rest outside working hours (plano:activeHours)
+        if s.policy.autoscaling:
             return None
         return TaskSchedule(
             "schedule",
@@ -260,7 +266,7 @@ class PlanoOnAws(pulumi.ComponentResource):
                 service.service_name,
                 f" {primary.port}",
             )
-        if self.schedule is not None:
+        if self.schedule is not None and s.schedule is not None:
             self.wake_command = self.schedule.wake_command
         self.profile = pulumi.Output.from_input(s.profile.value)
         self.db_address = database.address
@@ -284,6 +290,8 @@ class PlanoOnAws(pulumi.ComponentResource):
         self.public_subnet_ids = self.network.public_subnet_ids
         self.private_subnet_ids = self.network.private_subnet_ids
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
+        for name in self.output_names():  # outputs built from a --secret setting are secrets too
+            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
         # Registered so `pulumi stack output` and other languages (through the plugin) see them.
         self.register_outputs({name: getattr(self, name) for name in self.output_names()})
 

@@ -23,9 +23,10 @@ Files:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
+from plano_pulumi.core.choices import TlsMode
 from plano_pulumi.core.plano_config import SIDECAR_HOST, SIDECAR_PORT
-from plano_pulumi.core.settings import Settings, TlsMode
 
 TABLE = "public.conversation_states"
 RETENTION_JOB = "plano-state-retention"
@@ -56,6 +57,8 @@ APP_PASSWORD_VAR = "APP_DB_PASSWORD"
 # and state storage is gone until the task restarts. So wait out twice the documented failover.
 DB_OUTAGE_BUDGET_S = 120
 QUERY_WAIT_TIMEOUT_S = 2 * DB_OUTAGE_BUDGET_S
+# PgBouncer closes a server connection idle this long: a paused Aurora stays paused (pricing reads it).
+SERVER_IDLE_TIMEOUT_S = 300
 # The database's name moves to the promoted standby by DNS (RDS records have a 5 s TTL): look it
 # up again that often, and retry a failed login soon, so the moved name is used within seconds.
 DNS_MAX_TTL_S = 5
@@ -136,7 +139,7 @@ dns_nxdomain_ttl = {DNS_MAX_TTL_S}
 ; Plano holds its connection for ever and may be idle for hours: never close it for idleness.
 client_idle_timeout = 0
 server_lifetime = 3600
-server_idle_timeout = 300
+server_idle_timeout = {SERVER_IDLE_TIMEOUT_S}
 ignore_startup_parameters = extra_float_digits,options
 log_connections = 0
 log_disconnections = 0
@@ -296,16 +299,29 @@ def render_userlist(user: str, password: str) -> str:
     return f'"{user}" "{password}"\n'
 
 
-def task_files(settings: Settings, db_host: str, db_port: int = 5432) -> dict[str, str]:
-    """Name -> content of the files the task's init step works with, for a stack's settings.
+class TaskDatabase(Protocol):
+    """What the task's files need to know of the database (``DatabaseSettings`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def app_user(self) -> str: ...
+    @property
+    def tls_mode(self) -> TlsMode: ...
+    @property
+    def state_retention_days(self) -> int: ...
+
+
+def task_files(plano_text: str, db: TaskDatabase, db_host: str, db_port: int = 5432) -> dict[str, str]:
+    """Name -> content of the files the task's init step works with: the rendered Plano config, and
+    the database's name, Plano's role, the TLS mode and the retention (nothing else of the settings).
 
     The one source of the task definition's file contents and of ``python -m plano_tools render``.
     ``userlist.txt`` holds only the ``$APP_DB_PASSWORD`` reference; the task fills in the secret.
     """
-    db = settings.database
     pgbouncer = PgBouncerOptions(db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode)
     return {
-        PLANO_CONFIG_NAME: settings.plano.text,
+        PLANO_CONFIG_NAME: plano_text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),
         SCHEMA_NAME: render_schema_sql(db.state_retention_days, db.app_user, db.name),
         INIT_SCRIPT_NAME: render_init_script(),

@@ -14,7 +14,6 @@ import pulumi
 
 from plano_pulumi.args import PlanoOnDockerArgs
 from plano_pulumi.core.plano_config import primary_listener
-from plano_pulumi.core.secret_inputs import secret_inputs_transform
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
 from plano_pulumi.local.certificates import CertificatesArgs, DatabaseCertificates
@@ -23,6 +22,7 @@ from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, Loca
 from plano_pulumi.local.network import LocalNetwork, LocalNetworkArgs
 from plano_pulumi.local.provider_keys import missing_key_warning, read_external_keys
 from plano_pulumi.local.service import LocalService, LocalServiceArgs
+from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnDocker"
 
@@ -114,7 +114,7 @@ class PlanoOnDocker(pulumi.ComponentResource):
                 network=self.network.name,
                 listeners=s.plano.listeners,
                 health_port=s.plano.health_listener.port,
-                files=task_files(s, DB_HOSTNAME, POSTGRES_PORT),
+                files=task_files(s.plano.text, s.database, DB_HOSTNAME, POSTGRES_PORT),
                 db_host=DB_HOSTNAME,
                 db_port=POSTGRES_PORT,
                 db_name=s.database.name,
@@ -145,6 +145,8 @@ class PlanoOnDocker(pulumi.ComponentResource):
             postgres=self.names.container("postgres"),
         ).apply(dict)
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
+        for name in self.output_names():  # outputs built from a --secret setting are secrets too
+            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
         # Registered so `pulumi stack output` and other languages (through the plugin) see them.
         self.register_outputs({name: getattr(self, name) for name in self.output_names()})
 

@@ -9,49 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from plano_pulumi.core.choices import Architecture, Capacity, DbEngine, Ingress, NatGateways, Profile, TlsMode
 from plano_pulumi.core.images import INIT_IMAGE, PGBOUNCER_IMAGE, PLANO_IMAGE
 
+__all__ = [
+    "Architecture",
+    "Capacity",
+    "DbEngine",
+    "Ingress",
+    "NatGateways",
+    "Profile",
+    "TlsMode",
+]
+
 NAMESPACE = "plano"
-
-
-class Profile(StrEnum):
-    DEV = "dev"
-    PROD = "prod"
-    LOCAL = "local"  # Docker on a workstation: no AWS account (components/local)
-
-
-class Ingress(StrEnum):
-    ALB = "alb"
-    NONE = "none"
-
-
-class TlsMode(StrEnum):
-    REQUIRE = "require"
-    VERIFY_FULL = "verify-full"
-
-
-class NatGateways(StrEnum):
-    NONE = "none"
-    SINGLE = "single"
-    PER_AZ = "per-az"
-
-
-class Capacity(StrEnum):
-    FARGATE = "fargate"
-    FARGATE_SPOT = "fargate-spot"
-
-
-class Architecture(StrEnum):
-    ARM64 = "ARM64"
-    X86_64 = "X86_64"
-
-
-class DbEngine(StrEnum):
-    RDS = "rds"
-    AURORA_SERVERLESS = "aurora-serverless"
+IMAGE_KEYS = ("image", "pgbouncerImage", "initImage")
+"""The keys naming the task's three images (Plano, the sidecar, the init step), in that order."""
 
 
 @dataclass(frozen=True)
@@ -168,23 +143,25 @@ KEYS: tuple[Key, ...] = (
     Key(
         "dbEngineVersion",
         "string",
-        "PostgreSQL version: a major (17) or major.minor (17.6).",
-        "17",
-        rule="major 14-18 as RDS writes it (17 or 17.6: no leading zero, no minor 0)",
+        "PostgreSQL version as major.minor (17.6). Empty = the version pinned for plano:dbEngine.",
+        "",
+        rule="major.minor, major 14-18 as RDS writes it (17.6: no leading zero, no minor 0); "
+        "a bare major (17) is refused; empty: rds 17.6, aurora-serverless 17.5",
     ),
     Key(
         "dbName",
         "string",
         "Database name.",
         "plano",
-        rule="lower-case letters, digits, _; starts with a letter; not postgres",
+        rule="lower-case letters, digits, _; starts with a letter; not postgres, pgbouncer or an SQL reserved word",
     ),
     Key(
         "dbUser",
         "string",
         "Database master user name.",
         "plano",
-        rule="1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres, admin, ...)",
+        rule="1-59 lower-case letters, digits, _ (room for the _app role); no pg_ prefix, for it or <it>_app; "
+        "not reserved (postgres, admin, SQL key words, ...)",
     ),
     Key(
         "dbPasswordVersion",
@@ -377,6 +354,14 @@ KEYS: tuple[Key, ...] = (
         rule="rds or aurora-serverless",
     ),
     Key(
+        "dbEngineChangeConfirmed",
+        "string",
+        "Confirms switching plano:dbEngine on a stack that has a database: the engine switched to. "
+        "The new database starts empty; migrate first (docs/operations.md).",
+        "",
+        rule="empty, or the new plano:dbEngine (rds or aurora-serverless)",
+    ),
+    Key(
         "dbMaxCapacityAcu",
         "integer",
         f"Aurora Serverless v2 maximum capacity in ACUs (1 ACU = about 2 GiB). {_P}",
@@ -412,7 +397,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Time zone of activeHours.",
         "UTC",
-        rule="an IANA time zone such as UTC, Europe/Berlin, America/New_York",
+        rule="an IANA time zone such as UTC, Europe/Berlin, America/New_York (from the shipped list)",
     ),
     Key(
         "usageActiveHoursPerDay",

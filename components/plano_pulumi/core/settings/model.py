@@ -64,9 +64,15 @@ class NetworkSettings:
         return self.nat_gateways is NatGateways.NONE
 
 
+APP_ROLE_SUFFIX = "_app"
+# PostgreSQL names hold 63 characters; the master user leaves room for Plano's role's suffix.
+MAX_DB_USER_CHARS = 63 - len(APP_ROLE_SUFFIX)
+
+
 def app_role_name(master_user: str) -> str:
-    """Plano's role: the master user's name with ``_app`` (63 characters at most, PostgreSQL's limit)."""
-    return f"{master_user[:59]}_app"
+    """Plano's role: the master user's name with ``_app``. Settings keep ``plano:dbUser`` to
+    ``MAX_DB_USER_CHARS``, so the role never needs shortening and never equals the master user."""
+    return f"{master_user[:MAX_DB_USER_CHARS]}{APP_ROLE_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class DatabaseSettings:
     max_capacity_acu: int = 2
     # Seconds idle before Aurora pauses at 0 ACU; None = never pause (minimum 0.5 ACU).
     auto_pause_s: int | None = 300
+    # plano:dbEngineChangeConfirmed: the engine a switch of plano:dbEngine may go to ("" = none).
+    engine_change_confirmed: str = ""
 
     @property
     def cluster_parameter_group_family(self) -> str:
@@ -176,7 +184,7 @@ class Settings:
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
     secret_strings: tuple[str, ...] = field(default=(), repr=False)
     """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
-    messages, and in resource inputs (core/secret_inputs.py)."""
+    messages, and in resource inputs (transforms.py)."""
     """The usage the cost model prices (not a resource setting)."""
 
 
