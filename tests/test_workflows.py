@@ -85,8 +85,8 @@ def _job(workflow: str, job_id: str) -> dict[str, Any]:
     return job
 
 
-def test_the_three_workflows_exist() -> None:
-    assert set(WORKFLOWS) == {"pull-request.yml", "review-stacks.yml", "deploy.yml"}
+def test_the_workflows_exist() -> None:
+    assert set(WORKFLOWS) == {"pull-request.yml", "review-stacks.yml", "deploy.yml", "component-package.yml"}
 
 
 # --- the tools ------------------------------------------------------------------------------------
@@ -308,3 +308,25 @@ def test_dev_deploys_on_push_and_prod_only_through_the_protected_environment() -
         for s in _steps(job)
         if s.get("with", {}).get("command") in {"up", "destroy", "refresh"}
     ), "only the protected job changes prod"
+
+
+def test_the_component_package_job_reads_the_schema_and_generates_an_sdk_without_skipping() -> None:
+    workflow = WORKFLOWS["component-package.yml"]
+    triggers = _triggers(workflow)
+    assert set(triggers) == {"pull_request", "push"} and triggers["push"]["branches"] == ["main"]
+    [(job_id, job)] = workflow["jobs"].items()
+    assert job["permissions"] == {"contents": "read"}
+    # Nothing can turn a failure into a pass: no condition, no continue-on-error, bash with pipefail.
+    for part in [job, *_steps(job)]:
+        assert "if" not in part and "continue-on-error" not in part, f"{job_id}: {part.get('name', 'the job')}"
+    assert job["defaults"]["run"]["shell"] == "bash"
+    assert any(str(u).startswith(PULUMI_STEP_ACTIONS) for u in _uses(job)), "the real Pulumi CLI"
+    runs = _runs(job)
+    assert "pulumi package get-schema components/plugin" in runs
+    assert "pulumi package gen-sdk" in runs and "--language nodejs" in runs
+    assert "|| true" not in runs and "set +e" not in runs
+    checks = [line for line in runs.splitlines() if line.strip().startswith("jq -e")]
+    assert any("plano:index:PlanoOnAws" in line and "plano:index:PlanoOnDocker" in line for line in checks)
+    assert any("providerKeys.secret" in line for line in checks)
+    # The plugin folder the job reads is the one the repository ships.
+    assert (PROJECT / "components/plugin/PulumiPlugin.yaml").is_file()

@@ -5,8 +5,6 @@ Do not edit: ``python -m plano_tools sync-args`` writes this file from
 takes the default the stack key has (per profile where the table in docs/configuration.md says so).
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi

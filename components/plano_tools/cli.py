@@ -10,6 +10,12 @@
         The README's table of config keys, from the declarations in settings.py.
     sync-pulumi-yaml
         Rewrite the `config:` block of Pulumi.yaml from the declarations in settings.py.
+    sync-args
+        Rewrite components/plano_pulumi/args.py (the components' typed args) from the key declarations.
+    component-reference
+        The args and outputs tables of docs/components.md, from the components' schema.
+    component-schema
+        The component plugin's schema as JSON (what `pulumi package get-schema components/plugin` reads).
     pin-images --stack STACK
         Pin the stack's images by digest in Pulumi.STACK.yaml (asks the registries, anonymously).
 
@@ -123,6 +129,36 @@ def cmd_sync_pulumi_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync_args(args: argparse.Namespace) -> int:
+    from plano_pulumi.core.settings.arguments import args_module_source
+
+    path = args.project_dir / "components" / "plano_pulumi" / "args.py"
+    if not path.is_file():
+        raise ConfigError(
+            "--project-dir",
+            f"{args.project_dir} has no {path.relative_to(args.project_dir)}",
+            fix="run it in a checkout",
+        )
+    path.write_text(args_module_source(), encoding="utf-8")
+    print(f"rewrote {path}")
+    return 0
+
+
+def cmd_component_reference(args: argparse.Namespace) -> int:
+    from plano_tools.component_reference import component_reference_markdown
+
+    sys.stdout.write(component_reference_markdown())
+    return 0
+
+
+def cmd_component_schema(args: argparse.Namespace) -> int:
+    from plano_pulumi.provider import schema
+
+    json.dump(schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_pin_images(args: argparse.Namespace) -> int:
     from plano_tools.pin_images import main as pin_images
 
@@ -158,6 +194,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sync = sub.add_parser("sync-pulumi-yaml", help="rewrite Pulumi.yaml's config block from settings.py")
     sync.set_defaults(func=cmd_sync_pulumi_yaml)
+
+    sync_args = sub.add_parser("sync-args", help="rewrite plano_pulumi/args.py from the key declarations")
+    sync_args.set_defaults(func=cmd_sync_args)
+
+    component_reference = sub.add_parser("component-reference", help="docs/components.md's args and outputs tables")
+    component_reference.set_defaults(func=cmd_component_reference)
+
+    component_schema = sub.add_parser("component-schema", help="the component plugin's schema as JSON")
+    component_schema.set_defaults(func=cmd_component_schema)
 
     pin = sub.add_parser("pin-images", help="pin the stack's images by digest (asks the registries)")
     pin.add_argument("--stack", required=True)

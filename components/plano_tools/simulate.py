@@ -335,7 +335,8 @@ def _monitor_class() -> type:
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
-                self.stack_outputs = dict(rpc.deserialize_properties(request.outputs))
+                # Registered twice (empty by set_mocks, then by _run_main), in either order: keep both.
+                self.stack_outputs = {**self.stack_outputs, **rpc.deserialize_properties(request.outputs)}
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     return RecordingMonitor

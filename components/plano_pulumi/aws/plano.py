@@ -10,8 +10,6 @@ the provider-key secrets, a load balancer (``ingress: alb``), the Fargate servic
 working-hours schedule. Every argument is validated before the first child is registered.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import pulumi

@@ -8,8 +8,6 @@ The rendered files, the sidecar and the init step are the AWS target's (core/tas
 the containers' host differs. Published ports bind 127.0.0.1 only (docs/local.md).
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import pulumi

@@ -6,7 +6,7 @@ in any language say the same things with the same words, and both go through ``l
 so every consumer gets the same one-line errors before any resource exists.
 
 ``components/plano_pulumi/args.py`` is generated from ``KEYS`` by ``args_module_source`` (``python
--m plano_tools sync-args``; tests/core/settings/test_arguments.py keeps it current).
+-m plano_tools sync-args``; tests/test_arguments.py keeps it current).
 """
 
 from __future__ import annotations
@@ -217,8 +217,6 @@ def args_module_source() -> str:
         "``core/settings/keys.py`` (a test keeps it current). Every field is optional; an absent field",
         "takes the default the stack key has (per profile where the table in docs/configuration.md says so).",
         '"""',
-        "",
-        "from __future__ import annotations",
         "",
         "from typing import TypedDict",
         "",
