@@ -33,6 +33,7 @@ from plano_pulumi.core.settings.network import _network
 from plano_pulumi.core.settings.profiles import POLICIES
 from plano_pulumi.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
 from plano_pulumi.core.settings.reader import _Reader
+from plano_pulumi.core.settings.review import review_database, shared_provider_keys, without_store_of
 from plano_pulumi.core.settings.schedule import _schedule, _usage
 from plano_pulumi.core.settings.secrets import _secrets
 from plano_pulumi.core.settings.service import _service
@@ -69,13 +70,19 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     network = _network(read)
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
-    secrets = _secrets(read, raw, service)
+    secrets = shared_provider_keys(read, _secrets(read, raw, service), region=region)
+    own_database = database
+    database = review_database(read, database, service, stack=stack, region=region)
     schedule = _schedule(read, profile)
     usage = _usage(read)
 
     config_file = (base_dir / read.string("configFile")).resolve()
     document = load_plano_config(config_file)
     source = read.string("configFile")
+    if database.shared is not None:
+        # A review stack runs dev's Plano config: a state store written for dev's database is
+        # rewritten for the review database, like a memory store.
+        document = without_store_of(document, own_database.app_user, own_database.name)
     # Literal credentials first: no later message, Plano's included, may quote one.
     check_credentials(document, source=source)
     # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
