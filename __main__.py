@@ -19,6 +19,7 @@ from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s, primary_listener
 from plano_pulumi.aws.network import Network, NetworkArgs
+from plano_pulumi.aws.review_database import ReviewDatabase, ReviewDatabaseArgs, ReviewJanitor, ReviewJanitorArgs
 from plano_pulumi.aws.schedule import TaskSchedule, TaskScheduleArgs
 from plano_pulumi.aws.secrets import (
     ProviderKeys,
@@ -27,6 +28,7 @@ from plano_pulumi.aws.secrets import (
     remind_empty_external_keys,
 )
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
+from plano_pulumi.core.review_database import provisioner_role_name
 from plano_pulumi.core.secret_inputs import keep_secret_inputs
 from plano_pulumi.core.settings import DbEngine, Ingress, Profile, resource_tags, settings_from_pulumi
 from plano_pulumi.core.task_files import task_files
@@ -143,7 +145,20 @@ else:
         tags=tags,
     )
     database: PostgresComponent
-    if settings.database.engine is DbEngine.AURORA_SERVERLESS:
+    if settings.database.shared is not None:  # a review stack: its own database on dev's server
+        database = ReviewDatabase(
+            "database",
+            ReviewDatabaseArgs(
+                names=names,
+                settings=settings.database,
+                client_security_group_id=firewall.service_security_group_id,
+                kms_key_arn=settings.secrets.kms_key_arn,
+                recovery_window_days=policy.secret_recovery_window_days,
+                tags=tags,
+            ),
+        )
+        db_log_groups = []
+    elif settings.database.engine is DbEngine.AURORA_SERVERLESS:
         database = AuroraServerless("database", db_args)
         db_log_groups = database.log_group_names
     else:
@@ -161,6 +176,7 @@ else:
             recovery_window_days=policy.secret_recovery_window_days,
             protect=policy.protect,
             tags=tags,
+            shared_arns=settings.secrets.shared_arns,
         ),
     )
 
@@ -214,6 +230,8 @@ else:
             db_secret_arn=database.secret_arn,
             app_user=database.app_user,
             app_secret_arn=database.app_secret_arn,
+            init_db_name=database.init_db_name,
+            init_secret_arns=database.init_secret_arns,
             secret_version_ids=[*database.secret_version_ids, *provider_keys.version_ids],
             provider_key_arns=provider_keys.arns,
             environment=settings.service.environment,
@@ -243,6 +261,46 @@ else:
             ),
         )
         pulumi.export("wake_command", schedule.wake_command)
+
+    # Review stacks put their databases on this stack's server (docs/review-environments.md).
+    if database.provisioner_secret_arn is not None:
+        janitor = ReviewJanitor(
+            "review-janitor",
+            ReviewJanitorArgs(
+                names=names,
+                region=settings.region,
+                image=settings.service.init_image,
+                architecture=settings.service.architecture.value,
+                base_db_name=settings.database.name,
+                provisioner_user=provisioner_role_name(settings.database.user),
+                provisioner_secret_arn=database.provisioner_secret_arn,
+                db_host=database.address,
+                db_port=database.port,
+                tls_mode=settings.database.tls_mode,
+                cluster_name=service.cluster_name,
+                log_group_name=service.log_group_name,
+                subnet_ids=network.public_subnet_ids
+                if settings.network.tasks_in_public_subnets
+                else network.private_subnet_ids,
+                security_group_id=firewall.service_security_group_id,
+                assign_public_ip=settings.network.tasks_in_public_subnets,
+                kms_key_arn=settings.secrets.kms_key_arn,
+                tags=tags,
+            ),
+        )
+        pulumi.export(
+            "review_database",
+            pulumi.Output.all(database.address, database.port, firewall.db_security_group_id, database.provisioner_secret_arn).apply(
+                lambda v: {
+                    "address": v[0],
+                    "port": v[1],
+                    "securityGroupId": v[2],
+                    "provisionerSecretArn": v[3],
+                    "maxReviewStacks": settings.database.review_stacks,
+                }
+            ),
+        )
+        pulumi.export("review_janitor", janitor.run)
 
     # Outputs: where to reach Plano, where its state and secrets live. No secret value among them.
     if load_balancer:

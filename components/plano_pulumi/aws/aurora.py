@@ -27,6 +27,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.aws.database import (
     AURORA_TYPE,
     CA_CERT_IDENTIFIER,
@@ -166,6 +167,18 @@ class AuroraServerless(PostgresComponent):
             )
 
         credentials.store(host=cluster.endpoint, port=cluster.port, engine="postgres")
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
+        provide_for_review_stacks(
+            self,
+            db,
+            names=names,
+            host=cluster.endpoint,
+            port=cluster.port,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=policy.secret_recovery_window_days,
+            tags=args.tags,
+        )
 
         self.address = cluster.endpoint
         self.port = cluster.port
@@ -175,8 +188,6 @@ class AuroraServerless(PostgresComponent):
         self.app_secret_name = credentials.app_secret_name
         self.app_user = credentials.app_user
         self.identifier = cluster.cluster_identifier
-        self.secret_values = credentials.values
-        self.secret_version_ids = credentials.version_ids
         self.log_group_names = [cluster_log_group(names, log) for log in exports]
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs(

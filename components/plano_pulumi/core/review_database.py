@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import re
+import sys
 from dataclasses import dataclass
 
 # PostgreSQL 16: CREATEROLE only over the roles the creator administers (see the module docstring).
@@ -42,6 +43,7 @@ HASH_LEN = 6
 PROVISIONER_VERIFIER_VAR = "PROVISIONER_DB_VERIFIER"
 # The janitor's env var: comma-separated review databases to keep (those of live stacks).
 KEEP_DATABASES_VAR = "KEEP_DATABASES"
+JANITOR_CONTAINER = "janitor"
 # Creating and dropping review databases serialise on this lock (task_files.SCHEMA_LOCK_ID + 1).
 PROVISIONING_LOCK_ID = 7_420_037
 # Maintenance database the provisioning role connects to before its database exists.
@@ -87,7 +89,7 @@ def review_prefix(base_db_name: str) -> str:
 
 
 def review_database_names(base_db_name: str, stack: str) -> ReviewDatabaseNames:
-    """``<base>_rv_<stack>``: lower case, ``_`` for anything else, a hash when altered or shortened.
+    """``<base>_rv_<stack>``: ``_`` for ``-``; a hash when anything else was altered, or shortened.
 
     The same stack always gets the same names; two stacks never share them; the app role's name
     (``_app`` added) stays within PostgreSQL's 63 characters.
@@ -95,7 +97,8 @@ def review_database_names(base_db_name: str, stack: str) -> ReviewDatabaseNames:
     prefix = review_prefix(base_db_name)
     slug = re.sub(r"[^a-z0-9]+", "_", stack.lower()).strip("_")
     room = MAX_IDENTIFIER - len(APP_SUFFIX) - len(prefix)
-    if slug != stack or len(slug) > room:
+    # Lower-case words joined by single hyphens (pr-123) map one to one; anything else gets a hash.
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", stack) or len(slug) > room:
         digest = hashlib.sha256(stack.encode()).hexdigest()[:HASH_LEN]
         slug = f"{slug[: room - HASH_LEN - 1]}_{digest}".lstrip("_")
     database = f"{prefix}{slug}"
@@ -220,13 +223,31 @@ SELECT pg_advisory_unlock({PROVISIONING_LOCK_ID});
 
 
 def render_janitor_script() -> str:
-    """The janitor container's program (the init image: sh and psql)."""
+    """The janitor container's program (the init image: sh, psql, BusyBox's wget): the server's CA
+    as init.sh gets it (verify-full), then ``JANITOR_SQL`` as the provisioning role."""
     return """\
 #!/bin/sh
 # Drops the review databases of stacks that no longer exist (KEEP_DATABASES lists the live ones).
 set -eu
-printf '%s' "$JANITOR_SQL" | psql -X -v ON_ERROR_STOP=1 -f -
-echo "janitor: review databases not in KEEP_DATABASES dropped"
+umask 077
+# Set by each run (a container override); empty keeps nothing, unset is refused.
+: "${KEEP_DATABASES?KEEP_DATABASES must list the live review databases (comma-separated; may be empty)}"
+if [ "$PGSSLMODE" = "verify-full" ]; then
+    ca="${CA_DIR:-/tmp}/rds-ca.pem"
+    attempt=1
+    until timeout 30 wget -q -O "$ca" "$RDS_CA_BUNDLE_URL"; do
+        if [ "$attempt" -ge 5 ]; then
+            echo "janitor: could not download $RDS_CA_BUNDLE_URL" >&2
+            exit 1
+        fi
+        attempt=$((attempt + 1))
+        sleep 3
+    done
+    grep -q 'BEGIN CERTIFICATE' "$ca" || { echo "janitor: no certificate in $RDS_CA_BUNDLE_URL" >&2; exit 1; }
+    export PGSSLROOTCERT="$ca"
+fi
+printf '%s' "$JANITOR_SQL" | psql -X -q -v ON_ERROR_STOP=1 -f -
+echo "janitor: review databases of stacks not in KEEP_DATABASES dropped"
 """
 
 
@@ -262,3 +283,64 @@ def review_stacks_that_fit(max_connections: int, dev_max_tasks: int, review_max_
     """How many review stacks (each like dev: same task counts) fit next to dev on one server."""
     free = max_connections - RESERVED_CONNECTIONS - connections_per_stack(dev_max_tasks)
     return max(free // connections_per_stack(review_max_tasks), 0)
+
+
+# --- AWS documents (plain values in, JSON-ready dicts out) -------------------------------------
+
+
+def review_execution_role_pattern(project_slug: str) -> str:
+    """Execution roles of review stacks (``pr-<n>``), as names.Names builds them."""
+    return f"{project_slug}-pr-*-execution"
+
+
+def provisioner_secret_policy(*, project_slug: str, account_id: str, partition: str) -> dict[str, object]:
+    """The provisioning secret's resource policy: of this project's task and execution roles, only
+    review stacks' execution roles may read it (their identity policies, and the janitor's, grant it).
+
+    Dev's and prod's roles, and every stack's task role (Plano itself), are refused even if an
+    identity policy allowed them. Deploying principals and administrators are not this project's
+    roles and keep what IAM gives them (Pulumi reads the value back after writing it).
+    """
+    role = f"arn:{partition}:iam::{account_id}:role"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyReviewStacksExecutionRoles",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "aws:PrincipalArn": [f"{role}/{project_slug}-*-execution", f"{role}/{project_slug}-*-task"]
+                    },
+                    "ArnNotLike": {"aws:PrincipalArn": f"{role}/{review_execution_role_pattern(project_slug)}"},
+                },
+            }
+        ],
+    }
+
+
+def secret_name_from_arn(arn: str) -> str:
+    """A Secrets Manager ARN's secret name (the ARN ends in ``-`` and six random characters)."""
+    name = arn.split(":secret:", 1)[-1]
+    return re.sub(r"-[A-Za-z0-9]{6}$", "", name)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m plano_pulumi.core.review_database BASE_DB_NAME [STACK...]``: the review databases
+    of these stacks, comma-separated (what the janitor keeps; scripts/ci/drop-review-databases.sh)."""
+    if not argv:
+        print("usage: python -m plano_pulumi.core.review_database BASE_DB_NAME [STACK...]", file=sys.stderr)
+        return 2
+    base, stacks = argv[0], argv[1:]
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", base):
+        print(f"review_database: {base!r} is not a database name", file=sys.stderr)
+        return 2
+    print(",".join(review_database_names(base, stack).database for stack in stacks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
