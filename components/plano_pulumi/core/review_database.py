@@ -138,7 +138,7 @@ BEGIN
     END IF;
 END
 $provisioner$;
-ALTER ROLE "{provisioner}" WITH LOGIN CREATEDB CREATEROLE NOREPLICATION
+ALTER ROLE "{provisioner}" WITH LOGIN CREATEDB CREATEROLE
     CONNECTION LIMIT {connection_limit} PASSWORD :'provisioner_verifier';
 """
 
@@ -174,7 +174,7 @@ SELECT 'CREATE ROLE "{app}" LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE 
 \\else
 GRANT "{owner}", "{app}" TO CURRENT_USER;
 \\endif
-ALTER ROLE "{app}" WITH LOGIN NOCREATEDB NOCREATEROLE NOREPLICATION
+ALTER ROLE "{app}" WITH LOGIN NOCREATEDB NOCREATEROLE
     CONNECTION LIMIT {app_connection_limit} PASSWORD :'app_password';
 SELECT 'CREATE DATABASE "{db}" OWNER "{owner}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db}') \\gexec
 -- Only Plano's role and the owner reach this database; nobody reaches another stack's.
