@@ -290,7 +290,9 @@ else:
         )
         pulumi.export(
             "review_database",
-            pulumi.Output.all(database.address, database.port, firewall.db_security_group_id, database.provisioner_secret_arn).apply(
+            pulumi.Output.all(
+                database.address, database.port, firewall.db_security_group_id, database.provisioner_secret_arn
+            ).apply(
                 lambda v: {
                     "address": v[0],
                     "port": v[1],

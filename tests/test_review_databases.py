@@ -89,7 +89,9 @@ def test_its_tasks_read_devs_provider_keys_and_its_execution_role_exactly_its_se
 
 def test_it_admits_its_own_service_group_into_devs_database_group() -> None:
     run = review_stack()
-    service_group = next(g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if plain(g.inputs)["name"].endswith("-service"))
+    service_group = next(
+        g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if plain(g.inputs)["name"].endswith("-service")
+    )
     rules = [plain(r.inputs) for r in run.of_type(RULE) if plain(r.inputs)["securityGroupId"] == DEV_DB_GROUP]
     assert len(rules) == 1
     assert rules[0]["referencedSecurityGroupId"] == service_group.id
@@ -102,7 +104,10 @@ def test_its_plan_shows_no_database_server_and_an_idle_day_below_15_cents() -> N
     whats = " ".join(item["what"] for item in cost["items"])
     assert "Aurora" not in whats and "RDS" not in whats and "ACU" not in whats
     assert {"Fargate", "Public IPv4", "Secrets Manager", "CloudWatch Logs"} <= {
-        word for item in cost["items"] for word in ("Fargate", "Public IPv4", "Secrets Manager", "CloudWatch Logs") if word in item["what"]
+        word
+        for item in cost["items"]
+        for word in ("Fargate", "Public IPv4", "Secrets Manager", "CloudWatch Logs")
+        if word in item["what"]
     }
     assert cost["monthly_usd"] < plan_document(stack_run("dev"))["cost"]["monthly_usd"] / 2
 
@@ -118,7 +123,10 @@ def test_its_passwords_leak_nowhere() -> None:
     version = run.one("aws:secretsmanager/secretVersion:SecretVersion", "db-app-secret-value")
     password = json.loads(plain(version.inputs["secretString"]))["password"]
     carriers = {
-        (r.type, key) for r in run.resources for key, value in r.inputs.items() if password in json.dumps(plain(value), default=str)
+        (r.type, key)
+        for r in run.resources
+        for key, value in r.inputs.items()
+        if password in json.dumps(plain(value), default=str)
     }
     assert carriers == {("aws:secretsmanager/secretVersion:SecretVersion", "secretString")}
     assert password not in json.dumps(plain(run.outputs), default=str)
@@ -132,7 +140,9 @@ def test_dev_exports_what_review_stacks_need() -> None:
     shared = run.outputs["review_database"]
     assert shared["address"] == run.outputs["db_address"] and shared["port"] == 5432
     assert shared["provisionerSecretArn"].split(":secret:")[1].startswith("plano-dev/db-provisioner-")
-    db_group = next(g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if plain(g.inputs)["name"].endswith("-db"))
+    db_group = next(
+        g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if plain(g.inputs)["name"].endswith("-db")
+    )
     assert shared["securityGroupId"] == db_group.id
     assert shared["maxReviewStacks"] == 20
     # The keys review-stack.sh copies into plano:sharedDatabase are the ones the settings take.
@@ -218,9 +228,21 @@ def _shared(**changes: Any) -> dict[str, Any]:
         ("dev", {"dbReviewStacks": 5, "dbEngineVersion": "15"}, "plano:dbReviewStacks"),
         ("dev", {"dbReviewStacks": 30}, "plano:dbReviewStacks"),  # 29 fit at 0-2 ACU
         ("dev", {"dbReviewStacks": 6, "dbEngine": "rds"}, "plano:dbReviewStacks"),  # db.t4g.micro: 5
-        ("dev", {"sharedProviderKeySecretArns": {"OPENAI_API_KEY": DEV_KEY_ARNS["OPENAI_API_KEY"]}}, "plano:sharedProviderKeySecretArns.ANTHROPIC_API_KEY"),
-        ("dev", {"sharedProviderKeySecretArns": {**DEV_KEY_ARNS, "OTHER_KEY": DEV_KEY_ARNS["OPENAI_API_KEY"]}}, "plano:sharedProviderKeySecretArns.OTHER_KEY"),
-        ("dev", {"sharedProviderKeySecretArns": {**DEV_KEY_ARNS, "OPENAI_API_KEY": "arn:aws:s3:::bucket"}}, "plano:sharedProviderKeySecretArns.OPENAI_API_KEY"),
+        (
+            "dev",
+            {"sharedProviderKeySecretArns": {"OPENAI_API_KEY": DEV_KEY_ARNS["OPENAI_API_KEY"]}},
+            "plano:sharedProviderKeySecretArns.ANTHROPIC_API_KEY",
+        ),
+        (
+            "dev",
+            {"sharedProviderKeySecretArns": {**DEV_KEY_ARNS, "OTHER_KEY": DEV_KEY_ARNS["OPENAI_API_KEY"]}},
+            "plano:sharedProviderKeySecretArns.OTHER_KEY",
+        ),
+        (
+            "dev",
+            {"sharedProviderKeySecretArns": {**DEV_KEY_ARNS, "OPENAI_API_KEY": "arn:aws:s3:::bucket"}},
+            "plano:sharedProviderKeySecretArns.OPENAI_API_KEY",
+        ),
     ],
 )
 def test_bad_review_settings_stop_before_any_resource(stack: str, values: dict[str, Any], key: str) -> None:
@@ -277,3 +299,14 @@ def test_the_janitor_sql_only_matches_review_names() -> None:
 def test_secret_names_come_from_arns() -> None:
     assert secret_name_from_arn(PROVISIONER_ARN) == "plano-dev/db-provisioner"
     assert secret_name_from_arn(DEV_KEY_ARNS["OPENAI_API_KEY"]) == "plano-dev/provider-keys/OPENAI_API_KEY"
+
+
+def test_a_review_stack_rewrites_a_state_store_written_for_devs_database() -> None:
+    from plano_pulumi.core.plano_config import connection_string
+    from plano_pulumi.core.settings.review import without_store_of
+
+    devs = {"type": "postgres", "connection_string": connection_string(db_user="plano_app", db_name="plano")}
+    assert "state_storage" not in without_store_of({"version": "v0.1", "state_storage": devs}, "plano_app", "plano")
+    foreign = {"type": "postgres", "connection_string": "postgresql://u:$DB_PASS@db.example.com:5432/x"}
+    kept = without_store_of({"state_storage": foreign}, "plano_app", "plano")
+    assert kept["state_storage"] == foreign  # still refused later, as for any stack

@@ -48,7 +48,8 @@ case "$*" in
     "stack ls --json") if [ -f "${FAKE_STACKS:-}" ]; then cat "$FAKE_STACKS"; else echo '[]'; fi ;;
     "destroy --yes --non-interactive --remove --stack "*)
         [ "${FAKE_DESTROY_FAILS:-}" != "${*: -1}" ] || exit 1
-        jq --arg s "${*: -1}" '[.[] | select(.name != $s and (.name | endswith("/" + $s) | not))]' "$FAKE_STACKS" > "$FAKE_STACKS.new"
+        jq --arg s "${*: -1}" '[.[] | select(.name != $s and (.name | endswith("/" + $s) | not))]' \\
+            "$FAKE_STACKS" > "$FAKE_STACKS.new"
         mv "$FAKE_STACKS.new" "$FAKE_STACKS" ;;
 esac
 """

@@ -383,7 +383,12 @@ def test_execution_role_reads_exactly_this_tasks_secrets(any_stack: Run) -> None
     verifier = [arn for arn in readable if ":secret:plano-dev/db-provisioner-verifier-" in arn]
     assert len(verifier) == (1 if carries_reviews else 0)
     assert sorted(readable) == sorted(
-        [*any_stack.outputs["provider_key_secret_arns"].values(), any_stack.outputs["db_secret_arn"], app_arn, *verifier]
+        [
+            *any_stack.outputs["provider_key_secret_arns"].values(),
+            any_stack.outputs["db_secret_arn"],
+            app_arn,
+            *verifier,
+        ]
     )
     if carries_reviews:  # dev's own tasks never read the provisioning password itself
         assert any_stack.outputs["review_database"]["provisionerSecretArn"] not in readable

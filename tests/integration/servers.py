@@ -51,13 +51,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from plano_pulumi.aws.containers import TaskInputs, container_definitions
-from plano_pulumi.core.settings import Settings, TlsMode, load_settings
 from plano_pulumi.core.review_database import (
     MAINTENANCE_DB,
     PROVISIONER_VERIFIER_VAR,
     provisioner_role_name,
     scram_sha256_verifier,
 )
+from plano_pulumi.core.settings import Settings, TlsMode, load_settings
 from plano_pulumi.core.task_files import (
     APP_PASSWORD_VAR,
     PGBOUNCER_INI_NAME,

@@ -44,6 +44,7 @@ from tests.integration.servers import (
 
 pytestmark = pytest.mark.integration
 
+PROVISIONER_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/db-provisioner-AbC123"
 DEV_KEYS = {
     name: f"arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/provider-keys/{name}-XyZ789"
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
@@ -59,7 +60,7 @@ def review_settings(servers: StatePath, stack: str) -> Settings:
                 "address": "plano-dev.cluster-test.us-east-1.rds.amazonaws.com",
                 "port": servers.pg.port,
                 "securityGroupId": "sg-0a1b2c3d4e5f60799",
-                "provisionerSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/db-provisioner-AbC123",
+                "provisionerSecretArn": PROVISIONER_ARN,
             },
             "sharedProviderKeySecretArns": DEV_KEYS,
         },
@@ -167,9 +168,10 @@ def test_on_15_createrole_reaches_devs_roles(servers: StatePath, sidecar: Sideca
         version = admin.execute("SHOW server_version_num").fetchone()
     if version is not None and int(version[0]) >= 160000:
         pytest.skip("PostgreSQL 16+ limits CREATEROLE to the roles the creator administers")
-    with direct(servers, user=servers.provisioner, password=servers.provisioner_password, dbname="postgres") as conn:
-        with conn.transaction(force_rollback=True):  # proven, then undone: dev's sidecar keeps working
-            conn.execute(sql.SQL("ALTER ROLE {} VALID UNTIL 'epoch'").format(sql.Identifier(servers.app_user)))
+    login = {"user": servers.provisioner, "password": servers.provisioner_password, "dbname": "postgres"}
+    # Proven, then undone: dev's sidecar keeps working.
+    with direct(servers, **login) as conn, conn.transaction(force_rollback=True):
+        conn.execute(sql.SQL("ALTER ROLE {} VALID UNTIL 'epoch'").format(sql.Identifier(servers.app_user)))
 
 
 # --- Two review stacks -------------------------------------------------------------------------------------
@@ -257,8 +259,7 @@ def catalog_state(servers: StatePath, review: Review) -> dict[str, Any]:
                 (list(names),),
             ).fetchall(),
             "members": admin.execute(
-                "SELECT roleid::regrole::text, member::regrole::text, admin_option FROM pg_auth_members "
-                "ORDER BY 1, 2"
+                "SELECT roleid::regrole::text, member::regrole::text, admin_option FROM pg_auth_members ORDER BY 1, 2"
             ).fetchall(),
         }
     with servers.pg.admin(review.db_name) as admin:
@@ -304,7 +305,9 @@ def janitor(servers: StatePath, keep: list[str], name: str) -> subprocess.Comple
         assign_public_ip=False,
         kms_key_arn="",
     )
-    (container,) = janitor_container_definitions(args, log_group="test", host=LOOPBACK, port=servers.pg.port, secret_arn="arn")
+    (container,) = janitor_container_definitions(
+        args, log_group="test", host=LOOPBACK, port=servers.pg.port, secret_arn="arn"
+    )
     env = {e["name"]: e["value"] for e in container["environment"]}
     home = servers.base / f"janitor-{name}"
     home.mkdir()
@@ -391,10 +394,14 @@ def janitor_without_keep(servers: StatePath) -> subprocess.CompletedProcess[str]
 def test_psql_reads_the_review_databases_password_only_from_the_environment(reviews: tuple[Review, Review]) -> None:
     first, _ = reviews
     assert first.app_password not in first.settings.plano.text
-    assert all(first.app_password not in value for key, value in first.sidecar.init.env.items() if key != APP_PASSWORD_VAR)
+    assert all(
+        first.app_password not in value for key, value in first.sidecar.init.env.items() if key != APP_PASSWORD_VAR
+    )
 
 
-def test_a_review_app_role_cannot_log_in_with_another_password(servers: StatePath, reviews: tuple[Review, Review]) -> None:
+def test_a_review_app_role_cannot_log_in_with_another_password(
+    servers: StatePath, reviews: tuple[Review, Review]
+) -> None:
     first, second = reviews
     with pytest.raises(psycopg.OperationalError):
         plano_connect(

@@ -27,7 +27,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.aws.database import (
     AURORA_TYPE,
     CA_CERT_IDENTIFIER,
@@ -39,6 +38,7 @@ from plano_pulumi.aws.database import (
     moved_from,
     parameter_group_parameters,
 )
+from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
 

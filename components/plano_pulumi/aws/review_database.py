@@ -214,8 +214,12 @@ class ReviewJanitor(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        definitions = pulumi.Output.all(args.log_group_name, args.db_host, args.db_port, args.provisioner_secret_arn).apply(
-            lambda v: json.dumps(janitor_container_definitions(args, log_group=v[0], host=v[1], port=int(v[2]), secret_arn=v[3]))
+        definitions = pulumi.Output.all(
+            args.log_group_name, args.db_host, args.db_port, args.provisioner_secret_arn
+        ).apply(
+            lambda v: json.dumps(
+                janitor_container_definitions(args, log_group=v[0], host=v[1], port=int(v[2]), secret_arn=v[3])
+            )
         )
         task = aws.ecs.TaskDefinition(
             "janitor-task",

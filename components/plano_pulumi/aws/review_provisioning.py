@@ -85,7 +85,9 @@ class ReviewProvisioning(pulumi.ComponentResource):
             opts=child,
         )
         # A stable random salt: the verifier (and so dev's task definition) changes only with the password.
-        salt = random.RandomId("provisioner-salt", byte_length=16, keepers=password_keepers(args.password_version), opts=child)
+        salt = random.RandomId(
+            "provisioner-salt", byte_length=16, keepers=password_keepers(args.password_version), opts=child
+        )
         secret = aws.secretsmanager.Secret(
             "provisioner-secret",
             name=names.path("secret", "db-provisioner"),

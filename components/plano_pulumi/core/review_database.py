@@ -176,7 +176,8 @@ GRANT "{owner}", "{app}" TO CURRENT_USER;
 \\endif
 ALTER ROLE "{app}" WITH LOGIN NOCREATEDB NOCREATEROLE
     CONNECTION LIMIT {app_connection_limit} PASSWORD :'app_password';
-SELECT 'CREATE DATABASE "{db}" OWNER "{owner}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db}') \\gexec
+SELECT 'CREATE DATABASE "{db}" OWNER "{owner}"'
+    WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db}') \\gexec
 -- Only Plano's role and the owner reach this database; nobody reaches another stack's.
 REVOKE ALL ON DATABASE "{db}" FROM PUBLIC;
 GRANT CONNECT ON DATABASE "{db}" TO "{app}";

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,7 +68,7 @@ def _review_stacks(read: _Reader, db: DatabaseSettings, service: ServiceSettings
             "before 16 a CREATEROLE role may alter every role, dev's own included",
             value=count,
             allowed=f"0 on PostgreSQL {db.major_version}",
-            fix=f"pulumi config set plano:dbEngineVersion 17   (or plano:dbReviewStacks 0)",
+            fix="pulumi config set plano:dbEngineVersion 17   (or plano:dbReviewStacks 0)",
         )
     limit = server_max_connections(db)
     if limit is None:
@@ -97,9 +96,7 @@ def _review_stacks(read: _Reader, db: DatabaseSettings, service: ServiceSettings
     return count
 
 
-def _shared_database(
-    read: _Reader, db: DatabaseSettings, *, stack: str, region: str
-) -> SharedDatabase | None:
+def _shared_database(read: _Reader, db: DatabaseSettings, *, stack: str, region: str) -> SharedDatabase | None:
     """plano:sharedDatabase: all four fields, or nothing."""
     key = "plano:sharedDatabase"
     fix = "scripts/ci/review-stack.sh sets it from the dev stack's review_database output"
@@ -188,17 +185,15 @@ def shared_provider_keys(read: _Reader, secrets: SecretSettings, *, region: str)
     pattern = secret_arn_pattern(region)
     for name, arn in sorted(arns.items()):
         if not isinstance(arn, str) or not pattern.fullmatch(arn.strip()):
-            raise ConfigError(
-                f"{key}.{name}", f"is not a Secrets Manager secret ARN in {region}", value=arn, fix=fix
-            )
+            raise ConfigError(f"{key}.{name}", f"is not a Secrets Manager secret ARN in {region}", value=arn, fix=fix)
     return dataclasses.replace(secrets, shared_arns={name: arn.strip() for name, arn in arns.items()})
 
 
-def without_store_of(document: Mapping[str, Any], app_user: str, db_name: str) -> Mapping[str, Any]:
+def without_store_of(document: Mapping[str, Any], app_user: str, db_name: str) -> dict[str, Any]:
     """The Plano config without a ``state_storage`` that points at this database (dev's)."""
     store = document.get("state_storage")
     if isinstance(store, dict) and store.get("connection_string") == connection_string(
         db_user=app_user, db_name=db_name
     ):
         return {k: v for k, v in document.items() if k != "state_storage"}
-    return document
+    return dict(document)
