@@ -329,13 +329,16 @@ def test_the_goals_table_shows_what_the_plan_says() -> None:
 def test_switching_the_engine_moves_the_named_children_instead_of_colliding() -> None:
     aurora, rds = stack_run("dev"), run_with("dev", values={"dbEngine": "rds"})
     for run, other in ((aurora, rds), (rds, aurora)):
-        component = next(r for r in other.resources if r.type.startswith("plano:database:"))
+        engines = ("plano:database:AuroraServerless", "plano:database:Database")
+        component = next(r for r in other.resources if r.type in engines)
         moved = {(r.type, r.name) for r in run.resources if component.urn in r.alias_parents}
         # Same AWS names on both sides (AWS refuses a second subnet group or secret of that name);
-        # the credentials component moves with its passwords and secrets (children follow it).
+        # the credentials component moves with its passwords and secrets (children follow it), and
+        # so does review stacks' provisioning role with its secrets.
         assert moved == {
             ("aws:rds/subnetGroup:SubnetGroup", "subnets"),
             ("plano:database:Credentials", "credentials"),
+            ("plano:database:ReviewProvisioning", "review-provisioning"),
         }
         assert moved <= {(r.type, r.name) for r in other.resources if r.parent == component.urn}
 

@@ -178,6 +178,7 @@ class AuroraServerless(PostgresComponent):
             kms_key_arn=args.kms_key_arn,
             recovery_window_days=policy.secret_recovery_window_days,
             tags=args.tags,
+            aliases=aliases,
         )
 
         self.address = cluster.endpoint

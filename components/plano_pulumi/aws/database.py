@@ -257,6 +257,7 @@ class Database(PostgresComponent):
             kms_key_arn=args.kms_key_arn,
             recovery_window_days=policy.secret_recovery_window_days,
             tags=args.tags,
+            aliases=aliases,
         )
 
         self.address = instance.address

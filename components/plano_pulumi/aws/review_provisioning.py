@@ -155,9 +155,11 @@ def provide_for_review_stacks(
     kms_key_arn: str,
     recovery_window_days: int,
     tags: dict[str, str],
+    aliases: list[pulumi.Alias] | None = None,
 ) -> None:
     """For either engine: with plano:dbReviewStacks > 0, the provisioning role's secrets, and the
-    verifier as one more init secret (render_provisioner_sql reads it)."""
+    verifier as one more init secret (render_provisioner_sql reads it). ``aliases`` move it over
+    when plano:dbEngine switches (its secrets keep their names, which AWS would not give twice)."""
     if db.review_stacks <= 0:
         return
     provisioning = ReviewProvisioning(
@@ -172,7 +174,7 @@ def provide_for_review_stacks(
             recovery_window_days=recovery_window_days,
             tags=tags,
         ),
-        opts=pulumi.ResourceOptions(parent=component),
+        opts=pulumi.ResourceOptions(parent=component, aliases=aliases or []),
     )
     component.provisioner_secret_arn = provisioning.secret_arn
     component.init_secret_arns = {PROVISIONER_VERIFIER_VAR: provisioning.verifier_secret_arn}
