@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from plano_pulumi.aws.ingress import alb_listeners, endpoint_urls, idle_timeout_s, primary_listener
-from plano_pulumi.core.plano_config import Listener
+from plano_pulumi.aws.ingress import alb_listeners, endpoint_urls, idle_timeout_s
+from plano_pulumi.core.plano_config import Listener, primary_listener
 
 MODEL = Listener("llm", "model", 12000, 300)
 AGENT = Listener("agents", "agent", 8001)
@@ -22,7 +22,10 @@ def test_https_serves_the_model_listener_on_443_and_redirects_80() -> None:
 def test_plain_http_serves_on_80_and_the_other_listeners_on_their_ports() -> None:
     plan = alb_listeners((MODEL, PROMPT), https=False)
     assert [(p.port, p.protocol) for p in plan] == [(80, "HTTP"), (10000, "HTTP")]
-    assert primary_listener((PROMPT, AGENT)) == PROMPT  # no model listener: the first one
+    # No model listener: the agent listener, which answers /healthz, stands for the deployment (the
+    # endpoint URL, port 443 and the health check agree on one listener).
+    assert primary_listener((PROMPT, AGENT)) == AGENT
+    assert primary_listener((PROMPT, MODEL, AGENT)) == MODEL
 
 
 def test_idle_timeout_covers_plano_streams_and_longer_listener_timeouts() -> None:

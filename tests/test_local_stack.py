@@ -48,6 +48,7 @@ def test_the_local_stack_is_the_whole_task_on_docker_with_no_aws_resource() -> N
         "plano": "plano",
     }
     assert {r.type for r in run.resources if r.type.startswith("plano:")} == {
+        "plano:index:PlanoOnDocker",
         "plano:local:Network",
         "plano:local:DatabaseCertificates",
         "plano:local:Database",

@@ -110,8 +110,8 @@ def run_script(
         "FAKE_STACKS": str(stacks_file),
         "FAKE_AWS_LOG": str(tmp_path / "aws.log"),
         "GITHUB_STEP_SUMMARY": "",
-        # The package the janitor's names come from, as `make setup` installs it.
-        "PYTHONPATH": str(PROJECT / "components"),
+        # The interpreter with the package the janitor's names come from, as `make setup` installs it.
+        "PYTHON": str(PROJECT / ".venv/bin/python"),
         **(env_extra or {}),
     }
     env.pop("REVIEW_NETWORK_STACK", None)

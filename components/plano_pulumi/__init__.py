@@ -1,8 +1,17 @@
-"""Plano on AWS: Pulumi components and the pure functions they are built from.
+"""Plano on Pulumi: components that run Plano (AI gateway) with durable, TLS-protected state.
 
-Pure modules (no Pulumi resources): ``settings`` (config in, validated settings out), ``naming``,
-``plano_config`` (render the user's Plano config), ``task_files`` (pgbouncer.ini, schema.sql,
-init.sh), ``containers`` and ``iam`` (task definition and policy documents), ``errors``.
-Components: ``network``, ``firewall``, ``database``, ``secrets``, ``ingress``, ``service``.
-Offline tools: ``simulate`` (run the program under mocks) and ``python -m plano_tools``.
+- ``PlanoOnAws`` (args ``PlanoOnAwsArgs``): ECS Fargate, RDS or Aurora Serverless v2 PostgreSQL
+  behind a TLS PgBouncer sidecar, Secrets Manager, an optional load balancer.
+- ``PlanoOnDocker`` (args ``PlanoOnDockerArgs``): the same task on a Docker engine, no AWS.
+- ``args_from_stack_config``: a stack's ``plano:`` config as those args (this repository's stacks).
+
+Layout: ``core/`` pure functions and settings (no resources), ``aws/`` and ``local/`` the two
+targets' components. The offline tools (plan, pricing, diff, pin) are the ``plano_tools`` package.
 """
+
+from plano_pulumi.args import PlanoOnAwsArgs, PlanoOnDockerArgs
+from plano_pulumi.aws.plano import PlanoOnAws
+from plano_pulumi.core.settings.source import args_from_stack_config
+from plano_pulumi.local.plano import PlanoOnDocker
+
+__all__ = ["PlanoOnAws", "PlanoOnAwsArgs", "PlanoOnDocker", "PlanoOnDockerArgs", "args_from_stack_config"]

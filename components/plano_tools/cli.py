@@ -54,7 +54,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         from plano_pulumi.local.layout import DB_HOSTNAME
 
         args.db_host = DB_HOSTNAME  # the local stack's database has a fixed name on its network
-    files = task_files(settings, args.db_host, args.db_port)
+    files = task_files(settings.plano.text, settings.database, args.db_host, args.db_port)
     if args.out is None:
         sys.stdout.write(files[PLANO_CONFIG_NAME])
         return 0

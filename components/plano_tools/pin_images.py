@@ -30,8 +30,8 @@ from pathlib import Path
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.images import ImageRef, parse_image
+from plano_pulumi.core.settings.keys import IMAGE_KEYS
 
-IMAGE_KEYS = ("image", "pgbouncerImage", "initImage")
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",

@@ -153,13 +153,16 @@ def plan_text(document: dict[str, Any]) -> str:
         lines += [f"  ! {warning}" for warning in warnings]
         lines.append("")
     groups: dict[str, list[dict[str, Any]]] = {}
-    components = [r for r in document["resources"] if r["parent"] is None]
     for resource in document["resources"]:
         if resource["parent"] is not None:
             groups.setdefault(resource["parent"], []).append(resource)
+    # A component is any resource others belong to; each is shown with the resources it creates.
+    components = [r for r in document["resources"] if f"{r['type']}::{r['name']}" in groups or r["parent"] is None]
     for component in components:
         key = f"{component['type']}::{component['name']}"
-        children = groups.get(key, [])
+        children = [c for c in groups.get(key, []) if f"{c['type']}::{c['name']}" not in groups]
+        if not children and component["parent"] is not None:
+            continue
         lines.append(f"{component['type']}  {component['name']}  ({len(children)} resources)")
         for child in children:
             shown = {k: child["inputs"][k] for k in REVIEW_KEYS.get(child["type"], ()) if k in child["inputs"]}

@@ -33,6 +33,7 @@ from typing import Any
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.model import UsageProfile
+from plano_pulumi.core.task_files import SERVER_IDLE_TIMEOUT_S
 from plano_pulumi.core.task_schedule import running_hours_per_week
 
 from plano_tools.prices import HOURS_PER_MONTH, PRICES, TABLE_COMPILED, Price
@@ -53,7 +54,6 @@ PI_FREE_RETENTION_DAYS = 7
 AURORA_AWAKE_ACU = 0.5  # a lightly used instance stays at the lowest awake capacity
 AURORA_STORAGE_GB = 2.0  # conversation state of a dev or review environment
 AURORA_IOS_PER_REQUEST = 20  # the upsert and the read of one Plano turn, with index and WAL pages
-SIDECAR_SERVER_IDLE_S = 300  # PgBouncer closes idle server connections after this (task_files.py)
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 WEEKS_PER_MONTH = HOURS_PER_MONTH / 168
 
@@ -146,7 +146,7 @@ def local_estimate(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # Resource types of the local stack: Docker objects, certificates, the password, its components.
-LOCAL_TYPE_PREFIXES = ("docker:", "tls:", "random:", "plano:local:")
+LOCAL_TYPE_PREFIXES = ("docker:", "tls:", "random:", "plano:local:", "plano:index:PlanoOnDocker")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,7 +627,7 @@ class _Model:
         if minimum == 0:
             pause_s = _num(config.get("secondsUntilAutoPause"), 300)
             # After the last request: the sidecar's idle server connection, then the pause delay.
-            tail = 0.0 if self.idle else (SIDECAR_SERVER_IDLE_S + pause_s) / 3600 * usage.active_days_per_week
+            tail = 0.0 if self.idle else (SERVER_IDLE_TIMEOUT_S + pause_s) / 3600 * usage.active_days_per_week
             awake = active + tail * WEEKS_PER_MONTH
             acu_hours = awake * awake_acu
             what = (
@@ -637,7 +637,7 @@ class _Model:
             self.assume(
                 f"Aurora Serverless v2 pauses at 0 ACU: awake {_qty(awake_acu)} ACU during the active hours "
                 f"(plano:usageActiveHoursPerDay {usage.active_hours_per_day}, plano:usageActiveDaysPerWeek "
-                f"{usage.active_days_per_week}) plus {_qty(SIDECAR_SERVER_IDLE_S + pause_s)} s after each active "
+                f"{usage.active_days_per_week}) plus {_qty(SERVER_IDLE_TIMEOUT_S + pause_s)} s after each active "
                 "day (the sidecar's server_idle_timeout, then the pause delay); maintenance wake-ups not priced"
             )
         else:

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import runpy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,8 @@ class Registered:
     depends_on: tuple[str, ...] = ()
     alias_parents: tuple[str, ...] = ()
     """Parent URNs of the resource's aliases (where it may move from)."""
+    aliases: tuple[dict[str, Any], ...] = ()
+    """The resource's alias specs as the engine receives them (name, type, parentUrn, noParent)."""
 
 
 @dataclass
@@ -274,9 +276,36 @@ def _monitor_class() -> type:
             super().__init__(m)
             self.records: list[Registered] = []
             self.stack_outputs: dict[str, Any] = {}
+            # urn -> (the resource's own transforms, its parent's urn): what the engine keeps.
+            self.transforms: dict[str, tuple[list[Any], str]] = {}
+
+        def _apply_transforms(self, request: Any) -> list[Any]:
+            """Run transforms as the engine does (the mock monitor does not): the resource's own,
+            then each ancestor's from the innermost out, then the stack's."""
+            from pulumi import ResourceOptions, ResourceTransformArgs
+            from pulumi.runtime.sync_await import _sync_await
+
+            own = mocks._resolve_callbacks(request.transforms)
+            chain, parent = list(own), request.parent
+            while parent in self.transforms:
+                inherited, parent = self.transforms[parent]
+                chain += inherited
+            chain += self._stack_transforms
+            if chain and request.type != "pulumi:pulumi:Stack":
+                mocks._ensure_event_loop()  # type: ignore[attr-defined,no-untyped-call]  # monitor thread, as super()
+                props = dict(rpc.deserialize_properties(request.object))
+                for transform in chain:
+                    args = ResourceTransformArgs(request.custom, request.type, request.name, props, ResourceOptions())
+                    result = transform(args)
+                    if result is not None:
+                        props = dict(result.props)
+                request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+            return own
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            own = self._apply_transforms(request)
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            self.transforms[response.urn] = (own, request.parent)
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object)
                 self.records.append(
@@ -293,16 +322,32 @@ def _monitor_class() -> type:
                         retain_on_delete=bool(request.retainOnDelete),
                         depends_on=tuple(request.dependencies),
                         alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")),
+                        aliases=tuple(_alias_spec(a) for a in request.aliases),
                     )
                 )
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
-                self.stack_outputs = dict(rpc.deserialize_properties(request.outputs))
+                # set_mocks registers the root's (empty) outputs early and _finish_program again at the
+                # end; the early call's RPC can complete last: merge, so it cannot erase the real ones.
+                self.stack_outputs.update(rpc.deserialize_properties(request.outputs))
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     return RecordingMonitor
+
+
+def _alias_spec(alias: Any) -> dict[str, Any]:
+    if not alias.HasField("spec"):
+        return {"urn": alias.urn}
+    spec = alias.spec
+    which = spec.WhichOneof("parent")  # None: the alias keeps the resource's current parent
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "parentUrn": spec.parentUrn if which == "parentUrn" else None,
+        "noParent": which == "noParent",
+    }
 
 
 class _WarningCollector(logging.Handler):
@@ -349,10 +394,14 @@ def _no_source_positions() -> Iterator[None]:
 
 
 def _run_main(path: Path) -> None:
+    runpy.run_path(str(path), run_name="__main__")
+
+
+def _finish_program(program: Callable[[], None]) -> None:
     """Run the program, then register the root stack's outputs (set_mocks registers them early)."""
     from pulumi.runtime import settings
 
-    runpy.run_path(str(path), run_name="__main__")
+    program()
     root = settings.get_root_resource()
     root._outputs_registered = False  # type: ignore[union-attr]
     root._finish()  # type: ignore[union-attr]
@@ -369,13 +418,31 @@ def run_program(
 
     ``config`` replaces the stack file's config (tests use it for variations).
     """
+    raw = config if config is not None else read_stack_config(project_dir, stack)
+    return run_callable(
+        lambda: _run_main(project_dir / "__main__.py"),
+        project=project_name(project_dir),
+        stack=stack,
+        config=raw,
+        raise_errors=raise_errors,
+    )
+
+
+def run_callable(
+    program: Callable[[], None],
+    *,
+    project: str = "plano",
+    stack: str = "test",
+    config: RawConfig | None = None,
+    raise_errors: bool = False,
+) -> Run:
+    """Run any Pulumi program function under the same mocks (a component constructed on its own)."""
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import mocks, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    project = project_name(project_dir)
-    raw = config if config is not None else read_stack_config(project_dir, stack)
+    raw = config if config is not None else RawConfig(values={"aws:region": "us-east-1"})
     region = raw.values.get("aws:region", "us-east-1")
 
     logger = logging.getLogger(f"plano.offline.{stack}")
@@ -394,7 +461,7 @@ def run_program(
     env = {"PULUMI_CONFIG": None, "PULUMI_CONFIG_SECRET_KEYS": None}
     try:
         with _environment(env), _no_source_positions():
-            _sync_await(run_pulumi_func(lambda: _run_main(project_dir / "__main__.py")))
+            _sync_await(run_pulumi_func(lambda: _finish_program(program)))
     except Exception as exc:  # recorded for the caller; ConfigError is the expected kind
         error = exc
     finally:
@@ -425,4 +492,4 @@ def unwrap_secrets(value: Any, mask: str | None = None) -> Any:
     return value
 
 
-__all__ = ["Registered", "Run", "read_stack_config", "run_program", "unwrap_secrets"]
+__all__ = ["Registered", "Run", "read_stack_config", "run_callable", "run_program", "unwrap_secrets"]

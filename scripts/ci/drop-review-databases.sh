@@ -10,7 +10,8 @@
 # halfway (stack removed, database left, or the other way round) is cleaned up by the next run.
 # It never drops dev's database or roles (the janitor only matches review names, owned by their
 # own role). Needs the Pulumi CLI, jq, the AWS CLI and the same credentials as review-stack.sh.
-# REVIEW_NETWORK_STACK (default dev) is the stack whose server the review stacks share.
+# REVIEW_NETWORK_STACK (default dev) is the stack whose server the review stacks share; PYTHON
+# (default .venv/bin/python) an interpreter with this repository's package installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -602,7 +602,7 @@ def task_init_container(
 
     A stack whose server carries review databases (dev) also gets the provisioning role's verifier;
     a review stack's init logs in to ``postgres`` as dev's provisioning role (its PGPASSWORD)."""
-    files = {**task_files(settings, db_host, db_port), PGBOUNCER_INI_NAME: pgbouncer_ini}
+    files = {**task_files(settings.plano.text, settings.database, db_host, db_port), PGBOUNCER_INI_NAME: pgbouncer_ini}
     plano = settings.plano
     inputs = TaskInputs(
         region=settings.region,

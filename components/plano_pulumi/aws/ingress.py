@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from plano_pulumi.core.naming import Names
-from plano_pulumi.core.plano_config import Listener
+from plano_pulumi.core.plano_config import Listener, primary_listener
 
 # Plano's model listener streams for up to 300 s by default; the load balancer must not cut it.
 MIN_IDLE_TIMEOUT_S = 300
@@ -33,11 +33,6 @@ class AlbListener:
     port: int
     protocol: str  # HTTP | HTTPS
     target: Listener | None  # None: redirect to HTTPS on 443
-
-
-def primary_listener(listeners: tuple[Listener, ...]) -> Listener:
-    """The Plano listener served on the standard port (the model listener when there is one)."""
-    return next((lst for lst in listeners if lst.type == "model"), listeners[0])
 
 
 def alb_listeners(listeners: tuple[Listener, ...], *, https: bool) -> list[AlbListener]:

@@ -63,88 +63,19 @@ class Network(pulumi.ComponentResource):
             self.private_subnet_ids = pulumi.Output.from_input(list(settings.private_subnet_ids))
             self.register_outputs({"vpc_id": self.vpc_id})
             return
-
-        child = pulumi.ResourceOptions(parent=self)
-        prefix = args.name_prefix
-
-        def tagged(name: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{prefix}-{name}"}
-
-        # Standard availability zones only: Local and Wavelength Zones lack services this stack
-        # needs (RDS Multi-AZ, NAT gateways) and are listed once a region has opted in to them.
-        zones = aws.get_availability_zones_output(
-            state="available",
-            filters=[aws.GetAvailabilityZonesFilterArgs(name=f, values=[v]) for f, v in STANDARD_ZONE_FILTERS],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(
             "vpc",
             cidr_block=settings.vpc_cidr,
             enable_dns_hostnames=True,  # RDS endpoints and ECS Exec need DNS names
             enable_dns_support=True,
-            tags=tagged("vpc"),
-            opts=child,
+            tags=self._tagged("vpc"),
+            opts=self._child,
         )
-        igw = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags=tagged("igw"), opts=child)
-        public_rt = aws.ec2.RouteTable(
-            "public",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags=tagged("public"),
-            opts=child,
-        )
-        public_cidrs, private_cidrs = subnet_cidrs(settings.vpc_cidr)
-        public, private = [], []
-        for i in range(AZ_COUNT):
-            zone = zones.names[i]
-            subnet = aws.ec2.Subnet(
-                f"public-{i}",
-                vpc_id=vpc.id,
-                cidr_block=public_cidrs[i],
-                availability_zone=zone,
-                # Addresses are assigned explicitly (tasks) or by the service (ALB, NAT), never by default.
-                map_public_ip_on_launch=False,
-                tags=tagged(f"public-{i}"),
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(f"public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child)
-            public.append(subnet)
-            private.append(
-                aws.ec2.Subnet(
-                    f"private-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=private_cidrs[i],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags=tagged(f"private-{i}"),
-                    opts=child,
-                )
-            )
-
-        nat_count = nat_gateway_count(settings.nat_gateways)
-        nats = []
-        for i in range(nat_count):
-            eip = aws.ec2.Eip(f"nat-{i}", domain="vpc", tags=tagged(f"nat-{i}"), opts=child)
-            nats.append(
-                aws.ec2.NatGateway(
-                    f"nat-{i}",
-                    allocation_id=eip.id,
-                    subnet_id=public[i].id,
-                    tags=tagged(f"nat-{i}"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                )
-            )
-        for i, subnet in enumerate(private):
-            routes = []
-            if nats:
-                # Each zone uses its own NAT gateway when there is one per zone, so a zone outage
-                # does not cut the other zone's tasks off from the model providers.
-                nat = nats[i % len(nats)]
-                routes.append(aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id))
-            table = aws.ec2.RouteTable(
-                f"private-{i}", vpc_id=vpc.id, routes=routes, tags=tagged(f"private-{i}"), opts=child
-            )
-            aws.ec2.RouteTableAssociation(f"private-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child)
+        igw = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags=self._tagged("igw"), opts=self._child)
+        public, private = self._subnets(vpc, igw)
+        self._private_routes(vpc, private, self._nat_gateways(igw, public))
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public]).apply(list)
@@ -157,3 +88,76 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _tagged(self, name: str) -> dict[str, str]:
+        return {**self._args.tags, "Name": f"{self._args.name_prefix}-{name}"}
+
+    def _subnets(
+        self, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+        """A public and a private subnet in each of two standard zones; public ones route to the gateway."""
+        # Standard availability zones only: Local and Wavelength Zones lack services this stack
+        # needs (RDS Multi-AZ, NAT gateways) and are listed once a region has opted in to them.
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name=f, values=[v]) for f, v in STANDARD_ZONE_FILTERS],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        public_rt = aws.ec2.RouteTable(
+            "public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags=self._tagged("public"),
+            opts=self._child,
+        )
+        public_cidrs, private_cidrs = subnet_cidrs(self._args.settings.vpc_cidr)
+        public: list[aws.ec2.Subnet] = []
+        private: list[aws.ec2.Subnet] = []
+        for i in range(AZ_COUNT):
+            # Addresses are assigned explicitly (tasks) or by the service (ALB, NAT), never by default.
+            for kind, cidrs, found in (("public", public_cidrs, public), ("private", private_cidrs, private)):
+                subnet = aws.ec2.Subnet(
+                    f"{kind}-{i}",
+                    vpc_id=vpc.id,
+                    cidr_block=cidrs[i],
+                    availability_zone=zones.names[i],
+                    map_public_ip_on_launch=False,
+                    tags=self._tagged(f"{kind}-{i}"),
+                    opts=self._child,
+                )
+                found.append(subnet)
+                if kind == "public":
+                    aws.ec2.RouteTableAssociation(
+                        f"public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=self._child
+                    )
+        return public, private
+
+    def _nat_gateways(self, igw: aws.ec2.InternetGateway, public: list[aws.ec2.Subnet]) -> list[aws.ec2.NatGateway]:
+        nats = []
+        for i in range(nat_gateway_count(self._args.settings.nat_gateways)):
+            eip = aws.ec2.Eip(f"nat-{i}", domain="vpc", tags=self._tagged(f"nat-{i}"), opts=self._child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags=self._tagged(f"nat-{i}"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+        return nats
+
+    def _private_routes(self, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet], nats: list[aws.ec2.NatGateway]) -> None:
+        for i, subnet in enumerate(private):
+            routes = []
+            if nats:
+                # Each zone uses its own NAT gateway when there is one per zone, so a zone outage
+                # does not cut the other zone's tasks off from the model providers.
+                nat = nats[i % len(nats)]
+                routes.append(aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id))
+            table = aws.ec2.RouteTable(
+                f"private-{i}", vpc_id=vpc.id, routes=routes, tags=self._tagged(f"private-{i}"), opts=self._child
+            )
+            aws.ec2.RouteTableAssociation(
+                f"private-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=self._child
+            )

@@ -131,12 +131,19 @@ class RenderedPlanoConfig:
 
     @property
     def health_listener(self) -> Listener:
-        """The listener the health checks probe (the model listener when there is one)."""
-        for kind in ("model", "agent"):
-            for listener in self.listeners:
-                if listener.type == kind:
-                    return listener
-        raise AssertionError("validated configs always have a model or agent listener")
+        """The listener the health checks probe: the primary one (``primary_listener``)."""
+        return primary_listener(self.listeners)
+
+
+def primary_listener(listeners: Sequence[Listener]) -> Listener:
+    """The one listener that stands for the deployment: the load balancer's standard port, the
+    endpoint URL and the health check. The model listener when there is one, else the first agent
+    listener (both answer ``/healthz``); a validated config always has one of them."""
+    for kind in ("model", "agent"):
+        for listener in listeners:
+            if listener.type == kind:
+                return listener
+    return listeners[0]
 
 
 def connection_string(*, db_user: str, db_name: str, mode: ConnectionMode = CONNECTION_MODE, db_host: str = "") -> str:
@@ -165,6 +172,18 @@ def load_plano_config(path: Path, *, key: str = "plano:configFile") -> dict[str,
     if not isinstance(document, dict):
         raise ConfigError(
             str(path),
+            "must be a YAML mapping with `version` and `listeners` at the top level",
+            fix="start from the example plano_config.yaml in this repository",
+        )
+    return document
+
+
+def load_plano_config_text(text: str, *, key: str = "args.config_text") -> dict[str, Any]:
+    """The user's Plano config given as text (a component argument), with the file's limits and errors."""
+    document = safe_yaml.load_text(text, Path(key))
+    if not isinstance(document, dict):
+        raise ConfigError(
+            key,
             "must be a YAML mapping with `version` and `listeners` at the top level",
             fix="start from the example plano_config.yaml in this repository",
         )

@@ -190,7 +190,19 @@ def compose(
 
 def load(path: Path, *, what: str, allow_anchors: bool = True, max_expanded_nodes: int = MAX_EXPANDED_NODES) -> Any:
     """Read and parse a user's YAML file within the limits; a ``ConfigError`` otherwise."""
-    text = read_text(path, what=what)
+    return load_text(
+        read_text(path, what=what), path, allow_anchors=allow_anchors, max_expanded_nodes=max_expanded_nodes
+    )
+
+
+def load_text(
+    text: str, path: Path, *, allow_anchors: bool = True, max_expanded_nodes: int = MAX_EXPANDED_NODES
+) -> Any:
+    """Parse YAML text within the limits; errors name ``path`` (a file, or the argument it came from)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise ConfigError(str(path), f"is larger than {MAX_BYTES // 1024} KiB", fix="a Plano config is a few KiB")
+    if "\0" in text:
+        raise ConfigError(str(path), "holds NUL characters, so it is not text", fix="pass the YAML text")
     node, loader = compose(text, path, allow_anchors=allow_anchors, max_expanded_nodes=max_expanded_nodes)
     try:
         return None if node is None else loader.construct_document(node)

@@ -23,16 +23,16 @@ Files:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
+from plano_pulumi.core.choices import TlsMode
 from plano_pulumi.core.plano_config import SIDECAR_HOST, SIDECAR_PORT
 from plano_pulumi.core.review_database import (
-    POOL_CONNECTIONS_PER_TASK,
     ReviewDatabaseNames,
     provisioner_role_name,
     render_provisioner_sql,
     render_review_schema_sql,
 )
-from plano_pulumi.core.settings import Settings, TlsMode
 
 TABLE = "public.conversation_states"
 RETENTION_JOB = "plano-state-retention"
@@ -63,6 +63,8 @@ APP_PASSWORD_VAR = "APP_DB_PASSWORD"
 # and state storage is gone until the task restarts. So wait out twice the documented failover.
 DB_OUTAGE_BUDGET_S = 120
 QUERY_WAIT_TIMEOUT_S = 2 * DB_OUTAGE_BUDGET_S
+# PgBouncer closes a server connection idle this long: a paused Aurora stays paused (pricing reads it).
+SERVER_IDLE_TIMEOUT_S = 300
 # The database's name moves to the promoted standby by DNS (RDS records have a 5 s TTL): look it
 # up again that often, and retry a failed login soon, so the moved name is used within seconds.
 DNS_MAX_TTL_S = 5
@@ -143,7 +145,7 @@ dns_nxdomain_ttl = {DNS_MAX_TTL_S}
 ; Plano holds its connection for ever and may be idle for hours: never close it for idleness.
 client_idle_timeout = 0
 server_lifetime = 3600
-server_idle_timeout = 300
+server_idle_timeout = {SERVER_IDLE_TIMEOUT_S}
 ignore_startup_parameters = extra_float_digits,options
 log_connections = 0
 log_disconnections = 0
@@ -316,34 +318,59 @@ def render_userlist(user: str, password: str) -> str:
     return f'"{user}" "{password}"\n'
 
 
-def task_files(settings: Settings, db_host: str, db_port: int = 5432) -> dict[str, str]:
-    """Name -> content of the files the task's init step works with, for a stack's settings.
+class TaskDatabase(Protocol):
+    """What the task's files need to know of the database (``DatabaseSettings`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def app_user(self) -> str: ...
+    @property
+    def tls_mode(self) -> TlsMode: ...
+    @property
+    def state_retention_days(self) -> int: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def review_stacks(self) -> int: ...
+    @property
+    def shared(self) -> SharedReviewDatabase | None: ...
+
+
+class SharedReviewDatabase(Protocol):
+    """A review stack's place on dev's server (``SharedDatabase`` has it)."""
+
+    @property
+    def owner(self) -> str: ...
+    @property
+    def app_connection_limit(self) -> int: ...
+
+
+def task_files(plano_text: str, db: TaskDatabase, db_host: str, db_port: int = 5432) -> dict[str, str]:
+    """Name -> content of the files the task's init step works with: the rendered Plano config, and
+    the database's name, Plano's role, the TLS mode and the retention (nothing else of the settings).
 
     The one source of the task definition's file contents and of ``python -m plano_tools render``.
     ``userlist.txt`` holds only the ``$APP_DB_PASSWORD`` reference; the task fills in the secret.
     """
-    db = settings.database
     pgbouncer = PgBouncerOptions(db_host=db_host, db_port=db_port, db_name=db.name, tls_mode=db.tls_mode)
     return {
-        PLANO_CONFIG_NAME: settings.plano.text,
+        PLANO_CONFIG_NAME: plano_text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),
-        SCHEMA_NAME: schema_sql(settings),
+        SCHEMA_NAME: schema_sql(db),
         INIT_SCRIPT_NAME: render_init_script(),
         USERLIST_NAME: render_userlist(db.app_user, f"${APP_PASSWORD_VAR}"),
     }
 
 
-def schema_sql(settings: Settings) -> str:
+def schema_sql(db: TaskDatabase) -> str:
     """What the init step applies: a review stack's own database on dev's server, or the stack's
     schema (with review stacks' provisioning role when its server carries review databases)."""
-    db = settings.database
-    if db.shared is not None:
-        names = ReviewDatabaseNames(database=db.name, owner=db.shared.owner, app_user=db.app_user)
+    shared = db.shared
+    if shared is not None:
+        names = ReviewDatabaseNames(database=db.name, owner=shared.owner, app_user=db.app_user)
         return render_review_schema_sql(
-            names,
-            app_connection_limit=settings.service.max_count * POOL_CONNECTIONS_PER_TASK,
-            table=TABLE,
-            table_sql=render_table_sql(),
+            names, app_connection_limit=shared.app_connection_limit, table=TABLE, table_sql=render_table_sql()
         )
     provisioner = ""
     if db.review_stacks > 0:

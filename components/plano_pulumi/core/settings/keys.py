@@ -9,49 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from plano_pulumi.core.choices import Architecture, Capacity, DbEngine, Ingress, NatGateways, Profile, TlsMode
 from plano_pulumi.core.images import INIT_IMAGE, PGBOUNCER_IMAGE, PLANO_IMAGE
 
+__all__ = [
+    "Architecture",
+    "Capacity",
+    "DbEngine",
+    "Ingress",
+    "NatGateways",
+    "Profile",
+    "TlsMode",
+]
+
 NAMESPACE = "plano"
-
-
-class Profile(StrEnum):
-    DEV = "dev"
-    PROD = "prod"
-    LOCAL = "local"  # Docker on a workstation: no AWS account (components/local)
-
-
-class Ingress(StrEnum):
-    ALB = "alb"
-    NONE = "none"
-
-
-class TlsMode(StrEnum):
-    REQUIRE = "require"
-    VERIFY_FULL = "verify-full"
-
-
-class NatGateways(StrEnum):
-    NONE = "none"
-    SINGLE = "single"
-    PER_AZ = "per-az"
-
-
-class Capacity(StrEnum):
-    FARGATE = "fargate"
-    FARGATE_SPOT = "fargate-spot"
-
-
-class Architecture(StrEnum):
-    ARM64 = "ARM64"
-    X86_64 = "X86_64"
-
-
-class DbEngine(StrEnum):
-    RDS = "rds"
-    AURORA_SERVERLESS = "aurora-serverless"
+IMAGE_KEYS = ("image", "pgbouncerImage", "initImage")
+"""The keys naming the task's three images (Plano, the sidecar, the init step), in that order."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from plano_pulumi.core.plano_config import (
     check_placeholders_provided,
     connection_string,
     load_plano_config,
+    load_plano_config_text,
     render_plano_config,
 )
 from plano_pulumi.core.plano_validator import check_with_plano, config_as_run
@@ -39,14 +40,25 @@ from plano_pulumi.core.settings.secrets import _secrets
 from plano_pulumi.core.settings.service import _service
 
 
-def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
+def load_settings(
+    raw: RawConfig,
+    *,
+    project: str,
+    stack: str,
+    base_dir: Path,
+    region: str | None,
+    config_text: str | None = None,
+) -> Settings:
     """Validate all config and the user's Plano config; return frozen settings or raise ConfigError.
 
+    ``config_text``: the Plano config itself (a component argument) instead of ``plano:configFile``.
     Values of keys set with --secret never appear in the error or the warnings (masking.py).
     """
     secrets = secret_strings(raw)
     try:
-        settings = _load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
+        settings = _load_settings(
+            raw, project=project, stack=stack, base_dir=base_dir, region=region, config_text=config_text
+        )
         if settings.profile is not Profile.LOCAL:  # ECS and IAM limits; the local stack runs on Docker
             check_document_sizes(settings)
     except ConfigError as error:
@@ -56,9 +68,11 @@ def load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, r
     )
 
 
-def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None) -> Settings:
+def _load_settings(
+    raw: RawConfig, *, project: str, stack: str, base_dir: Path, region: str | None, config_text: str | None
+) -> Settings:
     check_stack_name(stack)
-    _check_unknown_keys(raw)
+    check_unknown_keys(raw)
     profile = _Reader(raw, None).choice("profile", Profile)
     read = _Reader(raw, profile)
     policy = POLICIES[profile]
@@ -76,9 +90,13 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     schedule = _schedule(read, profile)
     usage = _usage(read)
 
-    config_file = (base_dir / read.string("configFile")).resolve()
-    document = load_plano_config(config_file)
-    source = read.string("configFile")
+    if config_text is None:
+        config_file = (base_dir / read.string("configFile")).resolve()
+        document = load_plano_config(config_file)
+        source = read.string("configFile")
+    else:
+        config_file, source = Path(CONFIG_TEXT_SOURCE), CONFIG_TEXT_SOURCE
+        document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
     if database.shared is not None:
         # A review stack runs dev's Plano config: a state store written for dev's database is
         # rewritten for the review database, like a memory store.
@@ -139,6 +157,9 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     )
 
 
+CONFIG_TEXT_SOURCE = "args.config_text"
+
+
 def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, retention_days: int) -> LocalSettings:
     if profile is Profile.LOCAL and retention_days > 0:
         # The retention job needs pg_cron, which the official PostgreSQL image does not ship.
@@ -163,7 +184,7 @@ def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, reten
     return LocalSettings(keep_data_volume=read.boolean("localKeepDataVolume"), db_port=db_port)
 
 
-def _check_unknown_keys(raw: RawConfig) -> None:
+def check_unknown_keys(raw: RawConfig) -> None:
     known = {key.name for key in KEYS}
     for full in sorted(raw.values):
         namespace, _, name = full.partition(":")

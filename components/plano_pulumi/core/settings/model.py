@@ -84,6 +84,8 @@ class SharedDatabase:
     """The role that owns the review database (no login)."""
     app_user: str
     """Plano's role in the review database."""
+    app_connection_limit: int
+    """Its CONNECTION LIMIT: PgBouncer's pool per task times plano:maxCount."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ class Settings:
     usage: UsageProfile = field(default_factory=lambda: UsageProfile())
     secret_strings: tuple[str, ...] = field(default=(), repr=False)
     """Every piece of the values of keys set with --secret (settings/masking.py): kept secret in
-    messages, and in resource inputs (core/secret_inputs.py)."""
+    messages, and in resource inputs (transforms.py)."""
     """The usage the cost model prices (not a resource setting)."""
 
 

@@ -8,11 +8,11 @@ import json
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import Listener
 from plano_pulumi.core.settings.keys import Ingress
+from plano_pulumi.core.settings.limits import MAX_LISTENERS_PER_LOAD_BALANCER, MAX_RULES_PER_SECURITY_GROUP
 from plano_pulumi.core.settings.model import IngressSettings, SecretSettings, Settings
+from plano_pulumi.core.task_files import task_files
 
 # AWS default quotas: inbound rules per security group, listeners per load balancer.
-MAX_RULES_PER_SECURITY_GROUP = 60
-MAX_LISTENERS_PER_LOAD_BALANCER = 50
 
 
 def check_arn_regions(region: str, ingress: IngressSettings, secrets: SecretSettings) -> None:
@@ -74,9 +74,7 @@ MAX_ROLE_INLINE_POLICY_CHARS = 10_240
 
 def task_definition_bytes_at_least(settings: Settings) -> int:
     """A lower bound of the task definition's container definitions, in bytes."""
-    from plano_pulumi.core.task_files import task_files  # imports the settings package
-
-    files = task_files(settings, "db-address.invalid")
+    files = task_files(settings.plano.text, settings.database, "db-address.invalid")
     return TASK_DEFINITION_BASE_BYTES + sum(len(json.dumps(content)) for content in files.values())
 
 

@@ -14,6 +14,7 @@ from plano_pulumi.core.plano_config import connection_string
 from plano_pulumi.core.review_database import (
     AURORA_CONNECTIONS_PER_ACU,
     MIN_PROVISIONER_MAJOR,
+    POOL_CONNECTIONS_PER_TASK,
     RESERVED_CONNECTIONS,
     aurora_max_connections,
     connections_per_stack,
@@ -96,7 +97,9 @@ def _review_stacks(read: _Reader, db: DatabaseSettings, service: ServiceSettings
     return count
 
 
-def _shared_database(read: _Reader, db: DatabaseSettings, *, stack: str, region: str) -> SharedDatabase | None:
+def _shared_database(
+    read: _Reader, db: DatabaseSettings, service: ServiceSettings, *, stack: str, region: str
+) -> SharedDatabase | None:
     """plano:sharedDatabase: all four fields, or nothing."""
     key = "plano:sharedDatabase"
     fix = "scripts/ci/review-stack.sh sets it from the dev stack's review_database output"
@@ -150,6 +153,7 @@ def _shared_database(read: _Reader, db: DatabaseSettings, *, stack: str, region:
         provisioner_secret_arn=arn,
         owner=names.owner,
         app_user=names.app_user,
+        app_connection_limit=service.max_count * POOL_CONNECTIONS_PER_TASK,
     )
 
 
@@ -157,7 +161,7 @@ def review_database(
     read: _Reader, db: DatabaseSettings, service: ServiceSettings, *, stack: str, region: str
 ) -> DatabaseSettings:
     """The stack's database settings with its review side resolved (see the module docstring)."""
-    shared = _shared_database(read, db, stack=stack, region=region)
+    shared = _shared_database(read, db, service, stack=stack, region=region)
     if shared is None:
         return dataclasses.replace(db, review_stacks=_review_stacks(read, db, service))
     names = review_database_names(db.name, stack)

@@ -58,6 +58,18 @@ def _environment(read: _Reader) -> dict[str, str]:
     return result
 
 
+def check_plaintext_leaves(raw: RawConfig) -> None:
+    """Refuse provider keys written into the stack file as plain text (Pulumi marks a whole map secret
+    when one leaf is, so only the file tells)."""
+    plain_leaves = raw.plaintext_leaves.get(f"{NAMESPACE}:providerKeys", ())
+    if plain_leaves:
+        raise ConfigError(
+            f"plano:providerKeys.{plain_leaves[0]}",
+            "is stored in plain text in the stack file; model-provider keys must be Pulumi secrets",
+            fix=f"pulumi config set --secret --path 'plano:providerKeys.{plain_leaves[0]}' <value>",
+        )
+
+
 def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretSettings:
     keys_map = read.string_map(
         "providerKeys",
@@ -70,13 +82,7 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
             value=sorted(keys_map),
             fix="for each key: pulumi config set --secret --path 'plano:providerKeys.<NAME>' <value>",
         )
-    plain_leaves = raw.plaintext_leaves.get(f"{NAMESPACE}:providerKeys", ())
-    if plain_leaves:
-        raise ConfigError(
-            f"plano:providerKeys.{plain_leaves[0]}",
-            "is stored in plain text in the stack file; model-provider keys must be Pulumi secrets",
-            fix=f"pulumi config set --secret --path 'plano:providerKeys.{plain_leaves[0]}' <value>",
-        )
+    check_plaintext_leaves(raw)
     external = read.string_list(
         "providerKeysExternal",
         "pulumi config set --path 'plano:providerKeysExternal[0]' OPENAI_API_KEY",

@@ -6,7 +6,7 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.images import check_image_registry, in_registry
-from plano_pulumi.core.settings.keys import KEYS_BY_NAME, PROFILES, Architecture, Capacity, Profile
+from plano_pulumi.core.settings.keys import IMAGE_KEYS, KEYS_BY_NAME, PROFILES, Architecture, Capacity, Profile
 from plano_pulumi.core.settings.limits import FARGATE_SIZES, LOG_RETENTION_DAYS
 from plano_pulumi.core.settings.model import ServiceSettings
 from plano_pulumi.core.settings.profiles import ProfilePolicy
@@ -15,7 +15,7 @@ from plano_pulumi.core.settings.secrets import _environment
 
 
 def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: list[str]) -> ServiceSettings:
-    images = {name: read.string(name) for name in ("image", "pgbouncerImage", "initImage")}
+    images = {name: read.string(name) for name in IMAGE_KEYS}
     for name, image in images.items():
         if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image) or image.endswith(":"):
             raise ConfigError(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from plano_pulumi.core.settings.keys import NAMESPACE
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.settings.arguments import args_from_raw_config, ignored_keys, raw_config_from_args
+from plano_pulumi.core.settings.keys import KEYS_BY_NAME, NAMESPACE
 from plano_pulumi.core.settings.load import load_settings
-from plano_pulumi.core.settings.model import RawConfig, Settings
+from plano_pulumi.core.settings.masking import masked_error, secret_strings
+from plano_pulumi.core.settings.model import RawConfig, Secret, Settings
+from plano_pulumi.core.settings.secrets import check_plaintext_leaves
 
 
 def raw_config_from_pulumi(stack_file: Path | None = None) -> RawConfig:
@@ -57,6 +64,59 @@ def settings_from_pulumi(base_dir: Path) -> Settings:
     raw = raw_config_from_pulumi(base_dir / f"Pulumi.{stack}.yaml")
     region = raw.values.get("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return load_settings(raw, project=project, stack=stack, base_dir=base_dir, region=region)
+
+
+def settings_from_args(args: Mapping[str, Any] | None, *, local: bool, base_dir: Path | None = None) -> Settings:
+    """Settings for a component from its args: the same validation, and errors, as a stack's config.
+
+    The project and stack come from the running program; the region from the AWS provider's config
+    (``aws:region``) or the environment, as pulumi-aws itself finds it. Provider keys given as
+    Outputs are validated by name and reach their secrets unread.
+    """
+    import os
+
+    import pulumi
+
+    given = raw_config_from_args(args, local=local)
+    values = dict(given.raw.values)
+    region = None
+    if not local:
+        region = (
+            pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        )
+    settings = load_settings(
+        RawConfig(values=values, secret_keys=given.raw.secret_keys),
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        base_dir=base_dir or Path.cwd(),
+        region=region,
+        config_text=given.config_text,
+    )
+    if not given.provider_key_inputs:
+        return settings
+    keys = {**settings.secrets.provider_keys, **{n: Secret(v) for n, v in given.provider_key_inputs.items()}}
+    return dataclasses.replace(settings, secrets=dataclasses.replace(settings.secrets, provider_keys=keys))
+
+
+def args_from_stack_config(project_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The stack's profile, and its ``plano:`` config as that target's component args (this
+    repository's ``__main__.py``): ``local`` takes ``PlanoOnDocker``, dev and prod ``PlanoOnAws``.
+
+    Refuses provider keys written into the stack file as plain text first: that is a property of
+    the file, not of the values a component receives.
+    """
+    import pulumi
+
+    raw = raw_config_from_pulumi(project_dir / f"Pulumi.{pulumi.get_stack()}.yaml")
+    try:
+        check_plaintext_leaves(raw)
+        args = args_from_raw_config(raw)
+    except ConfigError as error:
+        raise masked_error(error, secret_strings(raw)) from None
+    for full in ignored_keys(raw):
+        pulumi.log.warn(f"{full} has no effect on the local stack (Docker); remove it: pulumi config rm {full}")
+    profile = raw.values.get(f"{NAMESPACE}:profile", "").strip() or str(KEYS_BY_NAME["profile"].default)
+    return profile, args
 
 
 def resource_tags(settings: Settings) -> dict[str, str]:

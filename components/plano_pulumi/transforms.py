@@ -2,10 +2,11 @@
 
 Pulumi hands the program a secret key's plain value, and settings turn it into plain strings (a
 CIDR, an ARN, an image), so the resource inputs built from it would be stored in the state and
-shown by ``pulumi preview`` as plain text. ``keep_secret_inputs`` registers one stack
-transformation: every resource input that contains a piece of such a value (the pieces
-``settings/masking.py`` finds) is wrapped as a Pulumi secret before the resource is registered.
-One rule for every component of both targets, so no component has to remember it.
+shown by ``pulumi preview`` as plain text. ``secret_inputs_transform`` is one resource transform
+that each top-level component (``PlanoOnAws``, ``PlanoOnDocker``) puts in its own options, so the
+engine applies it to every child: every resource input that contains a piece of such a value (the
+pieces ``settings/masking.py`` finds) is wrapped as a Pulumi secret before the resource is
+registered. One rule for every child of both targets, so no child has to remember it.
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ def _mark(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
-def keep_secret_inputs(secrets: tuple[str, ...]) -> None:
-    """Register the transformation for the rest of the program (nothing to do without secret keys)."""
+def secret_inputs_transform(secrets: tuple[str, ...]) -> pulumi.ResourceTransform | None:
+    """The transform a component puts in its own options, so it reaches every child (Pulumi's
+    ``transforms``) and nothing outside the component; None without secret settings."""
     if not secrets:
-        return
+        return None
 
-    def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if not args.props:
             return None
-        return pulumi.ResourceTransformationResult(props=_mark(dict(args.props), secrets), opts=args.opts)
+        return pulumi.ResourceTransformResult(props=_mark(dict(args.props), secrets), opts=args.opts)
 
-    pulumi.runtime.register_stack_transformation(transformation)
+    return transform
