@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets as secrets_module
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from plano_pulumi.core.settings.model import RawConfig
 from plano_tools.plan import plan_document
+from plano_tools.simulate import read_stack_config, run_program
 
 from tests.conftest import PROJECT, stack_run
 
@@ -43,6 +48,7 @@ ELSEWHERE = {
     ".venv/bin/python scripts/refresh_prices.py": "needs network to AWS (tests/test_refresh_prices.py)",
     "pulumi ": "needs the Pulumi CLI and a state backend",
     "aws ": "needs AWS credentials",
+    "scripts/destroy-stack.sh ": "needs the Pulumi CLI (tests/test_destroy_stack.py runs it against a stand-in pulumi)",
     "$(pulumi stack output port_forward_command": "needs AWS (tests/test_port_forward.py runs the output)",
     "curl ": "needs a deployed stack",
     "docker ": "needs a Docker engine and registry access",
@@ -161,3 +167,103 @@ def test_readme_quickstart_fits_the_first_screen() -> None:
         assert what in first_screen, what
     intro = (PROJECT / "README.md").read_text().split("## Quick start")[0].strip().splitlines()[1:]
     assert 1 <= len([line for line in intro if line.strip()]) <= 3  # what it deploys, in three lines
+
+
+# --- `pulumi config` commands, run under mocks against the committed stack files (issue 17, 16) --------
+
+CONFIG_COMMAND = re.compile(r"^pulumi config (set|rm)\b")
+
+
+def _config_steps(text: str) -> list[list[str]]:
+    """The `pulumi config set/rm` commands of a doc: each bash block's in order (one sequence per
+    block, applied one after another), and each inline one on its own. Inline ones with `<...>`
+    placeholders are patterns, not commands."""
+    steps: list[list[str]] = []
+    for block in re.findall(r"^ *```bash\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+        parts = [p.strip() for c in bash_commands(f"```bash\n{block}```\n") for p in c.split("&&")]
+        found = [p for p in parts if CONFIG_COMMAND.match(p)]
+        if found:
+            steps.append(found)
+    for inline in re.findall(r"`(pulumi config (?:set|rm)[^`]*)`", text):
+        command = " ".join(inline.split())
+        if "<" not in command:
+            steps.append([command])
+    return steps
+
+
+CONFIG_STEPS = sorted(
+    {(path.name, tuple(seq)) for path in DOCS for seq in _config_steps(path.read_text())},
+)
+
+
+def _apply(values: dict[str, Any], secret_keys: set[str], command: str, value_of: dict[str, str]) -> None:
+    """What the Pulumi CLI does to a stack's config for one `pulumi config set/rm` (--path, --secret)."""
+    words = shlex.split(command)[2:]
+    verb, words = words[0], words[1:]
+    flags = {w for w in words if w in ("--path", "--secret", "--plaintext")}
+    words = [w for w in words if w not in flags]
+    if "--stack" in words:
+        at = words.index("--stack")
+        del words[at : at + 2]
+    key = words[0]
+    value: Any = words[1] if len(words) > 1 else None
+    if isinstance(value, str) and (value.startswith("$") or value in ("...", "sk-...")):
+        value = value_of.setdefault(value, "test-" + secrets_module.token_hex(12))  # generated, never committed
+    if "--path" not in flags:
+        if verb == "rm":
+            values.pop(key, None)
+        else:
+            values[key] = value
+        if "--secret" in flags:
+            secret_keys.add(key)
+        return
+    # key[.field|[index]]...: walk the structured value, creating maps on the way (as the CLI does).
+    top, rest = re.match(r"([^.\[]+:[^.\[]+)(.*)", key).groups()  # type: ignore[union-attr]
+    parts = [int(i) if i else f for f, i in re.findall(r"\.([^.\[]+)|\[(\d+)\]", rest)]
+    root = values.setdefault(top, {} if isinstance(parts[0], str) else [])
+    if isinstance(root, str):
+        root = values[top] = json.loads(root)
+    node = root
+    for part in parts[:-1]:
+        node = node[part] if not isinstance(part, str) else node.setdefault(part, {})
+    last = parts[-1]
+    if verb == "rm":
+        del node[last]  # an array element is removed and the rest move up
+    elif isinstance(last, int) and last == len(node):
+        node.append(value)
+    else:
+        node[last] = value
+    if "--secret" in flags:
+        secret_keys.add(top)
+
+
+@pytest.mark.parametrize(("doc", "sequence"), CONFIG_STEPS, ids=[f"{d}: {' ; '.join(s)}" for d, s in CONFIG_STEPS])
+def test_config_commands_work_on_the_committed_stack_files(doc: str, sequence: tuple[str, ...]) -> None:
+    """Each `pulumi config set/rm` of the README and docs, applied as the CLI would to the committed
+    stack file it names (without --stack: dev and prod), leaves a config the program accepts; a
+    block's commands are applied in order and checked after its last one (what `pulumi up` reads)."""
+    named = {m for c in sequence for m in re.findall(r"--stack (\S+)", c)}
+    for stack in sorted(named) or ["dev", "prod"]:
+        base = read_stack_config(PROJECT, stack)
+        values: dict[str, Any] = {k: (json.loads(v) if v[:1] in "[{" else v) for k, v in base.values.items()}
+        secret_keys = set(base.secret_keys)
+        value_of: dict[str, str] = {}
+        for command in sequence:  # the config `pulumi up` then reads: after the block's last command
+            _apply(values, secret_keys, command, value_of)
+        raw = RawConfig(
+            values={k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()},
+            secret_keys=frozenset(secret_keys),
+        )
+        run = run_program(PROJECT, stack, config=raw)
+        assert run.error is None, f"{doc}: `{' ; '.join(sequence)}` on Pulumi.{stack}.yaml: {run.error}"
+        if any("providerKeys." in c for c in sequence):
+            assert set(value_of.values()) & set(raw.values.get("plano:providerKeys", "").split('"'))
+            assert "plano:providerKeys" in raw.secret_keys
+
+
+def test_the_readme_day_two_commands_are_among_those_run() -> None:
+    """The finding: the README's day-two provider-key command was refused on the committed stacks."""
+    readme = (PROJECT / "README.md").read_text()
+    day_two = readme.split("## Day two")[1].split("\n## ")[0]
+    assert [seq for seq in _config_steps(day_two)]  # it has config commands, and the test above runs them
+    assert all(("README.md", tuple(seq)) in CONFIG_STEPS for seq in _config_steps(day_two))

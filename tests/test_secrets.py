@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -100,23 +101,55 @@ def test_fill_commands_output_runs_as_printed(tmp_path: Path) -> None:
     ]
 
 
-def test_ci_fills_the_external_keys_named_by_the_stack_output(tmp_path: Path) -> None:
-    """scripts/ci/fill-provider-keys.sh reads provider_keys_external and provider_key_secret_arns
-    from `pulumi stack output --json` (stand-ins for pulumi and aws; jq is real)."""
+# describe-secret: OPENAI_API_KEY's secret is empty, ANTHROPIC_API_KEY's has a value (filled earlier).
+FAKE_AWS_ONE_FILLED = """#!/bin/sh
+echo "$@" >> "$CALLS"
+case "$2 $6" in
+  *describe-secret*ANTHROPIC*) echo '{"VersionIdsToStages": {"v1": ["AWSCURRENT"]}}' ;;
+  describe-secret*) echo "{}" ;;
+esac
+"""
+
+
+def _fill_keys(tmp_path: Path, aws: str, **env_keys: str) -> tuple[subprocess.CompletedProcess[str], str]:
     outputs = {k: v for k, v in stack_run("dev").outputs.items() if k.startswith("provider_key")}
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
     (tmp_path / "pulumi").write_text(f'#!/bin/sh\ncat "{tmp_path / "outputs.json"}"\n')
-    (tmp_path / "aws").write_text('#!/bin/sh\necho "$@" >> "$CALLS"\ncase "$2" in describe-secret) echo "{}" ;; esac\n')
+    (tmp_path / "aws").write_text(aws)
     for tool in ("pulumi", "aws"):
         (tmp_path / tool).chmod(0o755)
     calls = tmp_path / "calls"
-    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "CALLS": str(calls), "OPENAI_API_KEY": "sk-test-openai"}
+    calls.write_text("")
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "CALLS": str(calls), **env_keys}
     result = subprocess.run(
         ["bash", str(PROJECT / "scripts/ci/fill-provider-keys.sh"), "dev"], env=env, capture_output=True, text=True
     )
-    assert result.returncode == 0, result.stderr
-    assert "ANTHROPIC_API_KEY: no repository secret" in result.stdout
-    made = calls.read_text()
+    return result, calls.read_text()
+
+
+def test_ci_fills_the_external_keys_named_by_the_stack_output(tmp_path: Path) -> None:
+    """scripts/ci/fill-provider-keys.sh reads provider_keys_external and provider_key_secret_arns
+    from `pulumi stack output --json` (stand-ins for pulumi and aws; jq is real)."""
+    openai = "test-" + secrets.token_hex(8)
+    result, made = _fill_keys(tmp_path, FAKE_AWS_ONE_FILLED, OPENAI_API_KEY=openai)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ANTHROPIC_API_KEY: no repository secret" in result.stdout and "keeps its value" in result.stdout
     assert "put-secret-value --region us-east-1 --secret-id arn:aws:secretsmanager:us-east-1:" in made
-    assert "provider-keys/OPENAI_API_KEY" in made and "sk-test-openai" not in made  # the value goes by file
+    assert "provider-keys/OPENAI_API_KEY" in made and openai not in made  # the value goes by file
+    assert "provider-keys/ANTHROPIC_API_KEY --secret-string" not in made  # left as it is
     assert "update-service --region us-east-1" in made  # the key was empty before: redeployed
+
+
+def test_ci_fails_at_once_naming_a_key_with_no_value_and_no_repository_secret(tmp_path: Path) -> None:
+    """Issue 17, finding 15: an empty secret kept every task from starting while wait-stable.sh
+    waited 40 minutes. Now the job fails in seconds, in one line naming the key and the fix."""
+    openai = "test-" + secrets.token_hex(8)
+    empty = '#!/bin/sh\necho "$@" >> "$CALLS"\ncase "$2" in describe-secret) echo "{}" ;; esac\n'
+    result, made = _fill_keys(tmp_path, empty, OPENAI_API_KEY=openai)
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1, result.stdout
+    assert "ANTHROPIC_API_KEY has no value in Secrets Manager and no repository secret" in errors[0]
+    assert "pulumi stack output provider_key_fill_commands --stack dev | bash" in errors[0]
+    assert "provider-keys/OPENAI_API_KEY" in made  # the keys it has are still filled first
+    assert "update-service" not in made  # no redeploy of tasks that cannot start

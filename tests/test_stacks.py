@@ -120,8 +120,8 @@ def test_database_only_accepts_tls(rds_stack: Run) -> None:
     assert instance["caCertIdentifier"] == "rds-ca-rsa2048-g1"
 
 
-def test_database_engine_defaults_to_17_and_family_follows_the_version() -> None:
-    assert stack_run(DEV_RDS).one(RDS).inputs["engineVersion"] == "17"
+def test_database_engine_defaults_to_the_pinned_17_minor_and_family_follows_the_version() -> None:
+    assert stack_run(DEV_RDS).one(RDS).inputs["engineVersion"] == "17.6"  # a full version (issue 17, 13)
     run = run_with("dev", values={"dbEngineVersion": "16.4", "dbEngine": "rds"})
     assert run.one(RDS).inputs["engineVersion"] == "16.4"
     assert run.one(PARAMS).inputs["family"] == "postgres16"

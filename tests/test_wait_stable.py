@@ -6,6 +6,7 @@ and `curl` commands that answer like the real ones for each case.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -122,3 +123,58 @@ def test_review_stacks_wait_after_pulumi_up_and_never_fill_devs_keys() -> None:
     up = script[script.index("    up)") : script.index("    destroy)")]
     assert up.index("pulumi up --yes") < up.index('wait-stable.sh "$stack"')
     assert 'fill-provider-keys.sh "$stack"' not in up
+
+
+FAKE_AWS_SECRETS = """#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+case "$2 $3" in
+  "describe-secret --region") printf '%s\\n' "$FAKE_SECRET" ;;
+  "wait services-stable") exit 0 ;;
+  describe-services*) printf '%s\\n' "$FAKE_DEPLOYMENT" ;;
+esac
+"""
+
+
+def run_with_keys(tmp_path: Path, secret: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("pulumi", FAKE_PULUMI), ("aws", FAKE_AWS_SECRETS), ("curl", FAKE_CURL)):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/provider-keys/OPENAI_API_KEY-AbCdEf"
+    outputs = {
+        "cluster_name": "plano-dev",
+        "service_name": "plano-dev",
+        "task_definition_arn": WANTED,
+        "endpoint_url": "http://localhost:12000 (after the port_forward_command)",
+        "port_forward_command": "scripts/port-forward.sh c s 12000",
+        "provider_keys_external": ["OPENAI_API_KEY"],
+        "provider_key_secret_arns": {"OPENAI_API_KEY": arn},
+    }
+    log = tmp_path / "calls.log"
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_OUTPUTS": json.dumps(outputs),
+        "FAKE_SECRET": secret,
+        "FAKE_DEPLOYMENT": f"COMPLETED\t{WANTED}\tok",
+        "FAKE_LOG": str(log),
+    }
+    result = subprocess.run(["bash", str(SCRIPT), "dev"], env=env, capture_output=True, text=True, timeout=30)
+    return result, log.read_text()
+
+
+def test_a_provider_key_without_a_value_fails_at_once_naming_it(tmp_path: Path) -> None:
+    """Issue 17, finding 15: dev's first deploy (and a review stack) with an empty key secret waited
+    40 minutes for tasks that cannot start. Now it fails before waiting, in one line."""
+    result, calls = run_with_keys(tmp_path, "{}")
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and "OPENAI_API_KEY has no value" in errors[0]
+    assert "pulumi stack output provider_key_fill_commands --stack dev | bash" in errors[0]
+    assert "wait services-stable" not in calls
+
+
+def test_provider_keys_with_values_go_on_to_the_wait(tmp_path: Path) -> None:
+    result, calls = run_with_keys(tmp_path, '{"VersionIdsToStages": {"v1": ["AWSCURRENT"]}}')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wait services-stable" in calls

@@ -43,8 +43,9 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     """RDS instance class. Empty/0 = the profile's value. Valid: db.<family>.<size>."""
 
     db_engine_version: str
-    """PostgreSQL version: a major (17) or major.minor (17.6). Valid: major 14-18 as RDS writes it (17 or 17.6: no
-    leading zero, no minor 0)."""
+    """PostgreSQL version as major.minor (17.6). Empty = the version pinned for plano:dbEngine. Valid: major.minor,
+    major 14-18 as RDS writes it (17.6: no leading zero, no minor 0); a bare major (17) is refused; empty: rds
+    17.6, aurora-serverless 17.5."""
 
     db_name: str
     """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres."""
@@ -163,6 +164,11 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     """Database engine: RDS PostgreSQL or Aurora PostgreSQL Serverless v2. Empty/0 = the profile's value. Valid:
     rds or aurora-serverless."""
 
+    db_engine_change_confirmed: str
+    """Confirms switching plano:dbEngine on a stack that has a database: the engine switched to. The new database
+    starts empty; migrate first (docs/operations.md). Valid: empty, or the new plano:dbEngine (rds or aurora-
+    serverless)."""
+
     db_max_capacity_acu: int
     """Aurora Serverless v2 maximum capacity in ACUs (1 ACU = about 2 GiB). Empty/0 = the profile's value. Valid:
     1-256; aurora-serverless only."""
@@ -220,8 +226,9 @@ class PlanoOnDockerArgs(TypedDict, total=False):
     """Image of the init step. Valid: needs sh, psql and an HTTPS-verifying wget; prod warns unless pinned."""
 
     db_engine_version: str
-    """PostgreSQL version: a major (17) or major.minor (17.6). Valid: major 14-18 as RDS writes it (17 or 17.6: no
-    leading zero, no minor 0)."""
+    """PostgreSQL version as major.minor (17.6). Empty = the version pinned for plano:dbEngine. Valid: major.minor,
+    major 14-18 as RDS writes it (17.6: no leading zero, no minor 0); a bare major (17) is refused; empty: rds
+    17.6, aurora-serverless 17.5."""
 
     db_name: str
     """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres."""

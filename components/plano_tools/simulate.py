@@ -262,6 +262,10 @@ class OfflineMocks(Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:secretsmanager/getSecrets:getSecrets":
             return {"arns": [], "names": [], "filters": args.args.get("filters", [])}, []  # nothing deployed offline
+        if token == "aws:rds/getClusters:getClusters":
+            return {"clusterArns": [], "clusterIdentifiers": [], "filters": args.args.get("filters", [])}, []
+        if token == "aws:rds/getInstances:getInstances":
+            return {"instanceArns": [], "instanceIdentifiers": [], "filters": args.args.get("filters", [])}, []
         # Anything else cannot be answered offline.
         raise LookupError(f"{token} cannot be answered offline")
 

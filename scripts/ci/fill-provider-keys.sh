@@ -5,7 +5,10 @@
 #
 #   OPENAI_API_KEY=... ANTHROPIC_API_KEY=... scripts/ci/fill-provider-keys.sh STACK
 #
-# A key with no (or an empty) variable is left alone, with a warning. Values never reach the
+# A key with no (or an empty) variable keeps the value its secret has, with a warning. If its
+# secret has no value at all, no Plano task can start (ECS cannot resolve the secret), so after
+# filling the others the script fails at once with one line naming the key(s) and the commands
+# that fill them, instead of leaving `wait-stable.sh` to wait 40 minutes. Values never reach the
 # command line or the log: each is written to a private temporary file that the AWS CLI reads.
 # When a value is new or changed, the service is redeployed (ECS reads secrets when a task starts).
 set -euo pipefail
@@ -21,18 +24,23 @@ outputs=$(pulumi stack output --json --stack "$stack")
 names=$(jq -r '.provider_keys_external // [] | .[]' <<<"$outputs")
 redeploy=""
 region=""
+missing=()
 for name in $names; do
     [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "::warning::skipping provider key with odd name '$name'"; continue; }
     arn=$(jq -r --arg n "$name" '.provider_key_secret_arns[$n] // empty' <<<"$outputs")
     [ -n "$arn" ] || { echo "::warning::$stack has no secret for $name"; continue; }
     value="${!name:-}"
-    if [ -z "$value" ]; then
-        echo "::warning::$name: no repository secret of that name, so $stack's $name stays as it is"
-        continue
-    fi
     region=$(cut -d: -f4 <<<"$arn")
     versions=$(aws secretsmanager describe-secret --region "$region" --secret-id "$arn" --output json |
         jq '.VersionIdsToStages // {} | length')
+    if [ -z "$value" ]; then
+        if [ "$versions" = 0 ]; then
+            missing+=("$name")
+        else
+            echo "::warning::$name: no repository secret of that name, so $stack's $name keeps its value"
+        fi
+        continue
+    fi
     printf '%s' "$value" >"$tmp/value"
     if [ "$versions" != 0 ]; then
         # Unchanged values are left alone (no new version, no redeploy).
@@ -52,6 +60,12 @@ for name in $names; do
     # ECS reads secrets when a task starts: a new (or first) value needs new tasks.
     redeploy=1
 done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    # The tasks cannot start until every key has a value: say so now, in one line.
+    echo "::error::fill-provider-keys: $stack's provider key ${missing[*]} has no value in Secrets Manager and no repository secret of that name, so no Plano task can start; add the repository secret ${missing[*]} (Settings > Secrets and variables > Actions) and re-run the job, or fill it by hand: pulumi stack output provider_key_fill_commands --stack $stack | bash (reads \$${missing[0]} from your shell); or remove the key from plano:providerKeysExternal and its provider from plano_config.yaml"
+    exit 1
+fi
 
 if [ -n "$redeploy" ]; then
     cluster=$(jq -r '.cluster_name' <<<"$outputs")

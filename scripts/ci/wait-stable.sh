@@ -17,6 +17,24 @@ cluster=$(jq -r '.cluster_name' <<<"$outputs")
 service=$(jq -r '.service_name' <<<"$outputs")
 wanted=$(jq -r '.task_definition_arn // empty' <<<"$outputs")
 region=$(pulumi config get aws:region --stack "$stack")
+# A provider key whose secret has no value keeps every task from starting (ECS cannot resolve the
+# secret), and waiting would take 40 minutes to say nothing: fail now, naming the key and the fix.
+missing=()
+for name in $(jq -r '.provider_keys_external // [] | .[]' <<<"$outputs"); do
+    arn=$(jq -r --arg n "$name" '.provider_key_secret_arns[$n] // empty' <<<"$outputs")
+    [ -n "$arn" ] || continue
+    if ! described=$(aws secretsmanager describe-secret --region "$region" --secret-id "$arn" --output json); then
+        echo "::warning::could not check whether $name has a value (secretsmanager:DescribeSecret)"
+        continue
+    fi
+    if [ "$(jq '[.VersionIdsToStages // {} | .[][] | select(. == "AWSCURRENT")] | length' <<<"$described")" = 0 ]; then
+        missing+=("$name")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "::error::$stack's provider key ${missing[*]} has no value in Secrets Manager, so no Plano task can start; fill it: pulumi stack output provider_key_fill_commands --stack $stack | bash (reads \$${missing[0]} from your shell), then pulumi stack output redeploy_command --stack $stack | bash (review stacks: add the repository secret ${missing[*]})"
+    exit 1
+fi
 # `aws ecs wait services-stable` gives up after 40 polls of 15 s; a prod deploy drains old tasks
 # for the deregistration delay (up to the longest stream), so allow a few rounds.
 for attempt in 1 2 3 4; do

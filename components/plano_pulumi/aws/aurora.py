@@ -29,6 +29,7 @@ import pulumi_aws as aws
 
 from plano_pulumi.aws.database import (
     AURORA_TYPE,
+    AUTO_MINOR_VERSION_UPGRADE,
     CA_CERT_IDENTIFIER,
     DATABASE_TYPE,
     DatabaseArgs,
@@ -37,6 +38,7 @@ from plano_pulumi.aws.database import (
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
+    subnet_group_name,
 )
 from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.core.naming import Names
@@ -80,7 +82,7 @@ class AuroraServerless(PostgresComponent):
 
         subnet_group = aws.rds.SubnetGroup(
             "subnets",
-            name=names.db_subnet_group,
+            name=subnet_group_name(names, db.engine, args.vpc_id),
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,
@@ -158,7 +160,7 @@ class AuroraServerless(PostgresComponent):
                 db_subnet_group_name=subnet_group.name,
                 ca_cert_identifier=CA_CERT_IDENTIFIER,
                 promotion_tier=index,
-                auto_minor_version_upgrade=True,
+                auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,  # the cluster's version is pinned
                 apply_immediately=policy.apply_immediately,
                 # Performance Insights needs at least 2 ACU and stops while paused: not used here.
                 performance_insights_enabled=False,

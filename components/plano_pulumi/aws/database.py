@@ -28,11 +28,18 @@ import pulumi_random as random
 
 from plano_pulumi.aws.credentials import DatabaseCredentials, DatabaseCredentialsArgs
 from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
+from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.naming import Names
-from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
+from plano_pulumi.core.settings import DatabaseSettings, DbEngine, ProfilePolicy
 
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
+# The engine runs exactly the pinned plano:dbEngineVersion (major.minor): AWS's automatic minor
+# upgrades would move it away from the version in the stack's config, and the next `pulumi up`
+# would then try to go back down (which RDS refuses). A new minor is a config change instead
+# (docs/operations.md, "Upgrading PostgreSQL"); AWS still upgrades a minor that reaches its end
+# of support, announced in advance.
+AUTO_MINOR_VERSION_UPGRADE = False
 
 
 def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
@@ -44,6 +51,106 @@ def parameter_group_parameters(db: DatabaseSettings) -> list[dict[str, str]]:
         "cron.database_name": db.name,
     }
     return [{"name": name, "value": value, "apply_method": "pending-reboot"} for name, value in values.items()]
+
+
+def existing_other_engine(names: Names, engine: DbEngine) -> DbEngine | None:
+    """The other engine, when this stack's database exists in AWS on it (under the stack's identifier).
+
+    Read from AWS at preview and up (``DescribeDBClusters``/``DescribeDBInstances``, filtered to the
+    one identifier), not from Pulumi's state: a program cannot read its own stack's previous state,
+    and the database in the account is what a switch would abandon. An RDS instance and an Aurora
+    cluster of the same stack share ``names.db_identifier``; Aurora's member instances are
+    ``<identifier>-1`` and ``-2``, so they never match the RDS filter.
+    """
+    identifier = [names.db_identifier]
+    if engine is DbEngine.RDS:
+        clusters = aws.rds.get_clusters(
+            filters=[aws.rds.GetClustersFilterArgs(name="db-cluster-id", values=identifier)]
+        )
+        return DbEngine.AURORA_SERVERLESS if clusters.cluster_identifiers else None
+    instances = aws.rds.get_instances(
+        filters=[aws.rds.GetInstancesFilterArgs(name="db-instance-id", values=identifier)]
+    )
+    return DbEngine.RDS if instances.instance_identifiers else None
+
+
+def check_engine_change(names: Names, db: DatabaseSettings) -> None:
+    """Refuse a switch of ``plano:dbEngine`` on a stack whose database exists, unless confirmed.
+
+    A switch creates an empty database of the new engine, moves the service onto it and deletes
+    the old one with every stored conversation (in prod, ``protect`` stops that delete only after
+    the service has moved). So it needs ``plano:dbEngineChangeConfirmed`` set to the new engine (a
+    confirmation left from an earlier switch does not confirm a switch back). Call it before any
+    resource is registered. A caller that may not describe RDS (a read-only role without
+    ``rds:Describe*``) still previews: the check is then reported as not done, not raised.
+    """
+    try:
+        other = existing_other_engine(names, db.engine)
+    except Exception as error:  # the SDK raises a provider's invoke error as an ordinary exception
+        pulumi.log.warn(
+            f"could not check whether this stack's database runs on another engine than plano:dbEngine "
+            f"{db.engine.value} (needs rds:DescribeDBClusters and rds:DescribeDBInstances): "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unknown error'}"
+        )
+        return
+    if other is None or db.engine_change_confirmed == db.engine.value:
+        return
+    raise ConfigError(
+        "plano:dbEngine",
+        f"would switch this stack's database from {other.value} ({names.db_identifier}) to an empty "
+        f"{db.engine.value} one and delete the old one with its conversations",
+        value=db.engine.value,
+        fix=f"keep it: pulumi config set plano:dbEngine {other.value}; or migrate the data (docs/operations.md, "
+        f'"Switching plano:dbEngine") and confirm: pulumi config set plano:dbEngineChangeConfirmed {db.engine.value}',
+    )
+
+
+def subnet_group_in_use(names: Names, engine: DbEngine) -> tuple[str, str] | None:
+    """(name, VPC id) of the subnet group this stack's database of ``engine`` uses now, or None
+    when there is no such database (read from AWS, like ``existing_other_engine``)."""
+    identifier = names.db_identifier
+    if engine is DbEngine.RDS:
+        listed = aws.rds.get_instances(
+            filters=[aws.rds.GetInstancesFilterArgs(name="db-instance-id", values=[identifier])]
+        )
+        if not listed.instance_identifiers:
+            return None
+        group = aws.rds.get_instance(db_instance_identifier=identifier).db_subnet_group
+    else:
+        clusters = aws.rds.get_clusters(
+            filters=[aws.rds.GetClustersFilterArgs(name="db-cluster-id", values=[identifier])]
+        )
+        if not clusters.cluster_identifiers:
+            return None
+        group = aws.rds.get_cluster(cluster_identifier=identifier).db_subnet_group_name
+    return group, aws.rds.get_subnet_group(name=group).vpc_id
+
+
+def subnet_group_name(names: Names, engine: DbEngine, vpc_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The DB subnet group's name: the one the database uses now while it stays in that VPC, else
+    one carrying the VPC id.
+
+    A subnet group cannot be updated to another VPC's subnets ("The new Subnets are not in the
+    same Vpc as the existing subnet group"), so a move needs a new group under a new name; and RDS
+    refuses to move an instance to another group of the same VPC, so a stack that does not move
+    must keep its group's name (stacks created before this rule: ``plano-<stack>``).
+    """
+    try:
+        in_use = subnet_group_in_use(names, engine)
+    except Exception as error:  # the SDK raises a provider's invoke error as an ordinary exception
+        pulumi.log.warn(
+            "could not read which DB subnet group this stack's database uses (needs rds:DescribeDBInstances, "
+            f"rds:DescribeDBClusters and rds:DescribeDBSubnetGroups), so it keeps {names.legacy_db_subnet_group}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unknown error'}"
+        )
+        return pulumi.Output.from_input(names.legacy_db_subnet_group)
+
+    def choose(vpc: str) -> str:
+        if in_use is not None and in_use[1] == vpc:
+            return in_use[0]
+        return names.db_subnet_group(vpc)
+
+    return pulumi.Output.from_input(vpc_id).apply(choose)
 
 
 DATABASE_TYPE = "plano:database:Database"
@@ -83,6 +190,9 @@ class DatabaseArgs:
     """The profile's safety settings (Multi-AZ or a second instance, deletion protection, snapshots, ...)."""
     subnet_ids: pulumi.Input[list[str]]
     """Private subnets for the subnet group."""
+    vpc_id: pulumi.Input[str]
+    """Their VPC: part of the subnet group's name, so moving the database to another VPC replaces the
+    group (and the database: docs/operations.md, "Moving the database to another VPC")."""
     security_group_id: pulumi.Input[str]
     """The database's security group (admits only the service)."""
     kms_key_arn: str
@@ -164,7 +274,7 @@ class Database(PostgresComponent):
 
         subnet_group = aws.rds.SubnetGroup(
             "subnets",
-            name=names.db_subnet_group,
+            name=subnet_group_name(names, db.engine, args.vpc_id),
             subnet_ids=args.subnet_ids,
             description="Private subnets of the Plano state database",
             tags=args.tags,
@@ -205,8 +315,8 @@ class Database(PostgresComponent):
             identifier=names.db_identifier,
             engine="postgres",
             engine_version=db.engine_version,
-            auto_minor_version_upgrade=True,
-            # A new plano:dbEngineVersion major is an in-place upgrade (docs/operations.md, "Upgrading PostgreSQL").
+            auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
+            # A new plano:dbEngineVersion upgrades in place (docs/operations.md, "Upgrading PostgreSQL").
             allow_major_version_upgrade=True,
             instance_class=db.instance_class,
             allocated_storage=db.allocated_storage_gb,

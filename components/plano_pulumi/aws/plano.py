@@ -21,7 +21,7 @@ import pulumi
 
 from plano_pulumi.args import PlanoOnAwsArgs
 from plano_pulumi.aws.aurora import AuroraServerless
-from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent
+from plano_pulumi.aws.database import Database, DatabaseArgs, PostgresComponent, check_engine_change
 from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s
 from plano_pulumi.aws.network import Network, NetworkArgs
@@ -101,6 +101,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         # Everything is validated before the first resource: bad args register nothing.
         settings = settings_from_args(args, local=False)
         _one_per_stack(name, settings)
+        check_engine_change(settings.names, settings.database)  # a switch of engine needs confirming
         transform = secret_inputs_transform(settings.secret_strings)
         options = pulumi.ResourceOptions(transforms=[transform] if transform else None)
         super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(options, opts))
@@ -147,6 +148,7 @@ class PlanoOnAws(pulumi.ComponentResource):
             settings=s.database,
             policy=s.policy,
             subnet_ids=self.network.private_subnet_ids,
+            vpc_id=self.network.vpc_id,
             security_group_id=self.firewall.db_security_group_id,
             kms_key_arn=s.secrets.kms_key_arn,
             log_retention_days=s.service.log_retention_days,
@@ -259,8 +261,10 @@ class PlanoOnAws(pulumi.ComponentResource):
         )
 
     def _schedule(self) -> TaskSchedule | None:
+        # Without autoscaling, a scalable target holds the task count; dev and review stacks can rest
+        # outside working hours (plano:activeHours). Always there, so turning the schedule off wakes them.
         s = self.settings
-        if s.schedule is None:  # dev and review stacks rest outside working hours (plano:activeHours)
+        if s.policy.autoscaling:
             return None
         return TaskSchedule(
             "schedule",
@@ -320,7 +324,7 @@ class PlanoOnAws(pulumi.ComponentResource):
                 service.service_name,
                 f" {primary.port}",
             )
-        if self.schedule is not None:
+        if self.schedule is not None and s.schedule is not None:
             self.wake_command = self.schedule.wake_command
         if self.review_janitor_task is not None and database.provisioner_secret_arn is not None:
             max_review_stacks = s.database.review_stacks

@@ -1,11 +1,27 @@
-"""Schedule: the service at rest outside working hours (dev and review stacks).
+"""Schedule: the task count of a service without autoscaling, at rest outside working hours.
 
-Creates an Application Auto Scaling target for the service's desired count and two scheduled
-actions in the configured time zone: ``wake`` (the desired count, on the active days at the start
-hour) and ``sleep`` (zero tasks at the end hour). Outside those hours nothing runs and nothing is
-billed for Fargate or the tasks' public IPv4 addresses. ``wake_command`` brings it back at once:
-it raises the target's minimum, and Application Auto Scaling starts the tasks; the next ``sleep``
-action puts it to rest again.
+Creates an Application Auto Scaling target for the service's desired count (every stack without
+autoscaling: dev, review stacks, any stack with ``plano:activeHours always``) and, with a schedule,
+two scheduled actions in the configured time zone: ``wake`` (the desired count, on the active days
+at the start hour) and ``sleep`` (zero tasks at the end hour). Outside those hours nothing runs and
+nothing is billed for Fargate or the tasks' public IPv4 addresses. ``wake_command`` brings it back
+at once: it raises the target's minimum, and Application Auto Scaling starts the tasks; the next
+``sleep`` action puts it to rest again.
+
+Why the target exists without a schedule too, and why ``pulumi up`` writes its range: each call of
+RegisterScalableTarget compares the running count with the range and moves it inside (AWS,
+Application Auto Scaling user guide, "Scalable target"), so a minimum above the running count
+starts tasks at once (as ``wake_command`` does).
+- Turning the schedule off (``plano:activeHours always``) keeps the same target and changes its
+  ``suspendedState`` (scheduled scaling suspended: there are no actions left), so `pulumi up`
+  re-registers it with ``desiredCount`` as its minimum and a service left asleep at 0 tasks comes
+  back. (Without it, the service's own ``desiredCount`` would not change in Pulumi's state, which
+  never saw the sleep action set it to 0, so nothing would be sent.)
+- A new ``plano:desiredCount`` is a new range, registered on that `up` (not at the next wake): it
+  starts the tasks now, outside the active hours too, until the next ``sleep``.
+The range is not ignored between runs: Pulumi compares it with what it last wrote, which the
+scheduled actions do not change, so an ordinary `pulumi up` leaves a sleeping service asleep
+(after a `pulumi refresh` at night, though, the next `up` writes the range back and wakes it).
 """
 
 from __future__ import annotations
@@ -30,8 +46,8 @@ def wake_command(cluster: str, service: str, region: str, desired_count: int) ->
 
 @dataclass
 class TaskScheduleArgs:
-    schedule: ScheduleSettings
-    """Active hours, days and time zone."""
+    schedule: ScheduleSettings | None
+    """Active hours, days and time zone; None: the tasks run around the clock (no actions)."""
     cluster_name: pulumi.Input[str]
     """The ECS cluster."""
     service_name: pulumi.Input[str]
@@ -43,7 +59,7 @@ class TaskScheduleArgs:
 
 
 class TaskSchedule(pulumi.ComponentResource):
-    """Scales the service to zero tasks outside the active hours, and back."""
+    """Holds the service's task count; with a schedule, scales it to zero outside the active hours and back."""
 
     wake_command: pulumi.Output[str]
     """`aws` command that starts the tasks now."""
@@ -51,6 +67,7 @@ class TaskSchedule(pulumi.ComponentResource):
     def __init__(self, name: str, args: TaskScheduleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:service:TaskSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        scheduled = args.schedule is not None
         target = aws.appautoscaling.Target(
             "target",
             service_namespace="ecs",
@@ -58,10 +75,18 @@ class TaskSchedule(pulumi.ComponentResource):
             resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", args.service_name),
             min_capacity=args.desired_count,
             max_capacity=args.desired_count,
-            # The scheduled actions own the range between runs of `pulumi up`.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["minCapacity", "maxCapacity"]),
+            # Differs with and without a schedule, so switching re-registers the range (module docstring).
+            suspended_state=aws.appautoscaling.TargetSuspendedStateArgs(
+                dynamic_scaling_in_suspended=False,
+                dynamic_scaling_out_suspended=False,
+                scheduled_scaling_suspended=not scheduled,
+            ),
+            opts=child,
         )
-        for action in scheduled_actions(args.schedule, args.desired_count):
+        schedule = args.schedule
+        actions = scheduled_actions(schedule, args.desired_count) if schedule else ()
+        timezone = schedule.timezone if schedule else None
+        for action in actions:
             aws.appautoscaling.ScheduledAction(
                 action.name,
                 name=pulumi.Output.concat(args.service_name, f"-{action.name}"),
@@ -69,7 +94,7 @@ class TaskSchedule(pulumi.ComponentResource):
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 schedule=action.cron,
-                timezone=args.schedule.timezone,
+                timezone=timezone,
                 scalable_target_action=aws.appautoscaling.ScheduledActionScalableTargetActionArgs(
                     min_capacity=action.min_capacity, max_capacity=action.max_capacity
                 ),

@@ -126,8 +126,15 @@ class Names:
     def db_identifier(self) -> str:
         return self.name("rds")
 
+    def db_subnet_group(self, vpc_id: str) -> str:
+        # The VPC is part of the name: a subnet group cannot move to another VPC's subnets in place,
+        # so a database moving VPC gets a new group (created first) instead of a failed update.
+        return self.name("rds", vpc_id)
+
     @property
-    def db_subnet_group(self) -> str:
+    def legacy_db_subnet_group(self) -> str:
+        """The fixed name stacks gave their subnet group before it carried the VPC (kept while the
+        database stays in that VPC: RDS refuses to move an instance to another group of its VPC)."""
         return self.name("rds")
 
     def db_parameter_group(self, family: str) -> str:

@@ -9,6 +9,7 @@ from plano_pulumi.core.settings.keys import DbEngine, Profile, TlsMode
 from plano_pulumi.core.settings.limits import (
     AURORA_AUTO_PAUSE_MIN_MINOR,
     MIN_PROD_BACKUP_DAYS,
+    PINNED_ENGINE_VERSIONS,
     RESERVED_DB_USER_PREFIXES,
     RESERVED_DB_USERS,
     SUPPORTED_PG_MAJORS,
@@ -28,19 +29,6 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed="db.<family>.<size>, e.g. db.t4g.micro, db.m7g.large",
             fix="pulumi config set plano:dbInstanceClass db.t4g.micro",
         )
-    version = read.string("dbEngineVersion")
-    # As RDS writes them: ASCII digits, no leading zero, no minor 0 (017, 17.0 and full-width digits
-    # would pass int() but RDS refuses them at create time).
-    match = re.fullmatch(r"([1-9][0-9]*)(?:\.([1-9][0-9]*))?", version, re.ASCII)
-    if not match or int(match.group(1)) not in SUPPORTED_PG_MAJORS:
-        raise ConfigError(
-            "plano:dbEngineVersion",
-            "has no RDS PostgreSQL parameter group family this project supports",
-            value=version,
-            allowed=f"a major version ({', '.join(map(str, SUPPORTED_PG_MAJORS))}) or major.minor such as 17.6",
-            fix="pulumi config set plano:dbEngineVersion 17",
-        )
-    major = int(match.group(1))
 
     name = read.string("dbName")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII) or name in (
@@ -84,6 +72,7 @@ def _database(read: _Reader) -> DatabaseSettings:
             fix=f"pulumi config set plano:dbMaxAllocatedStorageGb {max(allocated * 2, 50)}",
         )
     engine = read.choice("dbEngine", DbEngine)
+    version, major, minor = _engine_version(read, engine)
     max_acu = read.integer("dbMaxCapacityAcu", minimum=1, maximum=256)
     pause = read.integer("dbAutoPauseSeconds", minimum=-1, maximum=86_400)
     if pause != -1 and pause < 300:
@@ -95,7 +84,16 @@ def _database(read: _Reader) -> DatabaseSettings:
             fix="pulumi config set plano:dbAutoPauseSeconds 300",
         )
     if engine is DbEngine.AURORA_SERVERLESS:
-        _check_aurora_version(version, major, match.group(2), pausing=pause != -1)
+        _check_aurora_version(version, major, minor, pausing=pause != -1)
+    confirmed = read.string("dbEngineChangeConfirmed")
+    if confirmed and confirmed not in {e.value for e in DbEngine}:
+        raise ConfigError(
+            "plano:dbEngineChangeConfirmed",
+            "is not a database engine",
+            value=confirmed,
+            allowed="empty, or the plano:dbEngine being switched to: " + " or ".join(e.value for e in DbEngine),
+            fix=f"pulumi config set plano:dbEngineChangeConfirmed {engine.value}",
+        )
     return DatabaseSettings(
         instance_class=instance_class,
         engine_version=version,
@@ -112,7 +110,37 @@ def _database(read: _Reader) -> DatabaseSettings:
         engine=engine,
         max_capacity_acu=max_acu,
         auto_pause_s=None if pause == -1 else pause,
+        engine_change_confirmed=confirmed,
     )
+
+
+def _engine_version(read: _Reader, engine: DbEngine) -> tuple[str, int, int]:
+    """The full PostgreSQL version (major.minor): plano:dbEngineVersion, or the engine's pinned one."""
+    version = read.string("dbEngineVersion") or PINNED_ENGINE_VERSIONS[engine.value]
+    pinned = PINNED_ENGINE_VERSIONS[engine.value]
+    # As RDS writes them: ASCII digits, no leading zero, no minor 0 (017, 17.0 and full-width digits
+    # would pass int() but RDS refuses them at create time).
+    match = re.fullmatch(r"([1-9][0-9]*)(?:\.([1-9][0-9]*))?", version, re.ASCII)
+    if not match or int(match.group(1)) not in SUPPORTED_PG_MAJORS:
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            "has no RDS PostgreSQL parameter group family this project supports",
+            value=version,
+            allowed=f"major.minor with a major of {', '.join(map(str, SUPPORTED_PG_MAJORS))}, such as {pinned}",
+            fix=f"pulumi config set plano:dbEngineVersion {pinned}   (or remove it: the pinned {pinned})",
+        )
+    major = int(match.group(1))
+    if match.group(2) is None:
+        # AWS would pick that day's default minor: stacks created apart would run different versions.
+        suggestion = pinned if pinned.split(".")[0] == version else f"{version}.<minor>"
+        raise ConfigError(
+            "plano:dbEngineVersion",
+            "is a bare major, which AWS resolves to whatever minor is its default on the day a database is created",
+            value=version,
+            allowed=f"a full major.minor such as {pinned}",
+            fix=f"pulumi config set plano:dbEngineVersion {suggestion}   (or remove it: the pinned {pinned})",
+        )
+    return version, major, int(match.group(2))
 
 
 def _backup_days(read: _Reader) -> int:
@@ -129,7 +157,7 @@ def _backup_days(read: _Reader) -> int:
     return days
 
 
-def _check_aurora_version(version: str, major: int, minor: str | None, *, pausing: bool) -> None:
+def _check_aurora_version(version: str, major: int, minor: int, *, pausing: bool) -> None:
     """Aurora PostgreSQL majors this project supports, and the minors that can pause at 0 ACU."""
     if major not in AURORA_AUTO_PAUSE_MIN_MINOR:
         raise ConfigError(
@@ -137,14 +165,15 @@ def _check_aurora_version(version: str, major: int, minor: str | None, *, pausin
             "is not an Aurora PostgreSQL major this project supports with plano:dbEngine aurora-serverless",
             value=version,
             allowed=", ".join(map(str, AURORA_AUTO_PAUSE_MIN_MINOR)),
-            fix="pulumi config set plano:dbEngineVersion 17   (or plano:dbEngine rds)",
+            fix=f"pulumi config set plano:dbEngineVersion {PINNED_ENGINE_VERSIONS[DbEngine.AURORA_SERVERLESS.value]}"
+            "   (or plano:dbEngine rds)",
         )
     lowest = AURORA_AUTO_PAUSE_MIN_MINOR[major]
-    if pausing and minor is not None and int(minor) < lowest:
+    if pausing and minor < lowest:
         raise ConfigError(
             "plano:dbEngineVersion",
             f"cannot scale to 0 ACU: Aurora PostgreSQL {major} pauses from {major}.{lowest} on",
             value=version,
-            allowed=f"{major} (the current minor) or {major}.{lowest} and later",
-            fix=f"pulumi config set plano:dbEngineVersion {major}   (or plano:dbAutoPauseSeconds -1)",
+            allowed=f"{major}.{lowest} and later",
+            fix=f"pulumi config set plano:dbEngineVersion {major}.{lowest}   (or plano:dbAutoPauseSeconds -1)",
         )

@@ -145,9 +145,10 @@ KEYS: tuple[Key, ...] = (
     Key(
         "dbEngineVersion",
         "string",
-        "PostgreSQL version: a major (17) or major.minor (17.6).",
-        "17",
-        rule="major 14-18 as RDS writes it (17 or 17.6: no leading zero, no minor 0)",
+        "PostgreSQL version as major.minor (17.6). Empty = the version pinned for plano:dbEngine.",
+        "",
+        rule="major.minor, major 14-18 as RDS writes it (17.6: no leading zero, no minor 0); "
+        "a bare major (17) is refused; empty: rds 17.6, aurora-serverless 17.5",
     ),
     Key(
         "dbName",
@@ -352,6 +353,14 @@ KEYS: tuple[Key, ...] = (
         "",
         per_profile=True,
         rule="rds or aurora-serverless",
+    ),
+    Key(
+        "dbEngineChangeConfirmed",
+        "string",
+        "Confirms switching plano:dbEngine on a stack that has a database: the engine switched to. "
+        "The new database starts empty; migrate first (docs/operations.md).",
+        "",
+        rule="empty, or the new plano:dbEngine (rds or aurora-serverless)",
     ),
     Key(
         "dbMaxCapacityAcu",

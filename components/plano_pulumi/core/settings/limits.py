@@ -11,6 +11,13 @@ from plano_pulumi.core.plano_config import (
 from plano_pulumi.core.secret_names import SECRET_NAME_WORDS
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
+# The PostgreSQL version each plano:dbEngine runs unless plano:dbEngineVersion says otherwise, in
+# one place: a full major.minor, because AWS resolves a bare major ("17") at create time to that
+# day's default minor, so two stacks created a month apart would run different servers (and the
+# parameter-group family, the 0-ACU support and the prices the tests assume would not be pinned).
+# Aurora's must scale to 0 ACU (every Aurora PostgreSQL 17 minor does). Moving to a new minor:
+# docs/operations.md, "Upgrading PostgreSQL".
+PINNED_ENGINE_VERSIONS = {"rds": "17.6", "aurora-serverless": "17.5"}
 # Aurora PostgreSQL majors with Serverless v2, and the first minor that scales to 0 ACU (auto-pause):
 # AWS, "Scaling to Zero ACUs with automatic pause and resume": 16.3, 15.7, 14.12 (13.15 is past its
 # end of standard support); every 17.x release supports it.

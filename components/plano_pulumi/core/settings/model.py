@@ -113,6 +113,8 @@ class DatabaseSettings:
     max_capacity_acu: int = 2
     # Seconds idle before Aurora pauses at 0 ACU; None = never pause (minimum 0.5 ACU).
     auto_pause_s: int | None = 300
+    # plano:dbEngineChangeConfirmed: the engine a switch of plano:dbEngine may go to ("" = none).
+    engine_change_confirmed: str = ""
     # plano:dbReviewStacks: review stacks this server carries (a provisioning role for them).
     review_stacks: int = 0
     # A review stack: its own database on another stack's server; then `name` is that database,
