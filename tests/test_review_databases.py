@@ -224,8 +224,8 @@ def _shared(**changes: Any) -> dict[str, Any]:
             {"sharedDatabase": _shared(provisionerSecretArn=PROVISIONER_ARN.replace("us-east-1", "eu-west-1"))},
             "plano:sharedDatabase.provisionerSecretArn",
         ),
-        ("dev", {"sharedDatabase": _shared(), "dbEngineVersion": "15"}, "plano:dbEngineVersion"),
-        ("dev", {"dbReviewStacks": 5, "dbEngineVersion": "15"}, "plano:dbReviewStacks"),
+        ("dev", {"sharedDatabase": _shared(), "dbEngineVersion": "15.7"}, "plano:dbEngineVersion"),
+        ("dev", {"dbReviewStacks": 5, "dbEngineVersion": "15.7"}, "plano:dbReviewStacks"),
         ("dev", {"dbReviewStacks": 30}, "plano:dbReviewStacks"),  # 29 fit at 0-2 ACU
         ("dev", {"dbReviewStacks": 6, "dbEngine": "rds"}, "plano:dbReviewStacks"),  # db.t4g.micro: 5
         (
@@ -250,6 +250,8 @@ def test_bad_review_settings_stop_before_any_resource(stack: str, values: dict[s
     assert isinstance(run.error, ConfigError), run.error
     message = str(run.error)
     assert message.startswith(key) and "Fix:" in message and "\n" not in message
+    if values.get("dbEngineVersion"):  # refused for the version's CREATEROLE, not for its form
+        assert "16" in message and ("CREATEROLE" in message or "provisioning role" in message)
     assert run.resources == []
 
 
