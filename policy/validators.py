@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 try:  # imported from the repository root (tests)
-    from policy.secret_names import secret_findings, secret_word
+    from policy.secret_names import go_fold, secret_findings, secret_word
 except ModuleNotFoundError:  # the pack's folder on sys.path (the Pulumi CLI, `python policy/validators.py`)
-    from secret_names import secret_findings, secret_word  # type: ignore[no-redef]
+    from secret_names import go_fold, secret_findings, secret_word  # type: ignore[no-redef]
 
 # --- resource types -------------------------------------------------------------------------------
 
@@ -212,13 +212,14 @@ def _is_prod(props: Mapping[str, Any], context: Context) -> bool:
 
 
 def _fold(value: Any) -> Any:
-    """Keys lower-cased at every level, as the AWS provider decodes container JSON (Go's
-    encoding/json matches field names case-insensitively). Keys that differ only in case are
+    """Keys folded at every level as the AWS provider decodes container JSON: Go's encoding/json
+    matches field names with Unicode simple case folding (``go_fold``: ``portMappingſ`` with a long
+    s and a Kelvin sign for ``k`` are ``portmappings`` and ``k`` to it). Keys that fold alike are
     merged: lists joined and maps merged (so a check sees every entry), other values last-wins."""
     if isinstance(value, Mapping):
         folded: dict[str, Any] = {}
         for key, item in value.items():
-            name, item = str(key).lower(), _fold(item)
+            name, item = go_fold(str(key)), _fold(item)
             before = folded.get(name)
             if isinstance(before, list) and isinstance(item, list):
                 folded[name] = before + item
@@ -240,11 +241,14 @@ def _containers(props: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], list
         return [], []
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):
         return [], ["containerDefinitions is not valid JSON, so it cannot be checked"]
     if not isinstance(parsed, list) or not all(isinstance(c, Mapping) for c in parsed):
         return [], ["containerDefinitions is not a list of container definitions, so it cannot be checked"]
-    return [_fold(c) for c in parsed], []
+    try:
+        return [_fold(c) for c in parsed], []
+    except RecursionError:
+        return [], ["containerDefinitions nests too deeply to be checked"]
 
 
 def _entries(container: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -266,9 +270,25 @@ def _strings_in(value: Any) -> Iterator[str]:
             yield from _strings_in(item)
 
 
+def _parameter_name(name: Any) -> str:
+    """A parameter's name as RDS compares them (case and surrounding white space do not count)."""
+    return str(name).strip().lower()
+
+
+def repeated_parameters(parameters: Any) -> list[str]:
+    """Parameter names a group lists more than once (the provider keeps a set: which value AWS
+    applies is not defined, so ``rds.force_ssl`` set to 1 and again to 0 proves nothing)."""
+    seen: dict[str, int] = {}
+    for parameter in parameters if isinstance(parameters, (list, tuple)) else ():
+        if isinstance(parameter, Mapping) and parameter.get("name") is not None:
+            name = _parameter_name(parameter.get("name"))
+            seen[name] = seen.get(name, 0) + 1
+    return sorted(name for name, count in seen.items() if count > 1)
+
+
 def _force_ssl_value(parameters: Any) -> str | None:
-    for parameter in parameters or ():
-        if isinstance(parameter, Mapping) and parameter.get("name") == "rds.force_ssl":
+    for parameter in parameters if isinstance(parameters, (list, tuple)) else ():
+        if isinstance(parameter, Mapping) and _parameter_name(parameter.get("name")) == "rds.force_ssl":
             value = parameter.get("value")
             number = _number(value)
             return str(int(number)) if number is not None and number.is_integer() else str(value)
@@ -432,6 +452,13 @@ def rds_force_ssl(resource_type: str, props: Props, context: Context) -> list[st
         "postgres"
     )
     cluster_group = resource_type == CLUSTER_PARAMETER_GROUP and _is_postgres_family(_get(props, "family"))
+    if resource_type in (PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP):
+        repeated = repeated_parameters(_get(props, "parameters"))
+        if repeated:
+            return [
+                f"parameter group lists {', '.join(repeated)} more than once; the provider keeps a set and "
+                "the value AWS applies is not defined. List each parameter once (rds.force_ssl = 1)."
+            ]
     if instance_group or cluster_group:
         family = _get(props, "family")
         value = _force_ssl_value(_get(props, "parameters"))
@@ -707,6 +734,12 @@ def rds_force_ssl_attached(resources: Sequence[Resource], context: Context) -> l
                 f"{_label(database)} uses parameter group {name}, which this stack does not manage, so "
                 "rds.force_ssl = 1 cannot be verified. Use the stack's own parameter group."
             ]
+        repeated = repeated_parameters(_get(_props(group), "parameters"))
+        if repeated:
+            return [
+                f"{_label(database)} uses parameter group {name}, which lists {', '.join(repeated)} more "
+                "than once; which value AWS applies is not defined. List each parameter once."
+            ]
         value = _force_ssl_value(_get(_props(group), "parameters"))
         if value != "1":
             return [
@@ -751,9 +784,26 @@ def db_ingress_only_from_security_groups(resources: Sequence[Resource], context:
             return []
 
         messages += deferred.attempt(groups_of)
+    service_groups: set[str] = set()
+    for service in deferred.each(resources, [ECS_SERVICE]):
+
+        def service_groups_of(svc: Resource = service) -> list[str]:
+            network = _get(_props(svc), "networkConfiguration")
+            service_groups.update(_strings(network.get("securityGroups")) if isinstance(network, Mapping) else ())
+            return []
+
+        deferred.attempt(service_groups_of)
     for resource, permission in _permissions(deferred, resources):
         if deferred.group_of(permission) not in db_groups:
             continue
+        strangers = [g for g in permission.source_groups if g not in service_groups]
+        if strangers or permission.self_reference:
+            admitted = ", ".join(strangers) if strangers else "the group itself"
+            messages.append(
+                f"{_label(resource)}: {permission.label} admits security group {admitted} on {permission.ports} "
+                f"into the database's security group {permission.security_group_id}, which is not the service's. "
+                "The database admits only the service's security group."
+            )
         sources = permission.cidrs + permission.prefix_lists
         if sources or not (permission.source_groups or permission.self_reference):
             admitted = ", ".join(sources) if sources else "no security group"
@@ -762,6 +812,47 @@ def db_ingress_only_from_security_groups(resources: Sequence[Resource], context:
                 f"database's security group {permission.security_group_id}. The database admits only "
                 "security groups (the service's), never CIDRs or prefix lists."
             )
+    return deferred.result(messages)
+
+
+def security_groups_owned_by_the_stack(resources: Sequence[Resource], context: Context) -> list[str]:
+    """The service, the database and the load balancer carry only security groups this stack creates.
+
+    A group the stack did not create (any ``sg-...`` from elsewhere) has rules nobody here checks:
+    on the service it could admit anyone to Envoy's admin port, on the database any CIDR.
+    """
+    deferred = _Deferred()
+    own: set[str] = set()
+    groups = list(deferred.each(resources, [SECURITY_GROUP]))
+    for group in groups:
+        group_id = _resource_id(group)
+        if is_unknown(group_id):
+            deferred.unknown = deferred.unknown or NotKnownYetError(str(group_id), [str(group.get("name")), "id"])
+        elif group_id:
+            own.add(group_id)
+    if groups and not own and deferred.unknown is None:
+        return []  # an offline plan: its groups carry no ids to compare with
+    messages: list[str] = []
+
+    def check(resource: Resource) -> list[str]:
+        props = _props(resource)
+        if resource.get("type") == ECS_SERVICE:
+            network = _get(props, "networkConfiguration")
+            groups = _strings(network.get("securityGroups")) if isinstance(network, Mapping) else ()
+        elif resource.get("type") in DATABASES:
+            groups = _strings(_get(props, "vpcSecurityGroupIds"))
+        else:
+            groups = _strings(_get(props, "securityGroups"))
+        foreign = [g for g in groups if g not in own]
+        if not foreign:
+            return []
+        return [
+            f"{_label(resource)} carries security group {', '.join(foreign)}, which this stack does not create; "
+            "its rules are checked by no one here. Attach only the stack's own groups."
+        ]
+
+    for resource in deferred.each(resources, [ECS_SERVICE, *DATABASES, *LOAD_BALANCERS]):
+        messages += deferred.attempt(functools.partial(check, resource))
     return deferred.result(messages)
 
 
@@ -1031,6 +1122,11 @@ STACK_POLICIES: tuple[StackPolicy, ...] = (
         db_ingress_only_from_security_groups,
     ),
     StackPolicy(
+        "security-groups-owned-by-the-stack",
+        "The service, the database and the load balancer carry only security groups this stack creates.",
+        security_groups_owned_by_the_stack,
+    ),
+    StackPolicy(
         "public-ingress-only-on-load-balancer",
         "A rule open to the internet is only ever on a load balancer's security group.",
         public_ingress_only_on_load_balancer,
@@ -1074,6 +1170,27 @@ def resources_from_plan(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"type": r["type"], "name": r["name"], "props": r.get("inputs") or {}} for r in resources]
 
 
+class PlanFileError(Exception):
+    """A plan file the offline tools refused (one line: the file, the problem, the fix)."""
+
+
+def _load_plan(path: Path) -> Any:
+    """The plan document: bounded and checked against docs/plan.schema.json by the offline tools
+    when they are installed (the repository's .venv), else read as it is (the shape is checked by
+    ``resources_from_plan``)."""
+    try:
+        from plano_pulumi.core.errors import ConfigError
+        from plano_tools.plan_file import load_plan
+    except ModuleNotFoundError:  # the pack on its own
+        if path.stat().st_size > 8 * 1024 * 1024:
+            raise ValueError("larger than 8 MiB") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return load_plan(path)
+    except ConfigError as error:
+        raise PlanFileError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Check offline plan documents: ``python policy/validators.py plan-prod.json [--profile prod]``."""
     parser = argparse.ArgumentParser(description="Run the Plano policy pack's validators over offline plans.")
@@ -1085,7 +1202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     for path in args.plans:
         try:
-            resources = resources_from_plan(json.loads(path.read_text(encoding="utf-8")))
+            resources = resources_from_plan(_load_plan(path))
         except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             print(
@@ -1093,6 +1210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "`python -m plano_tools plan --stack STACK --json > FILE`.",
                 file=sys.stderr,
             )
+            return 2
+        except PlanFileError as exc:  # already one line, naming the file and the fix
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         messages = check(resources, context)
         for message in messages:

@@ -449,6 +449,125 @@ ROUND_TWO = [
 ]
 CATALOGUE += ROUND_TWO
 
+# Round three (issue 19): names, forms and values that used to pass and break later.
+FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "123456789012")
+ROUND_THREE = [
+    Bad("reserved env PATH", "plano:environment.PATH", None, values={"environment": {"PATH": "/bin"}}),
+    Bad("reserved env LD_PRELOAD", "plano:environment.LD_PRELOAD", None, values={"environment": {"LD_PRELOAD": "x"}}),
+    Bad("reserved env UV_NO_SYNC", "plano:environment.UV_NO_SYNC", None, values={"environment": {"UV_NO_SYNC": "0"}}),
+    Bad("reserved env AWS_REGION", "plano:environment.AWS_REGION", None, values={"environment": {"AWS_REGION": "x"}}),
+    Bad(
+        "reserved external key",
+        "plano:providerKeysExternal",
+        None,
+        values={"providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY"]},
+    ),
+    Bad(
+        "connection string with a password in the environment",
+        "plano:environment.STATE_URL",
+        None,
+        values={"environment": {"STATE_URL": "postgresql://u:pw-hidden-9@db:5432/x"}},
+        hidden="pw-hidden-9",
+    ),
+    Bad(
+        "provider key shape in the environment",
+        "plano:environment.SOME_SETTING",
+        None,
+        values={"environment": {"SOME_SETTING": LITERAL_KEY}},
+        hidden=LITERAL_KEY,
+    ),
+    Bad("role name pg_app", "plano:dbUser", "pg", values={"dbUser": "pg"}),
+    Bad("master user equals its role", "plano:dbUser", None, values={"dbUser": "u" * 59 + "_app"}),
+    Bad("database name pgbouncer", "plano:dbName", "pgbouncer", values={"dbName": "pgbouncer"}),
+    Bad("database name a reserved word", "plano:dbName", "select", values={"dbName": "select"}),
+    Bad("master user a reserved word", "plano:dbUser", "grant", values={"dbUser": "grant"}),
+    Bad(
+        "listener timeout in full-width digits",
+        "listeners[0].timeout",
+        None,
+        plano_config=VALID_PLANO.replace("port: 12000}", "port: 12000, timeout: \uff15s}"),
+    ),
+    Bad(
+        "listener port as a float",
+        "listeners[0].port",
+        "12000.0",
+        plano_config=VALID_PLANO.replace("port: 12000}", "port: 12000.0}"),
+    ),
+    Bad(
+        "listener port as a string",
+        "listeners[0].port",
+        "12000",
+        plano_config=VALID_PLANO.replace("port: 12000}", "port: '12000'}"),
+    ),
+    Bad(
+        "full-width account in a certificate",
+        "plano:certificateArn",
+        None,
+        stack="prod",
+        values={"certificateArn": CERT.replace("123456789012", FULL_WIDTH)},
+    ),
+    Bad(
+        "certificate id of dashes",
+        "plano:certificateArn",
+        None,
+        stack="prod",
+        values={"certificateArn": CERT[:-36] + "-" * 36},
+    ),
+    Bad(
+        "certificate in another partition",
+        "plano:certificateArn",
+        "aws-cn",
+        stack="prod",
+        values={"certificateArn": CERT.replace("arn:aws:", "arn:aws-cn:")},
+    ),
+    Bad("region with non-Latin digits", "aws:region", None, values={"aws:region": "eu-west-\u0663"}),
+    Bad(
+        "value with a workflow command",
+        "plano:dbInstanceClass",
+        "::error::",
+        values={"dbInstanceClass": "x\n::error::y"},
+    ),
+    Bad("config file path with a NUL", "plano:configFile", None, values={"configFile": "plano\x00.yaml"}),
+    Bad("config file path too long", "plano:configFile", None, values={"configFile": "q" * 5000}),
+    Bad("image longer than ECS accepts", "plano:image", None, values={"image": "ghcr.io/" + "r/" * 130 + "p:1"}),
+    Bad(
+        "environment too big for the task definition",
+        "plano:environment",
+        None,
+        values={"environment": {f"SETTING_{i}": "v" * 1000 for i in range(70)}},
+    ),
+    Bad("days checked in prod", "plano:activeDays", "WEEKDAYS", stack="prod", values={"activeDays": "WEEKDAYS"}),
+    Bad(
+        "time zone checked in prod",
+        "plano:scheduleTimezone",
+        "Moon/Base",
+        stack="prod",
+        values={"scheduleTimezone": "Moon/Base"},
+    ),
+    Bad("allowPlainHttp checked in dev", "plano:allowPlainHttp", "maybe", values={"allowPlainHttp": "maybe"}),
+    Bad(
+        "time zone not in the IANA list",
+        "plano:scheduleTimezone",
+        "Factory",
+        values={"activeHours": "08:00-20:00", "scheduleTimezone": "Factory"},
+    ),
+    Bad(
+        "stripped secret in a message",
+        "plano:dbInstanceClass",
+        None,
+        secrets={"dbInstanceClass": "  m7g.secretclass  "},
+        hidden="m7g.secretclass",
+    ),
+    Bad(
+        "shortened secret in a message",
+        "plano:image",
+        None,
+        secrets={"image": "Bad/" + "hiddenimagepath" * 12},
+        hidden="Bad/hiddenimage",
+    ),
+]
+CATALOGUE += ROUND_THREE
+
 
 def _run(bad: Bad, tmp_path: Path) -> Any:
     values = dict(bad.values)

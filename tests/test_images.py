@@ -58,7 +58,11 @@ def test_plano_container_starts_without_a_package_index(any_stack: Any) -> None:
 
 
 def test_user_environment_cannot_undo_the_offline_start() -> None:
-    run = run_with("dev", values={"environment": {"UV_NO_SYNC": "0", "LOG_LEVEL": "info"}})
+    # Issue 19: a name the image relies on is refused with one line instead of silently dropped.
+    refused = run_with("dev", values={"environment": {"UV_NO_SYNC": "0", "LOG_LEVEL": "info"}})
+    assert isinstance(refused.error, ConfigError) and "plano:environment.UV_NO_SYNC" in str(refused.error)
+    assert refused.resources == []
+    run = run_with("dev", values={"environment": {"LOG_LEVEL": "info"}})
     assert run.error is None, run.error
     env = env_of(containers(run)["plano"])
     assert env["UV_NO_SYNC"] == "1" and env["LOG_LEVEL"] == "info"

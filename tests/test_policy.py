@@ -326,7 +326,20 @@ AURORA = {"clusterIdentifier": "c", "engine": "aurora-postgresql", "tags": PROD_
 AURORA_MEMBER = {"clusterIdentifier": "c", "engine": "aurora-postgresql"}
 SERVICE = res(v.ECS_SERVICE, "service", {"networkConfiguration": {"securityGroups": ["sg-svc"]}})
 LISTENING_TASK = res(TASK, "task", task(container()))
+OWN_GROUPS = [res(SG, n, {}, id_=f"sg-{n}") for n in ("svc", "db")]
 STACK_CASES = [
+    StackCase(
+        "service and db carry the stack's groups",
+        "security-groups-owned-by-the-stack",
+        [*OWN_GROUPS, res(RDS, "instance", rds()), SERVICE],
+        True,
+    ),
+    StackCase(
+        "service carries a group the stack did not create",
+        "security-groups-owned-by-the-stack",
+        [*OWN_GROUPS, res(v.ECS_SERVICE, "service", {"networkConfiguration": {"securityGroups": ["sg-svc", "sg-x"]}})],
+        False,
+    ),
     StackCase(
         "aurora with a writer and a reader",
         "prod-aurora-in-two-zones",
@@ -379,11 +392,13 @@ STACK_CASES = [
         [DB, res(PG, "p", params(name=DROP), id_="plano-prod-postgres17")],
         True,
     ),
-    StackCase("db admits the service's group", "db-ingress-only-from-security-groups", [DB, SERVICE_TO_DB], True),
+    StackCase(
+        "db admits the service's group", "db-ingress-only-from-security-groups", [DB, SERVICE, SERVICE_TO_DB], True
+    ),
     StackCase(
         "cidr elsewhere is not the db's business",
         "db-ingress-only-from-security-groups",
-        [DB, SERVICE_TO_DB, res(RULE, "alb-in", ingress_rule("sg-alb"))],
+        [DB, SERVICE, SERVICE_TO_DB, res(RULE, "alb-in", ingress_rule("sg-alb"))],
         True,
     ),
     StackCase(
@@ -405,10 +420,10 @@ STACK_CASES = [
         False,
     ),
     StackCase(
-        "db sg rule from self",
+        "db sg rule from self",  # issue 19: the database admits only the service's group
         "db-ingress-only-from-security-groups",
         [DB, res(SG_RULE, "db-rule", sg_rule(securityGroupId="sg-db", cidrBlocks=DROP, self=True))],
-        True,
+        False,
     ),
     StackCase(
         "db group with inline cidr",
@@ -515,7 +530,7 @@ def test_stack_policies_report_what_they_can_see_past_unknown_values() -> None:
     messages = v.db_ingress_only_from_security_groups([DB, unknown_rule, bad_rule], Context())
     assert len(messages) == 1 and "db-in-vpc" in messages[0]
     with pytest.raises(v.NotKnownYetError):
-        v.db_ingress_only_from_security_groups([DB, SERVICE_TO_DB, unknown_rule], Context())
+        v.db_ingress_only_from_security_groups([DB, SERVICE, SERVICE_TO_DB, unknown_rule], Context())
 
 
 # --- 3. The repository's stacks pass the pack -------------------------------------------------------------------
@@ -706,7 +721,49 @@ def add_single_instance_aurora(resources: Resources) -> None:
     ]
 
 
+FOREIGN_GROUP = "sg-0f0e0d0c0b0a09080"  # a group this stack did not create
+
+
+def foreign_group_on(type_: str, key: str) -> Callable[[Resources], None]:
+    def mutate(resources: Resources) -> None:
+        props = find(resources, type_)["props"]
+        if key == "networkConfiguration":
+            props[key]["securityGroups"] = [*props[key]["securityGroups"], FOREIGN_GROUP]
+        else:
+            props[key] = [*props[key], FOREIGN_GROUP]
+
+    return mutate
+
+
+def db_rule_from_foreign_group(resources: Resources) -> None:
+    find(resources, RULE, "db-in-service")["props"]["referencedSecurityGroupId"] = FOREIGN_GROUP
+
+
+def duplicate_force_ssl(resources: Resources) -> None:
+    find(resources, PG)["props"]["parameters"].append({"name": "rds.force_ssl", "value": "0"})
+
+
 BREAKAGES = [
+    B(
+        "foreign group on the service",
+        "prod",
+        foreign_group_on(v.ECS_SERVICE, "networkConfiguration"),
+        "security-groups-owned-by-the-stack",
+    ),
+    B(
+        "foreign group on the database",
+        "dev",
+        foreign_group_on(RDS, "vpcSecurityGroupIds"),
+        "security-groups-owned-by-the-stack",
+    ),
+    B(
+        "foreign group on the load balancer",
+        "prod",
+        foreign_group_on(ALB, "securityGroups"),
+        "security-groups-owned-by-the-stack",
+    ),
+    B("database admits a foreign group", "dev", db_rule_from_foreign_group, "db-ingress-only-from-security-groups"),
+    B("force_ssl listed twice", "dev", duplicate_force_ssl, "rds-force-ssl", "rds-force-ssl-attached"),
     B("prod aurora with one instance", "prod", add_single_instance_aurora, "prod-aurora-in-two-zones"),
     B("storage unencrypted", "dev", set_prop(RDS, "storageEncrypted", False), "rds-storage-encrypted"),
     B("database public", "dev", set_prop(RDS, "publiclyAccessible", True), "rds-not-public"),

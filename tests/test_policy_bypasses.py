@@ -382,6 +382,7 @@ def stack(
         {"type": CLUSTER, "name": "aurora", "props": cluster or aurora(), "protect": True},
         {"type": CLUSTER_PG, "name": "aurora-params", "props": group or cluster_params()},
         *[{"type": CLUSTER_INSTANCE, "name": f"aurora-{i}", "props": member()} for i in range(members)],
+        {"type": SG, "name": "db", "props": {}, "id": "sg-db"},  # the stack's own database group
     ]
     return resources + [{"type": t, "name": n, "props": p} for n, (t, p) in extra.items()]
 

@@ -48,11 +48,12 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     17.6, aurora-serverless 17.5."""
 
     db_name: str
-    """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres."""
+    """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres, pgbouncer or an SQL
+    reserved word."""
 
     db_user: str
-    """Database master user name. Valid: 1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres,
-    admin, ...)."""
+    """Database master user name. Valid: 1-59 lower-case letters, digits, _ (room for the _app role); no pg_
+    prefix, for it or <it>_app; not reserved (postgres, admin, SQL key words, ...)."""
 
     db_password_version: int
     """Bump to rotate the database passwords (master and Plano's role) with a rolling redeploy. Valid: 1 or more;
@@ -186,7 +187,8 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     such as MON,WED,FRI."""
 
     schedule_timezone: str
-    """Time zone of activeHours. Valid: an IANA time zone such as UTC, Europe/Berlin, America/New_York."""
+    """Time zone of activeHours. Valid: an IANA time zone such as UTC, Europe/Berlin, America/New_York (from the
+    shipped list)."""
 
     db_review_stacks: int
     """Review stacks this stack's database carries: a provisioning role and secret for them; 0 = none. -1 = the
@@ -231,11 +233,12 @@ class PlanoOnDockerArgs(TypedDict, total=False):
     17.6, aurora-serverless 17.5."""
 
     db_name: str
-    """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres."""
+    """Database name. Valid: lower-case letters, digits, _; starts with a letter; not postgres, pgbouncer or an SQL
+    reserved word."""
 
     db_user: str
-    """Database master user name. Valid: 1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres,
-    admin, ...)."""
+    """Database master user name. Valid: 1-59 lower-case letters, digits, _ (room for the _app role); no pg_
+    prefix, for it or <it>_app; not reserved (postgres, admin, SQL key words, ...)."""
 
     db_password_version: int
     """Bump to rotate the database passwords (master and Plano's role) with a rolling redeploy. Valid: 1 or more;

@@ -6,7 +6,8 @@ shown by ``pulumi preview`` as plain text. ``secret_inputs_transform`` is one re
 that each top-level component (``PlanoOnAws``, ``PlanoOnDocker``) puts in its own options, so the
 engine applies it to every child: every resource input that contains a piece of such a value (the
 pieces ``settings/masking.py`` finds) is wrapped as a Pulumi secret before the resource is
-registered. One rule for every child of both targets, so no child has to remember it.
+registered, and so is every output of the component that holds one (``mark_secrets``). One rule
+for every child of both targets, so no child has to remember it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import pulumi
 
 
 def contains_secret(value: Any, secrets: tuple[str, ...]) -> bool:
-    """Whether a plain value holds any piece of a secret key's value (at any depth)."""
+    """Whether a plain value holds any piece of a secret key's value (at any depth, in any case:
+    a name or an address built from it may have been lower-cased on the way)."""
     if isinstance(value, str):
-        return any(piece in value for piece in secrets)
+        folded = value.lower()
+        return any(piece.lower() in folded for piece in secrets)
     if isinstance(value, dict):
         return any(contains_secret(v, secrets) or contains_secret(k, secrets) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -39,6 +42,13 @@ def _mark(value: Any, secrets: tuple[str, ...]) -> Any:
     if contains_secret(value, secrets):
         return pulumi.Output.secret(value)
     return value
+
+
+def mark_secrets(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` with every part that holds a piece of a secret made a Pulumi secret (a component's
+    outputs: an output built from a ``--secret`` key, such as the rendered Plano config naming a
+    secret ``dbUser``'s role, is a Pulumi secret too)."""
+    return _mark(value, secrets) if secrets else value
 
 
 def secret_inputs_transform(secrets: tuple[str, ...]) -> pulumi.ResourceTransform | None:

@@ -94,19 +94,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_diff(args: argparse.Namespace) -> int:
-    from plano_tools.plan import plan_diff_markdown, plan_shape_problem
+    from plano_tools.plan import plan_diff_markdown
+    from plano_tools.plan_file import load_plan
 
-    documents = []
-    for path in (args.base, args.head):
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:120]
-            raise ConfigError(str(path), f"is not a plan JSON file ({reason})", fix=PLAN_FIX) from None
-        problem = plan_shape_problem(document)
-        if problem:
-            raise ConfigError(str(path), problem, fix=PLAN_FIX)
-        documents.append(document)
+    # Bounded, and checked against docs/plan.schema.json before anything reads it.
+    documents = [load_plan(Path(path)) for path in (args.base, args.head)]
     sys.stdout.write(plan_diff_markdown(documents[0], documents[1]))
     return 0
 

@@ -92,8 +92,9 @@ def changes(before: Any, after: Any, path: str = "") -> list[Change]:
                 out += changes(b.get(name, MISSING), a.get(name, MISSING), f"{path}[{name}]")
             return out
         if _scalars(before) and _scalars(after) and len(set(before)) == len(before) and len(set(after)) == len(after):
-            gone = [Change(path, item, MISSING) for item in before if item not in after]
-            new = [Change(path, MISSING, item) for item in after if item not in before]
+            before_set, after_set = set(before), set(after)  # linear however long the lists
+            gone = [Change(path, item, MISSING) for item in before if item not in after_set]
+            new = [Change(path, MISSING, item) for item in after if item not in before_set]
             if gone or new:  # else the same items in another order: shown whole below
                 return gone + new
         if len(before) == len(after):
@@ -107,6 +108,7 @@ def changes(before: Any, after: Any, path: str = "") -> list[Change]:
 # --- Markdown ----------------------------------------------------------------------------------
 
 INLINE_MAX = 120  # longer values, and any with a line break, are shown as a line diff
+LINE_DIFF_MAX = 2000  # longer texts are shown removed and added whole (difflib is quadratic)
 
 
 def _text(value: Any) -> str:
@@ -141,6 +143,8 @@ def change_markdown(change: Change, indent: str = "  ") -> list[str]:
     if head:
         sign = "+" if head == "added" else "-"
         lines = [f"{sign}{line}" for line in texts[0].splitlines()]
+    elif max(len(t.splitlines()) for t in texts) > LINE_DIFF_MAX:
+        lines = [f"-{line}" for line in texts[0].splitlines()] + [f"+{line}" for line in texts[1].splitlines()]
     else:
         lines = [
             line.rstrip("\n")

@@ -20,8 +20,35 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 700 "$tmp"
 
+# The names the task, its image or CI own (AWS_*, PULUMI_*, GITHUB_*, PATH, ...): the program's own
+# list. A stack that declares one would make this script copy CI's credentials into Secrets Manager.
+reserved_list="$(dirname "$0")/../../components/plano_pulumi/core/reserved_env_names.txt"
+[ -r "$reserved_list" ] || { echo "fill-provider-keys: cannot read $reserved_list" >&2; exit 2; }
+reserved_entry() { # prints the list entry that reserves $1, if any
+    local entry
+    while IFS= read -r entry; do
+        entry="${entry%%#*}"
+        entry="${entry//[[:space:]]/}"
+        [ -n "$entry" ] || continue
+        if [[ "$entry" == *'*' ]]; then
+            [[ "$1" == "${entry%\*}"* ]] && { printf '%s' "$entry"; return; }
+        elif [ "$1" = "$entry" ]; then
+            printf '%s' "$entry"
+            return
+        fi
+    done <"$reserved_list"
+    return 0
+}
+
 outputs=$(pulumi stack output --json --stack "$stack")
 names=$(jq -r '.provider_keys_external // [] | .[]' <<<"$outputs")
+for name in $names; do
+    entry=$(reserved_entry "$name")
+    if [ -n "$entry" ]; then
+        printf 'fill-provider-keys: %q is a reserved environment name (%s); nothing was copied. Fix: rename the key in plano:providerKeysExternal and the Plano config.\n' "$name" "$entry" >&2
+        exit 1
+    fi
+done
 redeploy=""
 region=""
 missing=()

@@ -34,7 +34,8 @@ else
 fi
 
 empty_plan() { # $1 = stack
-    printf '{"stack": "%s", "profile": "", "resources": [], "outputs": {}, "cost": {"monthly_usd": 0, "currency": "USD", "region": "", "prices_as_of": "", "items": []}}\n' "$1"
+    # A plan by docs/plan.schema.json (plan-diff refuses anything else) with nothing in it.
+    printf '{"stack": "%s", "profile": "dev", "warnings": [], "resources": [], "outputs": {}, "cost": {"monthly_usd": 0, "currency": "USD", "region": "", "prices_as_of": "1970-01-01", "items": []}}\n' "$1"
 }
 
 body="$out/body.md"

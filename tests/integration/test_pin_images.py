@@ -8,20 +8,24 @@ stack file with it and checks the digest is the sha256 of the index bytes it pus
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import yaml
+from plano_tools import pin_images
 from plano_tools.pin_images import INDEX_TYPES, PinError, pin_stack, resolve
 
 from tests.integration.conftest import servers_unavailable
@@ -208,3 +212,165 @@ def test_the_command_pins_a_stack_and_fails_cleanly_for_a_missing_tag(registry: 
     assert (tmp_path / "Pulumi.test.yaml").read_text() == before
     with pytest.raises(PinError, match="HTTP 404"):
         resolve(missing)
+
+
+# --- a hostile registry on loopback (issue 19, class 5) ------------------------------------------------------
+#
+# A tiny HTTP server plays a registry that lies: realms that point at local files or other schemes,
+# token and manifest bodies that are not what they claim, bodies that never end, answers that
+# trickle in. Each must end in a one-line PinError, within a bounded time, with nothing local sent.
+
+HOSTILE_SECRET_FILE_TEXT = "local-file-contents-must-never-leave"
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, str]]] = []
+    local_file: ClassVar[Path] = Path("/nonexistent")
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _challenge(self, realm: str) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="s",scope="repository:x:pull"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _body(self, body: bytes, content_type: str = "application/json", **headers: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _endless(self, delay: float = 0.0, chunk: bytes = b"A" * 65536) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", INDEX_TYPES[0])
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                if delay:
+                    time.sleep(delay)
+        except OSError:
+            return
+
+    def do_GET(self) -> None:
+        _Hostile.seen.append({"path": self.path, "authorization": self.headers.get("Authorization", "")})
+        host = f"127.0.0.1:{self.server.server_address[1]}"
+        mode = self.path.split("/")[2] if self.path.startswith("/v2/") else self.path.split("?")[0].strip("/")
+        realms = {
+            "file-realm": f"file://{_Hostile.local_file}",
+            "ftp-realm": "ftp://127.0.0.1/token",
+            "data-realm": "data:text/plain,token",
+            "http-realm-elsewhere": "http://registry.example.invalid/token",
+        }
+        tokens = {
+            "token-not-json": b"{not json",
+            "token-a-list": b"[1, 2, 3]",
+            "token-missing": b'{"expires_in": 300}',
+            "token-not-a-string": b'{"token": {"nested": true}}',
+            "token-with-a-line-break": b'{"token": "abc\\r\\nX-Injected: 1"}',
+        }
+        if mode in realms and not self.headers.get("Authorization"):
+            self._challenge(realms[mode])
+        elif mode in tokens and not self.headers.get("Authorization"):
+            self._challenge(f"http://{host}/{mode}-token")
+        elif mode.endswith("-token") and mode.removesuffix("-token") in tokens:
+            self._body(tokens[mode.removesuffix("-token")])
+        elif mode == "token-endless" and not self.headers.get("Authorization"):
+            self._challenge(f"http://{host}/endless-token")
+        elif mode == "endless-token":
+            self._endless()
+        elif mode == "manifest-not-json":
+            self._body(b"<html>not a manifest</html>", content_type="")
+        elif mode == "manifest-html":
+            self._body(b"<html></html>", content_type="text/html")
+        elif mode == "manifest-a-list":
+            self._body(b"[]", content_type=INDEX_TYPES[0])
+        elif mode == "manifest-endless":
+            self._endless()
+        elif mode == "manifest-slow":
+            self._endless(delay=0.2, chunk=b" ")
+        elif mode == "redirect-to-file":
+            self.send_response(302)
+            self.send_header("Location", f"file://{_Hostile.local_file}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif mode == "digest-with-a-line-break":
+            self._body(b"{}", content_type=INDEX_TYPES[0], Docker_Content_Digest="sha256:00\r::error::owned")
+        else:
+            self._body(b"{}", content_type=INDEX_TYPES[0])
+
+
+HOSTILE_MODES = [
+    ("file-realm", "realm"),
+    ("ftp-realm", "realm"),
+    ("data-realm", "realm"),
+    ("http-realm-elsewhere", "realm"),
+    ("token-not-json", "token"),
+    ("token-a-list", "token"),
+    ("token-missing", "token"),
+    ("token-not-a-string", "token"),
+    ("token-with-a-line-break", "token"),
+    ("token-endless", "token"),
+    ("manifest-not-json", "manifest"),
+    ("manifest-html", "media type"),
+    ("manifest-a-list", "manifest"),
+    ("manifest-endless", "manifest"),
+    ("manifest-slow", "did not answer"),
+    ("redirect-to-file", "redirect"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _Hostile.local_file = tmp_path_factory.mktemp("hostile") / "local-secret.txt"
+    _Hostile.local_file.write_text(HOSTILE_SECRET_FILE_TEXT)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("mode", "says"), HOSTILE_MODES, ids=[m for m, _ in HOSTILE_MODES])
+def test_a_hostile_registry_gets_a_one_line_error_in_bounded_time(
+    mode: str, says: str, hostile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pin_images, "TOTAL_TIMEOUT_S", 3)
+    monkeypatch.setattr(pin_images, "TIMEOUT_S", 2)
+    started = time.monotonic()
+    with pytest.raises(PinError) as error:
+        resolve(f"{hostile}/{mode}/app:1.0")
+    assert time.monotonic() - started < 8
+    message = str(error.value)
+    assert says in message and message.isprintable() and len(message) <= 300, message
+    assert HOSTILE_SECRET_FILE_TEXT not in json.dumps(_Hostile.seen)
+
+
+def test_a_digest_header_with_a_line_break_stays_one_line(hostile: str) -> None:
+    with pytest.raises(PinError) as error:
+        resolve(f"{hostile}/digest-with-a-line-break/app:1.0")
+    assert str(error.value).isprintable() and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("mode", ["file-realm", "token-not-json", "manifest-endless", "manifest-html"])
+def test_the_command_fails_in_one_line_and_leaves_the_stack_file(mode: str, hostile: str, tmp_path: Path) -> None:
+    image = f"{hostile}/{mode}/app:1.0"
+    before = "config:\n" + "".join(f"  plano:{key}: {image}\n" for key in ("image", "pgbouncerImage", "initImage"))
+    (tmp_path / "Pulumi.test.yaml").write_text(before)
+    run = [sys.executable, "-m", "plano_tools", "--project-dir", str(tmp_path), "pin-images", "--stack", "test"]
+    started = time.monotonic()
+    done = subprocess.run(run, cwd=PROJECT, capture_output=True, text=True, timeout=150, check=False)
+    assert time.monotonic() - started < pin_images.TOTAL_TIMEOUT_S + 30
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and (tmp_path / "Pulumi.test.yaml").read_text() == before

@@ -40,7 +40,7 @@ from plano_pulumi.core.review_database import provisioner_role_name
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
-from plano_pulumi.transforms import secret_inputs_transform
+from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnAws"
 
@@ -362,6 +362,8 @@ class PlanoOnAws(pulumi.ComponentResource):
         self.public_subnet_ids = self.network.public_subnet_ids
         self.private_subnet_ids = self.network.private_subnet_ids
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
+        for name in self.output_names():  # outputs built from a --secret setting are secrets too
+            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
         # Registered so `pulumi stack output` and other languages (through the plugin) see them.
         self.register_outputs({name: getattr(self, name) for name in self.output_names()})
 

@@ -14,11 +14,35 @@ import pulumi
 SECRET_MASK = "[secret]"
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that could start a new line or hide text (line and paragraph
+    separators, control and format characters) written as an escape, so a message stays one line
+    and no value can begin a line of its own (a CI workflow command such as ``::error::``)."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif char in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char])
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def escaped(text: str) -> str:
+    """A string as ``show_value`` writes it between its quotes (backslash and quote escaped, then
+    ``one_line``); settings/masking.py masks this form of a secret too."""
+    return one_line(text.replace("\\", "\\\\").replace('"', '\\"'))
+
+
 def show_value(value: object, *, secret: bool = False) -> str:
-    """Render a value for an error message: quoted, shortened, never a secret."""
+    """Render a value for an error message: quoted, escaped (one line), shortened, never a secret."""
     if secret:
         return SECRET_MASK
-    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    text = f'"{escaped(value)}"' if isinstance(value, str) else one_line(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -46,7 +70,10 @@ class ConfigError(pulumi.RunError):
         if allowed:
             parts.append(f" Allowed: {allowed.rstrip('.')}.")
         parts.append(f" Fix: {fix.rstrip('.')}.")
-        super().__init__("".join(parts))
+        message = one_line("".join(parts))
+        if message.startswith("::"):  # a file or key named like a workflow command
+            message = "config " + message
+        super().__init__(message)
 
 
 def config_key(key: str) -> str:

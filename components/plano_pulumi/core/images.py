@@ -40,7 +40,7 @@ def plano_image_environment() -> dict[str, str]:
 # ECR repository prefixes for the upstream registries: the names a pull-through cache rule
 # creates (`<registry>/<prefix>/<upstream repository>`), and the layout for private copies.
 ECR_PREFIXES = {"ghcr.io": "ghcr", "public.ecr.aws": "ecr-public", "docker.io": "docker-hub"}
-_ECR_REGISTRY = re.compile(r"\d{12}\.dkr\.ecr\.[a-z]{2}(-gov)?-[a-z]+-\d\.amazonaws\.com(\.cn)?")
+_ECR_REGISTRY = re.compile(r"[0-9]{12}\.dkr\.ecr\.[a-z]{2}(-gov)?-[a-z]+-[0-9]\.amazonaws\.com(\.cn)?", re.ASCII)
 
 
 @dataclass(frozen=True)

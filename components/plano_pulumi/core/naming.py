@@ -3,8 +3,17 @@
 Each name is ``<project>-<stack>[-<hash>]-<suffix>``, lower-cased to the strictest alphabet the
 stacks need (letters, digits, hyphens). A short hash of the original ``project/stack`` is added
 whenever the readable part had to change (upper case, ``_`` or ``.`` in the stack name) or be
-shortened, so two stacks never share a name, however long or alike their names are, and the same
-stack always gets the same names. Limits are the services' own rules, listed in ``LIMITS``.
+shortened, so the same stack always gets the same names and two stacks never share one:
+
+- a readable name is kept as it is only if no hyphen-separated part of it is 6 hexadecimal
+  characters (``dev``, ``pr-123``); such a part is what a hash looks like, so ``Dev`` (hashed to
+  ``plano-dev-<hash>``) and a stack literally named ``dev-<that hash>`` cannot meet: the second is
+  hashed as well;
+- every hashed or shortened name holds such a part, every kept one does not, so the two kinds
+  never meet, kept names are the stack names themselves, and hashed ones differ by their hash.
+
+Limits are the services' own rules, listed in ``LIMITS``. tests/test_guardrails.py checks the names
+are injective over a large generated set of stack names.
 """
 
 from __future__ import annotations
@@ -33,17 +42,25 @@ RULES: dict[str, tuple[int, str]] = {
 LIMITS = {kind: rule[0] for kind, rule in RULES.items()}
 HASH_LEN = 6
 # Pulumi's own rule for stack names.
-_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
 
 
 def fits(kind: str, name: str) -> bool:
     """Whether ``name`` satisfies the service rule for ``kind``."""
     limit, form = RULES[kind]
-    return 0 < len(name) <= limit and re.fullmatch(form, name) is not None
+    return 0 < len(name) <= limit and re.fullmatch(form, name, re.ASCII) is not None
 
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
+
+
+_HASH_PART = re.compile(rf"(?:^|-)[0-9a-f]{{{HASH_LEN}}}(?:-|$)", re.ASCII)
+
+
+def _looks_hashed(text: str) -> bool:
+    """Whether a hyphen-separated part of ``text`` looks like a hash this module adds."""
+    return _HASH_PART.search(text) is not None
 
 
 def _slug(text: str) -> str:
@@ -77,7 +94,7 @@ class Names:
         slug = _slug(raw)
         if not slug or not slug[0].isalpha():
             slug = f"p-{slug}".rstrip("-")
-        if slug != raw:
+        if slug != raw or _looks_hashed(raw):
             slug = f"{slug}-{_hash(self.project + '/' + self.stack)}"
         return slug
 

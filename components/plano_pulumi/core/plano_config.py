@@ -22,7 +22,7 @@ import yaml
 
 from plano_pulumi.core import safe_yaml
 from plano_pulumi.core.errors import ConfigError
-from plano_pulumi.core.secret_names import secret_findings
+from plano_pulumi.core.secret_names import go_fold, secret_findings
 
 DEFAULT_LISTENER_PORTS = {"model": 12000, "prompt": 10000}
 
@@ -208,11 +208,12 @@ def render_plano_config(
     rendered = {k: v for k, v in document.items() if k != "state_storage"}
     rendered["state_storage"] = {"type": "postgres", "connection_string": wanted}
     placeholders = _placeholders(rendered, source)
+    rendered["listeners"] = _with_durations(rendered.get("listeners"))
+    # Nothing the user controls goes into the file except through the YAML emitter: the header is
+    # fixed text (a file name with a line break would otherwise inject YAML).
     text = (
-        "# Rendered from "
-        + Path(source).name
-        + " by this project. Holds no secret: placeholders are filled in by the container.\n"
-        + yaml.safe_dump(rendered, sort_keys=False, allow_unicode=True, width=100)
+        "# Rendered from plano:configFile by this project. Holds no secret: placeholders are filled in "
+        "by the container.\n" + yaml.safe_dump(rendered, sort_keys=False, allow_unicode=True, width=100)
     )
     return RenderedPlanoConfig(
         text=text,
@@ -325,6 +326,15 @@ def _listener(item: Any, where: str) -> Listener:
             f"is required for {kind} listeners",
             fix="set `port:` to a free TCP port such as 8001",
         )
+    if not isinstance(port, int) or isinstance(port, bool):
+        # AWS decodes containerPort as an integer: 12000.0 or "12000" would be refused at deploy.
+        raise ConfigError(
+            f"{where}.port",
+            "is not a whole number",
+            value=port,
+            allowed="an integer from 1024 to 65535, written without quotes or decimals",
+            fix="write e.g. `port: 12000`",
+        )
     if not 1024 <= port <= 65535:
         raise ConfigError(
             f"{where}.port",
@@ -356,21 +366,53 @@ def _listener(item: Any, where: str) -> Listener:
     return Listener(name=name, type=kind, port=port, timeout_s=_timeout_s(item.get("timeout"), where))
 
 
-def _timeout_s(raw: Any, where: str) -> int | None:
-    if raw is None:
-        return None
-    match = re.fullmatch(r"(\d+)(ms|s|m|h)", str(raw).strip())
-    if not match:
+_DURATION = re.compile(r"([0-9]{1,9})(ms|s|m|h)", re.ASCII)
+_DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+MAX_TIMEOUT_S = 24 * 3600
+
+
+def _timeout_ms(raw: Any, where: str) -> int:
+    match = _DURATION.fullmatch(raw) if isinstance(raw, str) else None
+    if (
+        not match
+        or int(match.group(1)) == 0
+        or int(match.group(1)) * _DURATION_MS[match.group(2)] > MAX_TIMEOUT_S * 1000
+    ):
         raise ConfigError(
             f"{where}.timeout",
             "is not a duration",
             value=raw,
-            allowed="a number with a unit: 30s, 5m, 1h",
+            allowed="a whole number (ASCII digits) with a unit, 1ms to 24h: 1500ms, 30s, 5m, 1h",
             fix="write e.g. `timeout: 300s`",
         )
-    value, unit = int(match.group(1)), match.group(2)
-    factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-    return max(1, int(value * factor))
+    return int(match.group(1)) * _DURATION_MS[match.group(2)]
+
+
+def _timeout_s(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    return max(1, _timeout_ms(raw, where) // 1000)
+
+
+def envoy_duration(raw: str) -> str:
+    """A checked timeout (``5m``, ``1500ms``) as Envoy reads it, a protobuf Duration in seconds
+    with an ``s`` suffix (``300s``, ``1.5s``): Plano copies the text into Envoy's config as written."""
+    ms = _timeout_ms(raw, "timeout")
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms / 1000:.3f}".rstrip("0") + "s"
+
+
+def _with_durations(listeners: Any) -> Any:
+    """The listeners with each ``timeout`` written as Envoy reads it (``envoy_duration``)."""
+    if isinstance(listeners, list):
+        return [
+            {**item, "timeout": envoy_duration(item["timeout"])}
+            if isinstance(item, dict) and "timeout" in item
+            else item
+            for item in listeners
+        ]
+    if isinstance(listeners, dict):
+        return {key: _with_durations([body])[0] for key, body in listeners.items()}
+    return listeners
 
 
 def _check_state_storage(raw: Any, source: str, wanted: str, accepted: set[str] | None = None) -> bool:
@@ -465,7 +507,7 @@ def _is_any_type(path: str) -> bool:
     return any(f".{parent}[" in path or path.startswith(f"{parent}[") for parent in _ANY_TYPE_PARENTS)
 
 
-_URL = re.compile(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(?::(\d+))?", re.IGNORECASE)
+_URL = re.compile(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(?::(\d+))?", re.IGNORECASE | re.ASCII)
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")
 
 
@@ -478,7 +520,7 @@ def _url_ports(document: Mapping[str, Any]) -> set[int]:
         match = _URL.match(value.strip())
         if match:
             scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
-        elif key == "endpoint" and re.fullmatch(r"[A-Za-z0-9.-]+:\d+", value.strip()):
+        elif key == "endpoint" and re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]+", value.strip(), re.ASCII):
             host, _, port = value.strip().rpartition(":")
             scheme = "http"
         else:
@@ -553,7 +595,7 @@ def check_credentials(document: Mapping[str, Any], *, source: str) -> None:
                 "<value> and used as $NAME",
             )
         literal = _literal_part(value)
-        credential_field = key.lower() in CREDENTIAL_KEYS or (
+        credential_field = go_fold(key) in CREDENTIAL_KEYS or (
             _under_headers(path) and SECRET_LOOKING_HEADER.search(key) is not None
         )
         findings = secret_findings(value)

@@ -15,9 +15,40 @@ SECRET_NAME_WORDS: tuple[str, ...] = ("PASS", "SECRET", "TOKEN", "KEY", "CREDENT
 """Substrings, matched case-insensitively (PASS covers PASSWORD, PGPASS; KEY covers API_KEY)."""
 
 
+# Go's simple case folding leaves the Turkic dotted and dotless i alone (Unicode gives them only
+# "T" mappings); Python's upper()/lower() would link them to ASCII I and i.
+_NOT_FOLDED = frozenset("\u0130\u0131")
+
+
+def _fold_char(char: str) -> str:
+    if char.isascii():
+        return char.lower()
+    if char in _NOT_FOLDED:
+        return char
+    orbit, todo = {char}, [char]
+    while todo:  # every character one simple (one-character) case mapping away, and theirs
+        current = todo.pop()
+        for other in (current.lower(), current.upper(), current.casefold()):
+            if len(other) == 1 and other not in orbit and other not in _NOT_FOLDED:
+                orbit.add(other)
+                todo.append(other)
+    lowest = min(orbit)
+    return lowest.lower() if lowest.isascii() else lowest
+
+
+def go_fold(text: str) -> str:
+    """``text`` folded the way Go's encoding/json matches object keys to fields (and so the way the
+    AWS provider reads container definitions): each character replaced by the smallest one of its
+    simple case-folding orbit, ASCII written lower-case. So ``\u017f`` (long s) folds to ``s`` and the
+    Kelvin sign to ``k``, where Python's ``lower()`` keeps them apart from ASCII."""
+    if text.isascii():
+        return text.lower()
+    return "".join(_fold_char(char) for char in text)
+
+
 def secret_word(name: str) -> str | None:
-    """The first word of SECRET_NAME_WORDS that ``name`` contains (any case), or None."""
-    upper = name.upper()
+    """The first word of SECRET_NAME_WORDS that ``name`` contains (any case, Go's folding), or None."""
+    upper = go_fold(name).upper()
     return next((word for word in SECRET_NAME_WORDS if word in upper), None)
 
 

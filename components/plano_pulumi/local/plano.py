@@ -24,7 +24,7 @@ from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, Loca
 from plano_pulumi.local.network import LocalNetwork, LocalNetworkArgs
 from plano_pulumi.local.provider_keys import missing_key_warning, read_external_keys
 from plano_pulumi.local.service import LocalService, LocalServiceArgs
-from plano_pulumi.transforms import secret_inputs_transform
+from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnDocker"
 
@@ -147,6 +147,8 @@ class PlanoOnDocker(pulumi.ComponentResource):
             postgres=self.names.container("postgres"),
         ).apply(dict)
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
+        for name in self.output_names():  # outputs built from a --secret setting are secrets too
+            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
         # Registered so `pulumi stack output` and other languages (through the plugin) see them.
         self.register_outputs({name: getattr(self, name) for name in self.output_names()})
 

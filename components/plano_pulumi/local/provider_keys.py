@@ -63,5 +63,15 @@ def missing_key_warning(name: str) -> str:
 def read_external_keys(base_dir: Path, names: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """The edge: this process's environment and ``<base_dir>/local.env``."""
     path = base_dir / ENV_FILE_NAME
-    file_values = parse_env_file(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    file_values: dict[str, str] = {}
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            # Never echo the bytes: the file holds keys.
+            reason = "not UTF-8" if isinstance(error, UnicodeDecodeError) else (error.strerror or type(error).__name__)
+            raise ConfigError(
+                str(path), f"cannot be read ({reason})", fix=f"save {ENV_FILE_NAME} as UTF-8 text, NAME=value lines"
+            ) from None
+        file_values = parse_env_file(text)
     return external_key_values(names, os.environ, file_values)

@@ -10,18 +10,20 @@ from plano_pulumi.core.settings.limits import (
     AURORA_AUTO_PAUSE_MIN_MINOR,
     MIN_PROD_BACKUP_DAYS,
     PINNED_ENGINE_VERSIONS,
+    RESERVED_DB_NAMES,
     RESERVED_DB_USER_PREFIXES,
     RESERVED_DB_USERS,
+    SQL_RESERVED_WORDS,
     SUPPORTED_PG_MAJORS,
 )
-from plano_pulumi.core.settings.model import DatabaseSettings
+from plano_pulumi.core.settings.model import MAX_DB_USER_CHARS, DatabaseSettings, app_role_name
 from plano_pulumi.core.settings.reader import _Reader
 
 
 def _database(read: _Reader) -> DatabaseSettings:
     backups = _backup_days(read)
     instance_class = read.string("dbInstanceClass")
-    if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class):
+    if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class, re.ASCII):
         raise ConfigError(
             "plano:dbInstanceClass",
             "is not an RDS instance class",
@@ -31,34 +33,43 @@ def _database(read: _Reader) -> DatabaseSettings:
         )
 
     name = read.string("dbName")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII) or name in (
-        "postgres",
-        "template0",
-        "template1",
-        "rdsadmin",
+    if (
+        not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII)
+        or name in RESERVED_DB_NAMES
+        or name in SQL_RESERVED_WORDS
     ):
         raise ConfigError(
             "plano:dbName",
             "is not a usable database name",
             value=name,
-            allowed="1-63 lower-case letters, digits or _, starting with a letter; not postgres, template0/1, rdsadmin",
+            allowed="1-63 lower-case letters, digits or _, starting with a letter; not "
+            + ", ".join(sorted(RESERVED_DB_NAMES))
+            + " or an SQL reserved word (docs/configuration.md, naming rules)",
             fix="pulumi config set plano:dbName plano",
         )
     user = read.string("dbUser")
-    # RDS: 1-63 letters, digits or _, starting with a letter; PostgreSQL reserves the `pg_` prefix.
+    # RDS: letters, digits or _, starting with a letter; PostgreSQL reserves the `pg_` prefix. Plano's
+    # role is <dbUser>_app, so dbUser leaves room for the suffix (63 characters in all) and that
+    # name must be usable too.
+    app = app_role_name(user)
     if (
-        not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user, re.ASCII)
+        not re.fullmatch(rf"[a-z][a-z0-9_]{{0,{MAX_DB_USER_CHARS - 1}}}", user, re.ASCII)
         or user in RESERVED_DB_USERS
+        or user in SQL_RESERVED_WORDS
         or user.startswith(RESERVED_DB_USER_PREFIXES)
+        or app.startswith(RESERVED_DB_USER_PREFIXES)
+        or app in RESERVED_DB_USERS
     ):
         raise ConfigError(
             "plano:dbUser",
-            "is not a usable RDS master user name",
+            "is not a usable RDS master user name" + (f" (Plano's role would be {app})" if user != app else ""),
             value=user,
-            allowed="1-63 lower-case letters, digits or _, starting with a letter; not starting with "
+            allowed=f"1-{MAX_DB_USER_CHARS} lower-case letters, digits or _, starting with a letter; neither it nor "
+            f"<it>_app starting with "
             + " or ".join(RESERVED_DB_USER_PREFIXES)
             + "; not "
-            + ", ".join(sorted(RESERVED_DB_USERS)),
+            + ", ".join(sorted(RESERVED_DB_USERS))
+            + " or an SQL reserved word",
             fix="pulumi config set plano:dbUser plano",
         )
     allocated = read.integer("dbAllocatedStorageGb", minimum=20, maximum=65536)

@@ -7,7 +7,7 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import Ingress, Profile
-from plano_pulumi.core.settings.limits import DOCUMENTATION_NETWORKS, EXAMPLE_ACCOUNT, is_internet_wide
+from plano_pulumi.core.settings.limits import DOCUMENTATION_NETWORKS, EXAMPLE_ACCOUNT, UUID, is_internet_wide
 from plano_pulumi.core.settings.model import IngressSettings
 from plano_pulumi.core.settings.reader import _Reader
 
@@ -19,6 +19,12 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
     allow_public = read.boolean("allowPublicIngress")
     certificate = read.string("certificateArn")
     internal = read.boolean("albInternal")
+    plain_http = read.boolean("allowPlainHttp")  # checked in every profile, used only in prod
+    if read.is_set("allowPlainHttp") and (profile is not Profile.PROD or mode is not Ingress.ALB or certificate):
+        warnings.append(
+            "plano:allowPlainHttp has no effect here: it only lets a prod load balancer without "
+            "plano:certificateArn serve plain HTTP"
+        )
     seen_networks: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
     for cidr in cidrs:
         try:
@@ -48,7 +54,9 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 allowed="the networks of your clients",
                 fix=f"{example}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
             )
-    if certificate and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}", certificate):
+    if certificate and not re.fullmatch(
+        rf"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{{12}}:certificate/{UUID}", certificate, re.ASCII
+    ):
         raise ConfigError(
             "plano:certificateArn",
             "is not an ACM certificate ARN",
@@ -73,7 +81,7 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 fix=example + ", or pulumi config set plano:ingress none",
             )
         if not certificate:
-            if profile is Profile.PROD and not read.boolean("allowPlainHttp"):
+            if profile is Profile.PROD and not plain_http:
                 raise ConfigError(
                     "plano:certificateArn",
                     "is empty, so prompts and answers would cross the network in plain HTTP",

@@ -155,14 +155,15 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Database name.",
         "plano",
-        rule="lower-case letters, digits, _; starts with a letter; not postgres",
+        rule="lower-case letters, digits, _; starts with a letter; not postgres, pgbouncer or an SQL reserved word",
     ),
     Key(
         "dbUser",
         "string",
         "Database master user name.",
         "plano",
-        rule="1-63 lower-case letters, digits, _; no pg_ prefix; not reserved (postgres, admin, ...)",
+        rule="1-59 lower-case letters, digits, _ (room for the _app role); no pg_ prefix, for it or <it>_app; "
+        "not reserved (postgres, admin, SQL key words, ...)",
     ),
     Key(
         "dbPasswordVersion",
@@ -398,7 +399,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Time zone of activeHours.",
         "UTC",
-        rule="an IANA time zone such as UTC, Europe/Berlin, America/New_York",
+        rule="an IANA time zone such as UTC, Europe/Berlin, America/New_York (from the shipped list)",
     ),
     Key(
         "usageActiveHoursPerDay",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from plano_pulumi.core.plano_config import (
-    DB_PASSWORD_VAR,
-)
 from plano_pulumi.core.secret_names import SECRET_NAME_WORDS
 
 SUPPORTED_PG_MAJORS = (14, 15, 16, 17, 18)
@@ -58,8 +55,117 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 # RDS reserves these as master user names (and they are SQL keywords or system roles).
 RESERVED_DB_USERS = frozenset(
-    {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table"}
+    {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "user", "public", "select", "table", "pgbouncer"}
 )
+# PostgreSQL's reserved key words (its documentation, appendix "SQL Key Words": "reserved" and
+# "reserved (can be function or type)"): RDS refuses them as a database or master user name.
+SQL_RESERVED_WORDS = frozenset(
+    {
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "collation",
+        "column",
+        "concurrently",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "not",
+        "notnull",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "tablesample",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    }
+)
+# Database names PgBouncer keeps for itself (its admin console) or PostgreSQL and RDS own.
+RESERVED_DB_NAMES = frozenset({"postgres", "template0", "template1", "rdsadmin", "pgbouncer"})
 # PostgreSQL reserves role names starting with pg_, so RDS refuses such a master user name.
 RESERVED_DB_USER_PREFIXES = ("pg_",)
 MIN_PROD_BACKUP_DAYS = 7
@@ -83,8 +189,26 @@ DOCUMENTATION_NETWORKS = tuple(
 EXAMPLE_ACCOUNT = "123456789012"
 # Names that look like a secret's: the one list, shipped with the policy pack too (core/secret_names.py).
 SECRET_LOOKING = re.compile("|".join(map(re.escape, SECRET_NAME_WORDS)), re.IGNORECASE)
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Env vars the task sets itself; users may not override them through plano:environment.
-TASK_ENV = frozenset({"PLANO_CONFIG_FILE", DB_PASSWORD_VAR})
+# AWS's ids: ASCII only (re.ASCII everywhere, so full-width or other scripts' digits never pass).
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REGION = re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[1-9][0-9]?", re.ASCII)
+# Partitions by region prefix (the rest are in `aws`).
+PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-iso-", "aws-iso"),
+)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (aws, aws-cn, aws-us-gov, ...)."""
+    return next((partition for prefix, partition in PARTITIONS if region.startswith(prefix)), "aws")
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+# Env vars the task sets itself are among the reserved names: core/reserved_env_names.txt.
 # Log levels at which Plano prints the substituted connection string (DESIGN.md 2.6).
 LEAKY_LOG_LEVELS = ("debug", "trace")

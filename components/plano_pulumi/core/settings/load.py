@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from plano_pulumi.core.plano_validator import check_with_plano, config_as_run
 from plano_pulumi.core.settings.database import _database
 from plano_pulumi.core.settings.ingress import _ingress
 from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from plano_pulumi.core.settings.limits import REGION
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
 from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
 from plano_pulumi.core.settings.network import _network
@@ -87,13 +87,22 @@ def _load_settings(
     secrets = shared_provider_keys(read, _secrets(read, raw, service), region=region)
     own_database = database
     database = review_database(read, database, service, stack=stack, region=region)
-    schedule = _schedule(read, profile)
+    schedule = _schedule(read, profile, warnings)
     usage = _usage(read)
 
     if config_text is None:
-        config_file = (base_dir / read.string("configFile")).resolve()
-        document = load_plano_config(config_file)
-        source = read.string("configFile")
+        source = _config_file_name(read.string("configFile"))
+        try:
+            config_file = (base_dir / source).resolve()
+            document = load_plano_config(config_file)
+        except (OSError, ValueError) as error:  # a name the file system refuses (too long, a loop)
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+            raise ConfigError(
+                "plano:configFile",
+                f"cannot be read ({reason})",
+                value=source,
+                fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
+            ) from None
     else:
         config_file, source = Path(CONFIG_TEXT_SOURCE), CONFIG_TEXT_SOURCE
         document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
@@ -184,6 +193,31 @@ def _local(read: _Reader, listeners: Sequence[Listener], profile: Profile, reten
     return LocalSettings(keep_data_volume=read.boolean("localKeepDataVolume"), db_port=db_port)
 
 
+# Linux's limits: PATH_MAX for the whole path, NAME_MAX for each part.
+MAX_PATH_CHARS = 4096
+MAX_PATH_PART_BYTES = 255
+
+
+def _config_file_name(name: str) -> str:
+    """``plano:configFile`` as a path the file system can open: no NUL or other control character
+    (a line break in a name would also reach messages), within the length limits."""
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif not name.isprintable():
+        problem = "holds a control character (a NUL or a line break)"
+    elif len(name) > MAX_PATH_CHARS or any(len(part.encode()) > MAX_PATH_PART_BYTES for part in name.split("/")):
+        problem = f"is longer than a path may be ({MAX_PATH_CHARS} characters, {MAX_PATH_PART_BYTES} bytes a part)"
+    if problem:
+        raise ConfigError(
+            "plano:configFile",
+            problem,
+            value=name,
+            fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
+        )
+    return name
+
+
 def check_unknown_keys(raw: RawConfig) -> None:
     known = {key.name for key in KEYS}
     for full in sorted(raw.values):
@@ -204,7 +238,7 @@ def _region(region: str | None) -> str:
             "is not set",
             fix="pulumi config set aws:region us-east-1   (or your region)",
         )
-    if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
+    if not REGION.fullmatch(region):
         raise ConfigError(
             "aws:region",
             "is not an AWS region name",

@@ -64,9 +64,15 @@ class NetworkSettings:
         return self.nat_gateways is NatGateways.NONE
 
 
+APP_ROLE_SUFFIX = "_app"
+# PostgreSQL names hold 63 characters; the master user leaves room for Plano's role's suffix.
+MAX_DB_USER_CHARS = 63 - len(APP_ROLE_SUFFIX)
+
+
 def app_role_name(master_user: str) -> str:
-    """Plano's role: the master user's name with ``_app`` (63 characters at most, PostgreSQL's limit)."""
-    return f"{master_user[:59]}_app"
+    """Plano's role: the master user's name with ``_app``. Settings keep ``plano:dbUser`` to
+    ``MAX_DB_USER_CHARS``, so the role never needs shortening and never equals the master user."""
+    return f"{master_user[:MAX_DB_USER_CHARS]}{APP_ROLE_SUFFIX}"
 
 
 @dataclass(frozen=True)

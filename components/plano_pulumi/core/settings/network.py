@@ -19,7 +19,7 @@ def _network(read: _Reader) -> NetworkSettings:
     cidr = read.string("vpcCidr")
     nat = read.choice("natGateways", NatGateways)
     if vpc_id:
-        if not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc_id):
+        if not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc_id, re.ASCII):
             raise ConfigError(
                 "plano:vpcId",
                 "is not a VPC id",
@@ -38,7 +38,7 @@ def _network(read: _Reader) -> NetworkSettings:
                     fix=example.format(key=key) + "  (and [1])",
                 )
             for subnet in subnets:
-                if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet, re.ASCII):
                     raise ConfigError(
                         f"plano:{key}",
                         "holds something that is not a subnet id",

@@ -8,7 +8,11 @@ import json
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.plano_config import Listener
 from plano_pulumi.core.settings.keys import Ingress
-from plano_pulumi.core.settings.limits import MAX_LISTENERS_PER_LOAD_BALANCER, MAX_RULES_PER_SECURITY_GROUP
+from plano_pulumi.core.settings.limits import (
+    MAX_LISTENERS_PER_LOAD_BALANCER,
+    MAX_RULES_PER_SECURITY_GROUP,
+    partition_of,
+)
 from plano_pulumi.core.settings.model import IngressSettings, SecretSettings, Settings
 from plano_pulumi.core.task_files import task_files
 
@@ -18,6 +22,7 @@ from plano_pulumi.core.task_files import task_files
 def check_arn_regions(region: str, ingress: IngressSettings, secrets: SecretSettings) -> None:
     """A certificate or KMS key must live in the stack's region: the ALB and Secrets Manager
     cannot use one from elsewhere, and AWS says so only at create time."""
+    partition = partition_of(region)
     for key, arn in (("plano:certificateArn", ingress.certificate_arn), ("plano:kmsKeyArn", secrets.kms_key_arn)):
         parts = arn.split(":")
         if arn and len(parts) > 3 and parts[3] != region:
@@ -27,6 +32,14 @@ def check_arn_regions(region: str, ingress: IngressSettings, secrets: SecretSett
                 value=arn,
                 allowed=f"an ARN in {region}",
                 fix=f"create or import it in {region} and pulumi config set {key} <its ARN>",
+            )
+        if arn and len(parts) > 1 and parts[1] != partition:
+            raise ConfigError(
+                key,
+                f"is in partition {parts[1]}, but region {region} is in {partition}",
+                value=arn,
+                allowed=f"arn:{partition}:...",
+                fix=f"pulumi config set {key} <the ARN in {region}, starting arn:{partition}:>",
             )
 
 
@@ -72,10 +85,25 @@ MAX_TASK_DEFINITION_BYTES = 64 * 1024
 MAX_ROLE_INLINE_POLICY_CHARS = 10_240
 
 
+def task_definition_parts(settings: Settings) -> dict[str, int]:
+    """Lower bounds of what each key puts into the container definitions, in bytes: the rendered
+    files (``plano:configFile``), Plano's environment, each image reference."""
+    files = task_files(settings.plano.text, settings.database, "db-address.invalid")
+    service = settings.service
+    return {
+        "plano:configFile": sum(len(json.dumps(content)) for content in files.values()),
+        "plano:environment": sum(
+            len(json.dumps({"name": name, "value": value})) for name, value in service.environment.items()
+        ),
+        "plano:image": len(json.dumps(service.image)),
+        "plano:pgbouncerImage": len(json.dumps(service.pgbouncer_image)),
+        "plano:initImage": len(json.dumps(service.init_image)),
+    }
+
+
 def task_definition_bytes_at_least(settings: Settings) -> int:
     """A lower bound of the task definition's container definitions, in bytes."""
-    files = task_files(settings.plano.text, settings.database, "db-address.invalid")
-    return TASK_DEFINITION_BASE_BYTES + sum(len(json.dumps(content)) for content in files.values())
+    return TASK_DEFINITION_BASE_BYTES + sum(task_definition_parts(settings).values())
 
 
 def role_policy_chars_at_least(settings: Settings) -> int:
@@ -90,13 +118,19 @@ def role_policy_chars_at_least(settings: Settings) -> int:
 
 def check_document_sizes(settings: Settings) -> None:
     """Refuse, before any resource, a config that makes ECS or IAM refuse the task's documents."""
-    size = task_definition_bytes_at_least(settings)
+    parts = task_definition_parts(settings)
+    size = TASK_DEFINITION_BASE_BYTES + sum(parts.values())
     if size > MAX_TASK_DEFINITION_BYTES:
+        key = max(parts, key=lambda k: parts[k])  # the key that takes the most room
+        fixes = {
+            "plano:configFile": "shorten the Plano config (comments, unused providers, long prompts) to fit",
+            "plano:environment": "set fewer or shorter plano:environment values",
+        }
         raise ConfigError(
-            str(settings.config_file.name),
-            f"makes the task definition at least {size // 1024} KiB (its container definitions carry the "
-            f"rendered config); ECS refuses task definitions over {MAX_TASK_DEFINITION_BYTES // 1024} KiB",
-            fix="shorten the Plano config (comments, unused providers, long prompts) to fit",
+            key,
+            f"puts {parts[key] // 1024} KiB into the task definition, which would be at least {size // 1024} KiB; "
+            f"ECS refuses task definitions over {MAX_TASK_DEFINITION_BYTES // 1024} KiB",
+            fix=fixes.get(key, f"pulumi config set {key} <a shorter image reference>"),
         )
     chars = role_policy_chars_at_least(settings)
     if chars > MAX_ROLE_INLINE_POLICY_CHARS:

@@ -25,6 +25,11 @@ class _Reader:
     def _raw(self, name: str) -> str | None:
         return self.raw.values.get(f"{NAMESPACE}:{name}")
 
+    def is_set(self, name: str) -> bool:
+        """Whether the stack sets ``name`` at all (to anything but an empty string)."""
+        raw = self._raw(name)
+        return raw is not None and raw.strip() != ""
+
     def _default(self, name: str) -> Any:
         key = KEYS_BY_NAME[name]
         if key.per_profile and self.profile is not None:
@@ -48,7 +53,7 @@ class _Reader:
         text = raw.strip()
         if text == "" and KEYS_BY_NAME[name].per_profile:
             return int(self._default(name))  # "" also means "the profile's value"
-        if not re.fullmatch(r"-?[0-9]+", text):
+        if not re.fullmatch(r"-?[0-9]+", text, re.ASCII):
             raise ConfigError(
                 f"plano:{name}",
                 "is not a whole number",

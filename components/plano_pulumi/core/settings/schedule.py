@@ -4,7 +4,8 @@ usage profile the cost model prices (``plano:usage*``)."""
 from __future__ import annotations
 
 import re
-import zoneinfo
+from functools import cache
+from pathlib import Path
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import Profile
@@ -13,12 +14,47 @@ from plano_pulumi.core.settings.reader import _Reader
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ALWAYS = "always"
+TIMEZONES_FILE = Path(__file__).with_name("timezones.txt")
+
+
+@cache
+def iana_timezones() -> frozenset[str]:
+    """The IANA time zone names shipped with the package (timezones.txt), not the machine's files."""
+    lines = TIMEZONES_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _timezone(read: _Reader) -> str:
+    timezone = read.string("scheduleTimezone")
+    if timezone not in iana_timezones():
+        raise ConfigError(
+            "plano:scheduleTimezone",
+            "is not an IANA time zone name (names are case-sensitive)",
+            value=timezone,
+            allowed="e.g. UTC, Europe/Berlin, America/New_York",
+            fix="pulumi config set plano:scheduleTimezone UTC",
+        )
+    return timezone
+
+
+def _days(read: _Reader) -> tuple[str, ...]:
+    days_text = read.string("activeDays")
+    days = parse_days(days_text)
+    if days is None:
+        raise ConfigError(
+            "plano:activeDays",
+            "is not a day range or list",
+            value=days_text,
+            allowed="MON-FRI, MON-SUN, or a comma list of " + ", ".join(WEEKDAYS),
+            fix="pulumi config set plano:activeDays MON-FRI",
+        )
+    return days
 
 
 def parse_days(text: str) -> tuple[str, ...] | None:
     """``MON-FRI`` or ``MON,WED,FRI`` to the days in week order; None if it is neither."""
     text = text.strip().upper()
-    if match := re.fullmatch(r"([A-Z]{3})-([A-Z]{3})", text):
+    if match := re.fullmatch(r"([A-Z]{3})-([A-Z]{3})", text, re.ASCII):
         first, last = match.groups()
         if first in WEEKDAYS and last in WEEKDAYS and WEEKDAYS.index(first) <= WEEKDAYS.index(last):
             return WEEKDAYS[WEEKDAYS.index(first) : WEEKDAYS.index(last) + 1]
@@ -29,11 +65,20 @@ def parse_days(text: str) -> tuple[str, ...] | None:
     return tuple(d for d in WEEKDAYS if d in days)
 
 
-def _schedule(read: _Reader, profile: Profile) -> ScheduleSettings | None:
+def _schedule(read: _Reader, profile: Profile, warnings: list[str] | None = None) -> ScheduleSettings | None:
     hours = read.string("activeHours")
     if hours.lower() == ALWAYS:
+        # Days and time zone have no effect without a schedule, but a value set is still checked
+        # (it takes effect the day a schedule is set) and said to be ignored.
+        _days(read)
+        _timezone(read)
+        for key in ("activeDays", "scheduleTimezone"):
+            if read.is_set(key) and warnings is not None:
+                warnings.append(
+                    f"plano:{key} has no effect while plano:activeHours is always ({profile.value} profile)"
+                )
         return None
-    match = re.fullmatch(r"([01]\d|2[0-3]):(00|30)-([01]\d|2[0-3]):(00|30)", hours)
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):(00|30)-([01][0-9]|2[0-3]):(00|30)", hours, re.ASCII)
     if not match or f"{match.group(3)}:{match.group(4)}" <= f"{match.group(1)}:{match.group(2)}":
         raise ConfigError(
             "plano:activeHours",
@@ -49,30 +94,7 @@ def _schedule(read: _Reader, profile: Profile) -> ScheduleSettings | None:
             value=hours,
             fix="pulumi config set plano:activeHours always   (schedules are for dev and review stacks)",
         )
-    days_text = read.string("activeDays")
-    days = parse_days(days_text)
-    if days is None:
-        raise ConfigError(
-            "plano:activeDays",
-            "is not a day range or list",
-            value=days_text,
-            allowed="MON-FRI, MON-SUN, or a comma list of " + ", ".join(WEEKDAYS),
-            fix="pulumi config set plano:activeDays MON-FRI",
-        )
-    timezone = read.string("scheduleTimezone")
-    try:
-        zoneinfo.ZoneInfo(timezone)
-        known = True
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        known = False
-    if not known:
-        raise ConfigError(
-            "plano:scheduleTimezone",
-            "is not an IANA time zone",
-            value=timezone,
-            allowed="e.g. UTC, Europe/Berlin, America/New_York",
-            fix="pulumi config set plano:scheduleTimezone UTC",
-        )
+    days, timezone = _days(read), _timezone(read)
     start, stop = hours.split("-")
     return ScheduleSettings(start=start, stop=stop, days=days, timezone=timezone)
 

@@ -5,10 +5,24 @@ from __future__ import annotations
 import re
 
 from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.reserved_env import reserved_by
+from plano_pulumi.core.secret_names import secret_findings
 from plano_pulumi.core.settings.keys import NAMESPACE
-from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, TASK_ENV
+from plano_pulumi.core.settings.limits import ENV_NAME, LEAKY_LOG_LEVELS, SECRET_LOOKING, UUID
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
 from plano_pulumi.core.settings.reader import _Reader
+
+
+def _refuse_reserved(where: str, name: str, *, fix: str) -> None:
+    """A name the task, its image or CI owns (core/reserved_env_names.txt) is refused."""
+    entry = reserved_by(name)
+    if entry is not None:
+        raise ConfigError(
+            where,
+            f"uses the environment name {name}, which the task, its image or CI owns ({entry}); set here it "
+            "would be dropped or override what the task relies on",
+            fix=f"{fix}; docs/configuration.md lists the reserved names",
+        )
 
 
 def _environment(read: _Reader) -> dict[str, str]:
@@ -32,10 +46,7 @@ def _environment(read: _Reader) -> dict[str, str]:
                 allowed="letters, digits and _, not starting with a digit",
                 fix=example,
             )
-        if name in TASK_ENV:
-            raise ConfigError(
-                where, "is set by the stack itself and cannot be overridden", fix=f"pulumi config rm --path '{where}'"
-            )
+        _refuse_reserved(where, name, fix=f"pulumi config rm --path '{where}'")
         if SECRET_LOOKING.search(name):
             raise ConfigError(
                 where,
@@ -46,6 +57,14 @@ def _environment(read: _Reader) -> dict[str, str]:
         if not isinstance(value, (str, int, float, bool)) or isinstance(value, bool):
             raise ConfigError(where, "must be a string or a number", value=value, fix=example)
         text = str(value)
+        findings = secret_findings(text)
+        if findings:
+            raise ConfigError(
+                where,
+                f"holds {findings[0]} (value not shown), and plano:environment is stored and shown in plain text",
+                fix=f"move it to plano:providerKeys: pulumi config rm --path '{where}' && "
+                f"pulumi config set --secret --path 'plano:providerKeys.{name}' <value>",
+            )
         if name in ("LOG_LEVEL", "RUST_LOG") and any(level in text.lower() for level in LEAKY_LOG_LEVELS):
             raise ConfigError(
                 where,
@@ -128,12 +147,8 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
                 fix=f"keep plano:providerKeys.{name} (value in Pulumi, encrypted) or the entry in "
                 "plano:providerKeysExternal (value put into Secrets Manager by you), and remove the other",
             )
-        if name in TASK_ENV:
-            raise ConfigError(
-                "plano:providerKeys",
-                f"declares {name}, which the stack sets itself",
-                fix=f"rename {name} in your plano_config.yaml and here",
-            )
+        where = f"plano:providerKeys.{name}" if name in provider_keys else "plano:providerKeysExternal"
+        _refuse_reserved(where, name, fix=f"rename {name} in your plano_config.yaml and here")
         if name in service.environment:
             raise ConfigError(
                 f"plano:environment.{name}",
@@ -142,8 +157,7 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
             )
     kms = read.string("kmsKeyArn")
     if kms and not re.fullmatch(
-        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/mrk-[0-9a-f]{32}",
-        kms,
+        rf"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:key/(?:{UUID}|mrk-[0-9a-f]{{32}})", kms, re.ASCII
     ):
         raise ConfigError(
             "plano:kmsKeyArn",

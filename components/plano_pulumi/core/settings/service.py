@@ -13,16 +13,30 @@ from plano_pulumi.core.settings.profiles import ProfilePolicy
 from plano_pulumi.core.settings.reader import _Reader
 from plano_pulumi.core.settings.secrets import _environment
 
+# ECS: an image reference of at most 255 characters; the distribution spec: tags of at most 128.
+MAX_IMAGE_CHARS = 255
+MAX_TAG_CHARS = 128
+
 
 def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: list[str]) -> ServiceSettings:
     images = {name: read.string(name) for name in IMAGE_KEYS}
     for name, image in images.items():
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image) or image.endswith(":"):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?", image, re.ASCII) or image.endswith(":"):
             raise ConfigError(
                 f"plano:{name}",
                 "is not an image reference",
                 value=image,
                 allowed="registry/repository:tag or registry/repository@sha256:<64 hex digits>",
+                fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
+            )
+        tail = image.split("@")[0].rsplit(":", 1)
+        tag = tail[1] if len(tail) == 2 and "/" not in tail[1] else ""  # not a registry's port
+        if len(image) > MAX_IMAGE_CHARS or len(tag) > MAX_TAG_CHARS:
+            raise ConfigError(
+                f"plano:{name}",
+                "is longer than registries and ECS accept",
+                value=image,
+                allowed=f"at most {MAX_IMAGE_CHARS} characters in all, a tag of at most {MAX_TAG_CHARS}",
                 fix=f"pulumi config set plano:{name} {KEYS_BY_NAME[name].default}",
             )
         if profile is Profile.PROD and "@sha256:" not in image:
@@ -104,7 +118,7 @@ def _check_pgbouncer_version(image: str) -> None:
     """Refuse a PgBouncer tag older than 1.21: it cannot keep prepared statements in transaction
     pooling, which Plano's single, never-reconnecting connection relies on. Tags that do not read
     as a version (a digest only, `latest`) are left to the image's owner."""
-    match = re.search(r":(\d+)\.(\d+)(?:[.\-][^@]*)?(?:@|$)", image)
+    match = re.search(r":([0-9]+)\.([0-9]+)(?:[.\-][^@]*)?(?:@|\Z)", image, re.ASCII)
     if match and (int(match.group(1)), int(match.group(2))) < MIN_PGBOUNCER:
         raise ConfigError(
             "plano:pgbouncerImage",
