@@ -114,7 +114,7 @@ def plain(value: Any) -> Any:
 
 
 def containers(run: Run) -> dict[str, dict[str, Any]]:
-    task = run.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = run.one("aws:ecs/taskDefinition:TaskDefinition", "task")  # Plano's (dev also has the review janitor's)
     return {c["name"]: c for c in json.loads(plain(task.inputs["containerDefinitions"]))}
 
 

@@ -93,7 +93,9 @@ def test_the_early_estimates_never_exceed_the_real_documents(stack: str, keys: i
     run = run_with(stack, values={"providerKeysExternal": ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", *names]})
     assert run.error is None, run.error
     settings = _settings_of(run)
-    definitions = unwrap_secrets(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    definitions = unwrap_secrets(
+        run.one("aws:ecs/taskDefinition:TaskDefinition", "task").inputs["containerDefinitions"]
+    )
     policy = next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "execution-policy")
     policy_chars = sum(not c.isspace() for c in unwrap_secrets(policy.inputs["policy"]))
     assert task_definition_bytes_at_least(settings) <= len(definitions.encode())

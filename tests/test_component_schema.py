@@ -64,7 +64,8 @@ def _annotation_shape(annotation: Any) -> dict[str, Any]:
     inner = typing.get_args(annotation)[0]  # pulumi.Output[X]
     origin = typing.get_origin(inner)
     if origin is dict:
-        return {"type": "object", "additionalProperties": {"type": "string"}}
+        value = typing.get_args(inner)[1]
+        return {"type": "object", "additionalProperties": {"type": None if value is Any else "string"}}
     if origin is list:
         return {"type": "array", "items": {"type": "string"}}
     return {"type": {str: "string", int: "integer", bool: "boolean"}[inner]}

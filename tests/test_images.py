@@ -88,12 +88,14 @@ def test_image_registry_moves_every_image_and_lets_the_task_fill_the_cache() -> 
     assert run.error is None, run.error
     images = {name: c["image"] for name, c in containers(run).items()}
     assert all(image.startswith(f"{REGISTRY}/") for image in images.values()), images
-    policies = [json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")]
-    statements = {s.get("Sid"): s for p in policies for s in p["Statement"]}
-    assert "ecr:BatchGetImage" in statements["PullTaskImages"]["Action"]
-    fill = statements["FillPullThroughCache"]
-    assert set(fill["Action"]) == {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
-    assert "arn:aws:ecr:eu-west-1:123456789012:repository/ghcr/katanemo/plano" in fill["Resource"]
+    roles = {r.name: json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    # Plano's task, and dev's review-database janitor (the init image only): each pulls its own images.
+    for role, repository in (("execution-policy", "ghcr/katanemo/plano"), ("janitor-execution-policy", "ecr-public")):
+        statements = {s.get("Sid"): s for s in roles[role]["Statement"]}
+        assert "ecr:BatchGetImage" in statements["PullTaskImages"]["Action"]
+        fill = statements["FillPullThroughCache"]
+        assert set(fill["Action"]) == {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"}
+        assert any(f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}" in r for r in fill["Resource"]), role
 
 
 def test_without_image_registry_the_role_gets_no_ecr_rights() -> None:

@@ -183,7 +183,12 @@ def test_dev_has_no_alarm_topic_filter_dashboard_or_collector_by_default() -> No
     assert "collector" not in containers(dev)
     assert "dashboard_url" not in dev.outputs
     assert [g.inputs["name"] for g in dev.of_type(LOG_GROUP)] == ["/ecs/plano-dev"]  # no metrics or events group
-    assert sorted(p.name for p in dev.of_type(ROLE_POLICY)) == ["execution-policy", "task-exec-policy"]
+    # Plano's roles, and the janitor of the review databases dev carries: none for monitoring.
+    assert sorted(p.name for p in dev.of_type(ROLE_POLICY)) == [
+        "execution-policy",
+        "janitor-execution-policy",
+        "task-exec-policy",
+    ]
 
 
 def test_dev_gets_them_when_configured_with_its_own_thresholds() -> None:

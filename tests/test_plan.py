@@ -79,6 +79,8 @@ def test_plan_needs_no_passphrase_for_secure_values(tmp_path: Path, capsys: pyte
         "db-app-secret-value",
         "key-OPENAI_API_KEY-value",
         "key-ANTHROPIC_API_KEY-value",
+        "provisioner-secret-value",  # a dev-profile server carries review stacks
+        "provisioner-verifier-value",
     }
     assert all(v["inputs"]["secretString"] == "[secret]" for v in versions)
     assert "v1:AAAA" not in json.dumps(document)

@@ -679,7 +679,7 @@ def set_prop(type_: str, key: str, value: Any, name: str | None = None) -> Calla
 
 def edit_containers(edit: Callable[[dict[str, dict[str, Any]]], None]) -> Callable[[Resources], None]:
     def mutate(resources: Resources) -> None:
-        props = find(resources, TASK)["props"]
+        props = find(resources, TASK, "task")["props"]  # Plano's (dev also has the janitor's)
         defs = json.loads(props["containerDefinitions"])
         edit({c["name"]: c for c in defs})
         props["containerDefinitions"] = json.dumps(defs)

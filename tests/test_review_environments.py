@@ -23,6 +23,25 @@ PUBLIC = ["subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60712"]
 PRIVATE = ["subnet-0a1b2c3d4e5f60721", "subnet-0a1b2c3d4e5f60722"]
 # What scripts/ci/review-stack.sh sets from the dev stack's outputs.
 SHARED_NETWORK = {"vpcId": VPC, "publicSubnetIds": PUBLIC, "privateSubnetIds": PRIVATE}
+DEV_DB_ADDRESS = "plano-dev.cluster-c0ffee123456.us-east-1.rds.amazonaws.com"
+DEV_DB_GROUP = "sg-0a1b2c3d4e5f60799"
+PROVISIONER_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/db-provisioner-AbC123"
+DEV_KEY_ARNS = {
+    name: f"arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/provider-keys/{name}-XyZ789"
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+}
+SHARED_DATABASE = {
+    "sharedDatabase": {
+        "address": DEV_DB_ADDRESS,
+        "port": 5432,
+        "securityGroupId": DEV_DB_GROUP,
+        "provisionerSecretArn": PROVISIONER_ARN,
+    },
+    "sharedProviderKeySecretArns": DEV_KEY_ARNS,
+    # review-stack.sh gives review stacks a quarter vCPU (REVIEW_TASK_CPU, REVIEW_TASK_MEMORY).
+    "cpu": 256,
+    "memory": 1024,
+}
 NETWORK_TYPES = {
     "aws:ec2/vpc:Vpc",
     "aws:ec2/subnet:Subnet",
@@ -45,9 +64,9 @@ _runs: dict[tuple[int, tuple[tuple[str, Any], ...]], Run] = {}
 
 def review_stack(number: int = 123, **values: Any) -> Run:
     """A review stack `pr-<number>` as the workflow sets it up (cached: the runs are pure)."""
-    key = (number, tuple(sorted(values.items())))
+    key = (number, tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in values.items())))
     if key not in _runs:
-        config = config_for("dev", values={**SHARED_NETWORK, **values})
+        config = config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE, **values})
         _runs[key] = run_program(PROJECT, f"pr-{number}", config=config)
     run = _runs[key]
     assert run.error is None, run.error
@@ -98,9 +117,11 @@ def test_review_stack_tasks_stay_private_when_the_shared_vpc_has_nat() -> None:
     assert {r.type for r in run.resources} & NETWORK_TYPES == set()  # no NAT of its own either
 
 
-def test_the_database_sits_in_the_shared_private_subnets() -> None:
+def test_a_review_stack_has_no_database_server_or_subnet_group_of_its_own() -> None:
+    # Its database lives on dev's server, which sits in the shared private subnets.
     run = review_stack()
-    assert sorted(plain(run.one("aws:rds/subnetGroup:SubnetGroup").inputs)["subnetIds"]) == sorted(PRIVATE)
+    assert run.of_type("aws:rds/subnetGroup:SubnetGroup") == []
+    assert plain(run.one(SERVICE).inputs)["networkConfiguration"]["subnets"]  # the tasks still run
 
 
 # --- 2. Aurora Serverless v2 --------------------------------------------------------------------------
@@ -142,13 +163,21 @@ def test_aurora_sits_in_the_private_subnets_behind_the_database_group() -> None:
 def test_aurora_secrets_have_the_same_json_and_the_passwords_leak_nowhere() -> None:
     run = stack_run("dev")
     versions = {r.name: plain(r.inputs) for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
-    assert set(versions) == {"db-secret-value", "db-app-secret-value"}  # master, and Plano's role
+    # Master, Plano's role, and review stacks' provisioning role with its SCRAM verifier (dev's init).
+    assert set(versions) == {
+        "db-secret-value",
+        "db-app-secret-value",
+        "provisioner-secret-value",
+        "provisioner-verifier-value",
+    }
+    assert versions.pop("provisioner-verifier-value")["secretString"].startswith("SCRAM-SHA-256$4096:")
     passwords = {}
     for name, version in versions.items():
         value = json.loads(version["secretString"])
         assert set(value) == {"engine", "host", "port", "dbname", "username", "password"}
         assert value["host"] == run.outputs["db_address"] and len(value["password"]) >= 16
         passwords[name] = value["password"]
+    assert len(set(passwords.values())) == 3
     assert passwords["db-secret-value"] == MOCK_PASSWORD  # the cluster's master password
     for password in passwords.values():
         carriers = {
@@ -300,13 +329,16 @@ def test_the_goals_table_shows_what_the_plan_says() -> None:
 def test_switching_the_engine_moves_the_named_children_instead_of_colliding() -> None:
     aurora, rds = stack_run("dev"), run_with("dev", values={"dbEngine": "rds"})
     for run, other in ((aurora, rds), (rds, aurora)):
-        component = next(r for r in other.resources if r.type.startswith("plano:database:"))
+        engines = ("plano:database:AuroraServerless", "plano:database:Database")
+        component = next(r for r in other.resources if r.type in engines)
         moved = {(r.type, r.name) for r in run.resources if component.urn in r.alias_parents}
         # Same AWS names on both sides (AWS refuses a second subnet group or secret of that name);
-        # the credentials component moves with its passwords and secrets (children follow it).
+        # the credentials component moves with its passwords and secrets (children follow it), and
+        # so does review stacks' provisioning role with its secrets.
         assert moved == {
             ("aws:rds/subnetGroup:SubnetGroup", "subnets"),
             ("plano:database:Credentials", "credentials"),
+            ("plano:database:ReviewProvisioning", "review-provisioning"),
         }
         assert moved <= {(r.type, r.name) for r in other.resources if r.parent == component.urn}
 

@@ -190,7 +190,9 @@ def test_prod_database_is_protected() -> None:
 
 def test_password_is_generated_alphanumeric_and_long(rds_stack: Run) -> None:
     passwords = rds_stack.of_type(PASSWORD)
-    assert sorted(p.name for p in passwords) == ["app-password", "password"]  # master and Plano's role
+    # Master and Plano's role; dev's server also carries review stacks (their provisioning role).
+    review_side = ["provisioner-password"] if rds_stack.stack == "dev" else []
+    assert sorted(p.name for p in passwords) == ["app-password", "password", *review_side]
     for password in passwords:
         assert password.inputs["special"] is False
         assert password.inputs["length"] >= 32
@@ -245,10 +247,10 @@ def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
 
 
 def test_task_is_fargate_arm64_by_default(any_stack: Run) -> None:
-    task = any_stack.one(TASK).inputs
+    task = any_stack.one(TASK, "task").inputs
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["runtimePlatform"]["cpuArchitecture"] == "ARM64"
-    assert run_with("dev", values={"cpuArchitecture": "X86_64"}).one(TASK).inputs["runtimePlatform"][
+    assert run_with("dev", values={"cpuArchitecture": "X86_64"}).one(TASK, "task").inputs["runtimePlatform"][
         "cpuArchitecture"
     ] == ("X86_64")
 
@@ -294,7 +296,9 @@ def test_init_writes_the_files_and_applies_the_schema_over_tls(any_stack: Run) -
     assert "CREATE TABLE IF NOT EXISTS public.conversation_states" in env["SCHEMA_SQL"]
     assert env["PGSSLMODE"] in ("require", "verify-full")
     assert "psql" in init["command"][0] and "ON_ERROR_STOP=1" in init["command"][0]
-    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", "APP_DB_PASSWORD"]
+    # Dev also sets review stacks' provisioning role, from its password's SCRAM verifier.
+    verifier = ["PROVISIONER_DB_VERIFIER"] if "review_database" in any_stack.outputs else []
+    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", "APP_DB_PASSWORD", *verifier]
 
 
 def test_plano_gets_its_config_and_every_secret_through_ecs_secrets(any_stack: Run) -> None:
@@ -374,12 +378,23 @@ def _policy(run: Run, name: str) -> dict[str, Any]:
 def test_execution_role_reads_exactly_this_tasks_secrets(any_stack: Run) -> None:
     statements = {s["Sid"]: s for s in _policy(any_stack, "execution-policy")["Statement"]}
     secret_arns = {s.name: s for s in any_stack.of_type(SECRET)}
-    assert len(secret_arns) == 4
+    # Dev's server carries review stacks: the provisioning secret and its verifier's (init only).
+    carries_reviews = "review_database" in any_stack.outputs
+    assert len(secret_arns) == (6 if carries_reviews else 4)
     readable = statements["ReadThisTasksSecrets"]["Resource"]
     app_arn = next(arn for arn in readable if f":secret:{any_stack.outputs['db_app_secret_name']}-" in arn)
+    verifier = [arn for arn in readable if ":secret:plano-dev/db-provisioner-verifier-" in arn]
+    assert len(verifier) == (1 if carries_reviews else 0)
     assert sorted(readable) == sorted(
-        [*any_stack.outputs["provider_key_secret_arns"].values(), any_stack.outputs["db_secret_arn"], app_arn]
+        [
+            *any_stack.outputs["provider_key_secret_arns"].values(),
+            any_stack.outputs["db_secret_arn"],
+            app_arn,
+            *verifier,
+        ]
     )
+    if carries_reviews:  # dev's own tasks never read the provisioning password itself
+        assert any_stack.outputs["review_database"]["provisionerSecretArn"] not in readable
     assert statements["ReadThisTasksSecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert "DecryptThisTasksSecrets" not in statements
     assert not any("*" in json.dumps(s.get("Resource")) for s in statements.values() if s["Sid"] != "WriteTaskLogs")
@@ -523,7 +538,13 @@ def test_external_provider_keys_get_empty_secrets() -> None:
         "plano-dev/provider-keys/ANTHROPIC_API_KEY",
         "plano-dev/provider-keys/OPENAI_API_KEY",
     ]
-    assert sorted(v.name for v in run.of_type(SECRET_VERSION)) == ["db-app-secret-value", "db-secret-value"]
+    # No value for external keys; the database's secrets (and review stacks' provisioning role's).
+    assert sorted(v.name for v in run.of_type(SECRET_VERSION)) == [
+        "db-app-secret-value",
+        "db-secret-value",
+        "provisioner-secret-value",
+        "provisioner-verifier-value",
+    ]
     assert run.outputs["provider_keys_external"] == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
     # One string for the shell (`pulumi stack output provider_key_fill_commands | bash`), one line per key.
     commands = run.outputs["provider_key_fill_commands"].splitlines()

@@ -117,9 +117,12 @@ def test_deploy_jobs_wait_after_pulumi_up(stack: str) -> None:
     assert waits and waits[0] > up
 
 
-def test_review_stacks_wait_after_filling_the_keys() -> None:
+def test_review_stacks_wait_after_pulumi_up_and_never_fill_devs_keys() -> None:
+    # Review stacks read dev's provider-key secrets (docs/review-environments.md): nothing to fill.
     script = (PROJECT / "scripts/ci/review-stack.sh").read_text()
-    assert script.index('fill-provider-keys.sh "$stack"') < script.index('wait-stable.sh "$stack"')
+    up = script[script.index("    up)") : script.index("    destroy)")]
+    assert up.index("pulumi up --yes") < up.index('wait-stable.sh "$stack"')
+    assert 'fill-provider-keys.sh "$stack"' not in up
 
 
 FAKE_AWS_SECRETS = """#!/bin/sh

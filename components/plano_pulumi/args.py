@@ -188,6 +188,20 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     """Time zone of activeHours. Valid: an IANA time zone such as UTC, Europe/Berlin, America/New_York (from the
     shipped list)."""
 
+    db_review_stacks: int
+    """Review stacks this stack's database carries: a provisioning role and secret for them; 0 = none. -1 = the
+    profile's value, lowered to what the server's connections carry. Valid: 0-500 and within the server's
+    connections (docs/review-environments.md); PostgreSQL 16+."""
+
+    shared_database: dict[str, str]
+    """Review stack: put this stack's own database on another stack's server (dev's outputs) instead of creating
+    one: address, port, securityGroupId, provisionerSecretArn. Valid: empty, or all four from the dev stack's
+    review_database output (scripts/ci/review-stack.sh sets it)."""
+
+    shared_provider_key_secret_arns: dict[str, str]
+    """Read these provider-key secrets (env name -> ARN, another stack's) instead of creating any. Valid: empty, or
+    one secretsmanager ARN in the stack's region per provider key name."""
+
     alarms: str
     """CloudWatch alarms, an SNS topic for them, state-path log metrics and a dashboard. Empty/0 = the profile's
     value. Valid: on or off; not with the local profile."""

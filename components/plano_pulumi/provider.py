@@ -39,8 +39,19 @@ SECRET_OUTPUTS: dict[str, frozenset[str]] = {"PlanoOnAws": frozenset(), "PlanoOn
 """Outputs that carry a secret value, per component."""
 CONDITIONAL_OUTPUTS: dict[str, frozenset[str]] = {
     # endpointUrls needs a load balancer, portForwardCommand its absence, wakeCommand a schedule (dev),
-    # dashboardUrl and alarmTopicArn alarms (prod).
-    "PlanoOnAws": frozenset({"endpointUrls", "portForwardCommand", "wakeCommand", "dashboardUrl", "alarmTopicArn"}),
+    # dashboardUrl and alarmTopicArn alarms (prod), reviewDatabase and reviewJanitor a server that
+    # carries review stacks (dev).
+    "PlanoOnAws": frozenset(
+        {
+            "endpointUrls",
+            "portForwardCommand",
+            "wakeCommand",
+            "dashboardUrl",
+            "alarmTopicArn",
+            "reviewDatabase",
+            "reviewJanitor",
+        }
+    ),
     "PlanoOnDocker": frozenset(),
 }
 

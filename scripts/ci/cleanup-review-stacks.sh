@@ -6,6 +6,8 @@
 # Ages come from `pulumi stack ls --json` (lastUpdate). Stacks with an update in progress, or
 # without any update yet, are left alone. Every stale stack is attempted; the exit status is 1 if
 # any of them failed (a stack locked by a running `pulumi up` fails and is retried next time).
+# Then, on every run, the review databases on dev's server whose stacks no longer exist are dropped
+# (scripts/ci/drop-review-databases.sh): a destroy that died halfway leaves nothing for long.
 # Same environment as review-stack.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,13 +27,27 @@ stale=$(pulumi stack ls --json | jq -r --argjson cutoff "$cutoff" '
 
 summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
 echo "### Review stacks older than $max_age days" >>"$summary"
+failed=0
+# Review databases of stacks that are gone (runs whatever happened above; dry runs only say so).
+drop_orphans() {
+    if [ "${DRY_RUN:-false}" = true ]; then
+        echo "cleanup-review-stacks: would drop the review databases of stacks that no longer exist"
+    elif scripts/ci/drop-review-databases.sh; then
+        echo "- review databases of removed stacks: dropped" >>"$summary"
+    else
+        failed=1
+        echo "::error::could not drop the review databases of removed stacks"
+        echo "- review databases of removed stacks: **drop failed**" >>"$summary"
+    fi
+}
+
 if [ -z "$stale" ]; then
     echo "cleanup-review-stacks: no review stack older than $max_age days"
     echo "None." >>"$summary"
-    exit 0
+    drop_orphans
+    exit "$failed"
 fi
 
-failed=0
 for stack in $stale; do
     if [ "${DRY_RUN:-false}" = true ]; then
         echo "cleanup-review-stacks: would destroy and remove $stack"
@@ -44,4 +60,5 @@ for stack in $stale; do
         echo "- \`$stack\`: **destroy failed**" >>"$summary"
     fi
 done
+drop_orphans
 exit "$failed"

@@ -51,6 +51,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from plano_pulumi.aws.containers import TaskInputs, container_definitions
+from plano_pulumi.core.review_database import (
+    MAINTENANCE_DB,
+    PROVISIONER_VERIFIER_VAR,
+    provisioner_role_name,
+    scram_sha256_verifier,
+)
 from plano_pulumi.core.settings import Settings, TlsMode, load_settings
 from plano_pulumi.core.task_files import (
     APP_PASSWORD_VAR,
@@ -487,8 +493,9 @@ full_page_writes = off
         """The application role and database, as RDS creates them, and pg_cron (see module doc)."""
         with self.admin("postgres") as conn:
             conn.execute(
-                # Like RDS's master user: CREATEROLE (init.sh creates Plano's role), no superuser.
-                sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                # Like RDS's master user: CREATEROLE (init.sh creates Plano's role) and CREATEDB (it
+                # gives review stacks' provisioning role CREATEDB), no superuser.
+                sql.SQL("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {}").format(
                     sql.Identifier(self.user), sql.Literal(self.password)
                 )
             )
@@ -591,7 +598,10 @@ def stack_settings(stack: str = "dev") -> Settings:
 def task_init_container(
     settings: Settings, *, db_host: str, db_port: int, tls_mode: TlsMode, pgbouncer_ini: str
 ) -> dict[str, Any]:
-    """The task definition's `init` container for these settings, pointed at the test database."""
+    """The task definition's `init` container for these settings, pointed at the test database.
+
+    A stack whose server carries review databases (dev) also gets the provisioning role's verifier;
+    a review stack's init logs in to ``postgres`` as dev's provisioning role (its PGPASSWORD)."""
     files = {**task_files(settings.plano.text, settings.database, db_host, db_port), PGBOUNCER_INI_NAME: pgbouncer_ini}
     plano = settings.plano
     inputs = TaskInputs(
@@ -611,9 +621,16 @@ def task_init_container(
         files=files,
         listeners=plano.listeners,
         health_port=plano.health_listener.port,
+        init_db_name=MAINTENANCE_DB if settings.database.shared is not None else "",
+        init_secret_arns=(
+            {PROVISIONER_VERIFIER_VAR: "arn:aws:secretsmanager:test-verifier"}
+            if settings.database.review_stacks > 0
+            else {}
+        ),
     )
     init = next(c for c in container_definitions(inputs) if c["name"] == "init")
-    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", APP_PASSWORD_VAR], init["secrets"]
+    verifier = [PROVISIONER_VERIFIER_VAR] if settings.database.review_stacks > 0 else []
+    assert [s["name"] for s in init["secrets"]] == ["PGPASSWORD", APP_PASSWORD_VAR, *verifier], init["secrets"]
     return init
 
 
@@ -732,6 +749,10 @@ class StatePath:
         self.password = generate_password()
         self.app_user = self.settings.database.app_user  # Plano's role, created by init.sh
         self.app_password = generate_password()
+        # Review stacks' provisioning role, which dev's init step creates from the password's verifier.
+        self.provisioner = provisioner_role_name(self.user)
+        self.provisioner_password = generate_password()
+        self.provisioner_verifier = scram_sha256_verifier(self.provisioner_password, secrets.token_bytes(16))
         self._cleanup = contextlib.ExitStack()
         self._bouncers: list[PgBouncer] = []
         self._closed = False
@@ -787,13 +808,15 @@ class StatePath:
 
     # -- the task's init step ------------------------------------------------------------------
 
-    def pgbouncer_ini(self, tls_mode: TlsMode, *, listen_port: int, config_dir: Path, db_host: str = LOOPBACK) -> str:
+    def pgbouncer_ini(
+        self, tls_mode: TlsMode, *, listen_port: int, config_dir: Path, db_host: str = LOOPBACK, db_name: str = ""
+    ) -> str:
         """The task's pgbouncer.ini; only the database address, listen port and paths differ."""
         return render_pgbouncer_ini(
             PgBouncerOptions(
                 db_host=db_host,
                 db_port=self.pg.port,
-                db_name=self.db_name,
+                db_name=db_name or self.db_name,
                 tls_mode=tls_mode,
                 listen_port=listen_port,
                 config_dir=str(config_dir),
@@ -810,14 +833,22 @@ class StatePath:
         ca_pem: bytes | None = None,
         ca_in_env: bool = False,
         timeout_s: float = 60,
+        settings: Settings | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> InitRun:
-        """Run the project's init.sh as the task does (sh -c SCRIPT, the init container's env)."""
+        """Run the project's init.sh as the task does (sh -c SCRIPT, the init container's env).
+
+        ``settings`` another stack's (a review stack's), with ``secrets`` its ECS secrets
+        (PGPASSWORD, APP_DB_PASSWORD); by default the session's dev stack with its own."""
+        settings = settings or self.settings
         out = self.base / f"init-{name}"
         out.mkdir(mode=0o755)
         plano_dir, pgbouncer_dir = out / "plano", out / "pgbouncer"
-        ini = self.pgbouncer_ini(tls_mode, listen_port=listen_port, config_dir=pgbouncer_dir)
+        ini = self.pgbouncer_ini(
+            tls_mode, listen_port=listen_port, config_dir=pgbouncer_dir, db_name=settings.database.name
+        )
         init = task_init_container(
-            self.settings, db_host=LOOPBACK, db_port=self.pg.port, tls_mode=tls_mode, pgbouncer_ini=ini
+            settings, db_host=LOOPBACK, db_port=self.pg.port, tls_mode=tls_mode, pgbouncer_ini=ini
         )
         env = {e["name"]: e["value"] for e in init["environment"]}
         if "RDS_CA_BUNDLE_URL" in env and ca_in_env:
@@ -830,8 +861,15 @@ class StatePath:
         home.mkdir()
         env.update(
             {
-                "PGPASSWORD": self.password,  # the ECS secrets
-                APP_PASSWORD_VAR: self.app_password,
+                # The ECS secrets.
+                **(
+                    secrets
+                    or {
+                        "PGPASSWORD": self.password,
+                        APP_PASSWORD_VAR: self.app_password,
+                        PROVISIONER_VERIFIER_VAR: self.provisioner_verifier,
+                    }
+                ),
                 "PLANO_DIR": str(plano_dir),
                 "PGBOUNCER_DIR": str(pgbouncer_dir),
                 "PGBOUNCER_UID": str(self.tools.uid),
@@ -893,6 +931,7 @@ class StatePath:
             "PGUSER": self.user,
             "PGPASSWORD": self.password,
             APP_PASSWORD_VAR: self.app_password,
+            PROVISIONER_VERIFIER_VAR: self.provisioner_verifier,
             "PGSSLMODE": "verify-full",
             "PGSSLROOTCERT": str(self.ca_file),
             "PGCONNECT_TIMEOUT": "10",

@@ -40,6 +40,7 @@ from plano_pulumi.aws.database import (
     parameter_group_parameters,
     subnet_group_name,
 )
+from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
 
@@ -168,6 +169,19 @@ class AuroraServerless(PostgresComponent):
             )
 
         credentials.store(host=cluster.endpoint, port=cluster.port, engine="postgres")
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
+        provide_for_review_stacks(
+            self,
+            db,
+            names=names,
+            host=cluster.endpoint,
+            port=cluster.port,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=policy.secret_recovery_window_days,
+            tags=args.tags,
+            aliases=aliases,
+        )
 
         self.address = cluster.endpoint
         self.port = cluster.port
@@ -177,8 +191,6 @@ class AuroraServerless(PostgresComponent):
         self.app_secret_name = credentials.app_secret_name
         self.app_user = credentials.app_user
         self.identifier = cluster.cluster_identifier
-        self.secret_values = credentials.values
-        self.secret_version_ids = credentials.version_ids
         self.log_group_names = [cluster_log_group(names, log) for log in exports]
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs(

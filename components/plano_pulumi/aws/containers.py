@@ -84,6 +84,10 @@ class TaskInputs:
     # The collector sidecar (core/collector.py): its image and config; empty = no collector.
     collector_image: str = ""
     collector_config: str = ""
+    # The database init.sh logs in to first (a review stack's does not exist yet: `postgres`).
+    init_db_name: str = ""
+    # More secrets for the init step only: env name -> secret ARN (the whole secret string).
+    init_secret_arns: Mapping[str, str] = field(default_factory=dict)
 
 
 def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
@@ -118,6 +122,8 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         app_user=inputs.app_user,
         tls_mode=inputs.tls_mode,
     )
+    if inputs.init_db_name:
+        init_env["PGDATABASE"] = inputs.init_db_name
     if inputs.tls_mode is TlsMode.VERIFY_FULL:
         init_env[CA_BUNDLE_URL_VAR] = rds_ca_bundle_url(inputs.region)
     init = {
@@ -131,6 +137,7 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "secrets": [
             {"name": "PGPASSWORD", "valueFrom": master_password_ref},
             {"name": APP_PASSWORD_VAR, "valueFrom": app_password_ref},
+            *({"name": name, "valueFrom": arn} for name, arn in sorted(inputs.init_secret_arns.items())),
         ],
         "mountPoints": [
             {"sourceVolume": PLANO_VOLUME, "containerPath": INIT_PLANO_DIR, "readOnly": False},

@@ -27,6 +27,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from plano_pulumi.aws.credentials import DatabaseCredentials, DatabaseCredentialsArgs
+from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.settings import DatabaseSettings, DbEngine, ProfilePolicy
@@ -253,6 +254,12 @@ class PostgresComponent(pulumi.ComponentResource):
     """Both secrets' values: tasks must not start before they exist (use in depends_on)."""
     secret_version_ids: list[pulumi.Output[str]]
     """Their version ids: a change means the tasks must be replaced (service triggers)."""
+    init_db_name: str = ""
+    """The database the init step logs in to first (empty: the stack's; a review stack's: ``postgres``)."""
+    init_secret_arns: dict[str, pulumi.Output[str]] = {}  # noqa: RUF012 (replaced per instance, never mutated)
+    """More secrets for the init step only (env name -> ARN): the provisioning role's verifier on dev."""
+    provisioner_secret_arn: pulumi.Output[str] | None = None
+    """The provisioning role's secret when this server carries review databases (plano:dbReviewStacks)."""
 
 
 class Database(PostgresComponent):
@@ -349,6 +356,19 @@ class Database(PostgresComponent):
         )
 
         credentials.store(host=instance.address, port=instance.port, engine="postgres")
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
+        provide_for_review_stacks(
+            self,
+            db,
+            names=names,
+            host=instance.address,
+            port=instance.port,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=policy.secret_recovery_window_days,
+            tags=args.tags,
+            aliases=aliases,
+        )
 
         self.address = instance.address
         self.port = instance.port
@@ -358,8 +378,6 @@ class Database(PostgresComponent):
         self.app_secret_name = credentials.app_secret_name
         self.app_user = credentials.app_user
         self.identifier = instance.identifier
-        self.secret_values = credentials.values
-        self.secret_version_ids = credentials.version_ids
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs(
             {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}

@@ -5,9 +5,12 @@
     DB_PASS and provider keys: Secrets Manager -> ECS secrets (never in plain text)
 
 It creates, as its children and in the order data flows: a network (or adopts ``vpc_id`` and its
-subnets), security groups, the database (RDS PostgreSQL or Aurora Serverless v2, per ``db_engine``),
-the provider-key secrets, a load balancer (``ingress: alb``), the Fargate service and, for dev, the
-working-hours schedule. Every argument is validated before the first child is registered.
+subnets), security groups, the database (RDS PostgreSQL or Aurora Serverless v2, per ``db_engine``;
+for a review stack, ``shared_database``, its own database on dev's server), the provider-key secrets
+(or dev's, ``shared_provider_key_secret_arns``), a load balancer (``ingress: alb``), the Fargate
+service, for dev the working-hours schedule and, when its server carries review stacks
+(``db_review_stacks``), the janitor that drops the databases of removed ones. Every argument is
+validated before the first child is registered.
 """
 
 from typing import Any
@@ -21,6 +24,7 @@ from plano_pulumi.aws.firewall import Firewall, FirewallArgs
 from plano_pulumi.aws.ingress import LoadBalancer, LoadBalancerArgs, deregistration_delay_s
 from plano_pulumi.aws.monitoring import Monitoring, MonitoringArgs
 from plano_pulumi.aws.network import Network, NetworkArgs
+from plano_pulumi.aws.review_database import ReviewDatabase, ReviewDatabaseArgs, ReviewJanitor, ReviewJanitorArgs
 from plano_pulumi.aws.schedule import TaskSchedule, TaskScheduleArgs
 from plano_pulumi.aws.secrets import (
     ProviderKeys,
@@ -32,6 +36,7 @@ from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.monitoring import metric_namespace
 from plano_pulumi.core.plano_config import primary_listener
+from plano_pulumi.core.review_database import provisioner_role_name
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
@@ -90,6 +95,11 @@ class PlanoOnAws(pulumi.ComponentResource):
     """With alarms (prod): the stack's CloudWatch dashboard."""
     alarm_topic_arn: pulumi.Output[str]
     """With alarms (prod): the SNS topic the alarms notify (subscribe Slack or PagerDuty to it)."""
+    review_database: pulumi.Output[dict[str, Any]]
+    """When the server carries review stacks: address, port, securityGroupId, provisionerSecretArn
+    (a review stack's ``shared_database``) and maxReviewStacks."""
+    review_janitor: pulumi.Output[dict[str, Any]]
+    """When the server carries review stacks: how scripts/ci/drop-review-databases.sh runs the janitor."""
 
     def __init__(self, name: str, args: PlanoOnAwsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Everything is validated before the first resource: bad args register nothing.
@@ -134,6 +144,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         self.service = self._service()
         self.schedule = self._schedule()
         self.monitoring = self._monitoring()
+        self.review_janitor_task = self._review_janitor()
 
     def _database(self) -> PostgresComponent:
         s = self.settings
@@ -148,6 +159,19 @@ class PlanoOnAws(pulumi.ComponentResource):
             log_retention_days=s.service.log_retention_days,
             tags=self._tags,
         )
+        if s.database.shared is not None:  # a review stack: its own database on dev's server
+            return ReviewDatabase(
+                "database",
+                ReviewDatabaseArgs(
+                    names=s.names,
+                    settings=s.database,
+                    client_security_group_id=self.firewall.service_security_group_id,
+                    kms_key_arn=s.secrets.kms_key_arn,
+                    recovery_window_days=s.policy.secret_recovery_window_days,
+                    tags=self._tags,
+                ),
+                self._child(),
+            )
         if s.database.engine is DbEngine.AURORA_SERVERLESS:
             return AuroraServerless("database", db_args, self._child())
         return Database("database", db_args, self._child())
@@ -165,6 +189,7 @@ class PlanoOnAws(pulumi.ComponentResource):
                 recovery_window_days=s.policy.secret_recovery_window_days,
                 protect=s.policy.protect,
                 tags=self._tags,
+                shared_arns=s.secrets.shared_arns,
             ),
             self._child(),
         )
@@ -225,6 +250,8 @@ class PlanoOnAws(pulumi.ComponentResource):
                 db_secret_arn=database.secret_arn,
                 app_user=database.app_user,
                 app_secret_arn=database.app_secret_arn,
+                init_db_name=database.init_db_name,
+                init_secret_arns=database.init_secret_arns,
                 secret_version_ids=[*database.secret_version_ids, *keys.version_ids],
                 provider_key_arns=keys.arns,
                 environment=s.service.environment,
@@ -291,6 +318,35 @@ class PlanoOnAws(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
 
+    def _review_janitor(self) -> ReviewJanitor | None:
+        s, database = self.settings, self.database
+        if database.provisioner_secret_arn is None:  # this server carries no review stacks
+            return None
+        in_public = s.network.tasks_in_public_subnets
+        return ReviewJanitor(
+            "review-janitor",
+            ReviewJanitorArgs(
+                names=s.names,
+                region=s.region,
+                image=s.service.init_image,
+                architecture=s.service.architecture.value,
+                base_db_name=s.database.name,
+                provisioner_user=provisioner_role_name(s.database.user),
+                provisioner_secret_arn=database.provisioner_secret_arn,
+                db_host=database.address,
+                db_port=database.port,
+                tls_mode=s.database.tls_mode,
+                cluster_name=self.service.cluster_name,
+                log_group_name=self.service.log_group_name,
+                subnet_ids=self.network.public_subnet_ids if in_public else self.network.private_subnet_ids,
+                security_group_id=self.firewall.service_security_group_id,
+                assign_public_ip=in_public,
+                kms_key_arn=s.secrets.kms_key_arn,
+                tags=self._tags,
+            ),
+            self._child(),
+        )
+
     def _outputs(self) -> None:
         s, service, database, keys = self.settings, self.service, self.database, self.provider_keys
         primary = primary_listener(s.plano.listeners)
@@ -313,6 +369,20 @@ class PlanoOnAws(pulumi.ComponentResource):
         if self.monitoring is not None:
             self.dashboard_url = self.monitoring.dashboard_url
             self.alarm_topic_arn = self.monitoring.topic_arn
+        if self.review_janitor_task is not None and database.provisioner_secret_arn is not None:
+            max_review_stacks = s.database.review_stacks
+            self.review_database = pulumi.Output.all(
+                database.address, database.port, self.firewall.db_security_group_id, database.provisioner_secret_arn
+            ).apply(
+                lambda v: {
+                    "address": v[0],
+                    "port": v[1],
+                    "securityGroupId": v[2],
+                    "provisionerSecretArn": v[3],
+                    "maxReviewStacks": max_review_stacks,
+                }
+            )
+            self.review_janitor = self.review_janitor_task.run
         self.profile = pulumi.Output.from_input(s.profile.value)
         self.db_address = database.address
         self.db_secret_arn = database.secret_arn
@@ -345,6 +415,8 @@ class PlanoOnAws(pulumi.ComponentResource):
         return [n for n in type(self).__annotations__ if not n.startswith("_") and n in vars(self)]
 
     def _db_log_groups(self) -> list[Any]:
+        if isinstance(self.database, ReviewDatabase):  # dev's server exports the logs
+            return []
         if isinstance(self.database, AuroraServerless):
             return list(self.database.log_group_names)
         return [self.settings.names.rds_log_group(log) for log in self.settings.policy.log_exports]

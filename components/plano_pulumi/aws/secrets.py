@@ -14,12 +14,13 @@ Pulumi needs the ``redeploy_command`` output.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from plano_pulumi.core.naming import Names
+from plano_pulumi.core.review_database import secret_name_from_arn
 from plano_pulumi.core.settings import Secret
 
 
@@ -104,6 +105,9 @@ class ProviderKeysArgs:
     """Protect the secrets from deletion (prod)."""
     tags: dict[str, str]
     """Tags for every resource."""
+    shared_arns: Mapping[str, str] = field(default_factory=dict)
+    """plano:sharedProviderKeySecretArns: read these (another stack's, e.g. dev's for a review
+    stack) and create no secret at all."""
 
 
 class ProviderKeys(pulumi.ComponentResource):
@@ -128,6 +132,13 @@ class ProviderKeys(pulumi.ComponentResource):
         self.secret_names = {}
         self.values = []
         self.version_ids = []
+        if args.shared_arns:
+            for env_name, arn in sorted(args.shared_arns.items()):
+                self.arns[env_name] = pulumi.Output.from_input(arn)
+                self.secret_names[env_name] = secret_name_from_arn(arn)
+            # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+            self.register_outputs({"arns": self.arns})
+            return
         for env_name in sorted(args.provider_keys) + sorted(args.external):
             secret_name = args.names.provider_key_secret(env_name)
             external = env_name in args.external

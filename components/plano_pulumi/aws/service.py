@@ -141,6 +141,10 @@ class ServiceArgs:
     """CloudWatch namespace of the collector's metrics."""
     tracing: bool = False
     """The collector relays Plano's OTLP traces to X-Ray."""
+    init_db_name: str = ""
+    """The database the init step logs in to first; empty = db_name (the database component's ``init_db_name``)."""
+    init_secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """More secrets for the init step only, env name -> ARN (the database component's ``init_secret_arns``)."""
 
 
 class PlanoService(pulumi.ComponentResource):
@@ -201,7 +205,12 @@ class PlanoService(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        secret_arns = [args.db_secret_arn, args.app_secret_arn, *args.provider_key_arns.values()]
+        secret_arns = [
+            args.db_secret_arn,
+            args.app_secret_arn,
+            *args.provider_key_arns.values(),
+            *args.init_secret_arns.values(),
+        ]
         aws.iam.RolePolicy(
             "execution-policy",
             role=execution_role.id,
@@ -269,6 +278,7 @@ class PlanoService(pulumi.ComponentResource):
         )
 
         provider_names = sorted(args.provider_key_arns)
+        init_secret_names = sorted(args.init_secret_arns)
         definitions = pulumi.Output.all(
             log_group.name,
             args.db_host,
@@ -277,6 +287,7 @@ class PlanoService(pulumi.ComponentResource):
             args.files,
             args.app_secret_arn,
             *[args.provider_key_arns[n] for n in provider_names],
+            *[args.init_secret_arns[n] for n in init_secret_names],
         ).apply(
             lambda v: check_task_definition_size(
                 json.dumps(
@@ -298,11 +309,13 @@ class PlanoService(pulumi.ComponentResource):
                             files=v[4],
                             listeners=args.listeners,
                             health_port=args.health_port,
-                            provider_key_arns=dict(zip(provider_names, v[6:], strict=True)),
+                            provider_key_arns=dict(zip(provider_names, v[6 : 6 + len(provider_names)], strict=True)),
                             environment=args.environment,
                             state_probe=args.state_probe,
                             collector_image=args.collector_image,
                             collector_config=collector_yaml,
+                            init_db_name=args.init_db_name,
+                            init_secret_arns=dict(zip(init_secret_names, v[6 + len(provider_names) :], strict=True)),
                         )
                     )
                 )

@@ -27,6 +27,12 @@ from typing import Protocol
 
 from plano_pulumi.core.choices import TlsMode
 from plano_pulumi.core.plano_config import SIDECAR_HOST, SIDECAR_PORT
+from plano_pulumi.core.review_database import (
+    ReviewDatabaseNames,
+    provisioner_role_name,
+    render_provisioner_sql,
+    render_review_schema_sql,
+)
 
 TABLE = "public.conversation_states"
 RETENTION_JOB = "plano-state-retention"
@@ -176,6 +182,8 @@ END
 $role$;
 ALTER ROLE "{app_user}" WITH LOGIN PASSWORD :'app_password';
 GRANT CONNECT ON DATABASE "{db_name}" TO "{app_user}";
+-- Only the owner and Plano's role connect: not other stacks' roles on a shared server.
+REVOKE CONNECT, TEMPORARY ON DATABASE "{db_name}" FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO "{app_user}";
 GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLE} TO "{app_user}";
 -- PostgreSQL 15+ already refuses CREATE in schema public to PUBLIC; older majors do not.
@@ -183,9 +191,14 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 """
 
 
-def render_schema_sql(retention_days: int, app_user: str, db_name: str) -> str:
-    """Plano's table, its indexes, Plano's role and the retention job. Applying it twice changes nothing."""
+def render_schema_sql(retention_days: int, app_user: str, db_name: str, provisioner_sql: str = "") -> str:
+    """Plano's table, its indexes, Plano's role and the retention job. Applying it twice changes nothing.
+
+    ``provisioner_sql``: review stacks' provisioning role (``review_database.render_provisioner_sql``),
+    for a stack whose server carries review databases.
+    """
     app_role = render_app_role_sql(app_user, db_name)
+    provisioner = provisioner_sql
     if retention_days > 0:
         retention = f"""\
 -- Retention: Plano never deletes state and each row holds the whole conversation so far.
@@ -213,6 +226,13 @@ $off$;
     return f"""\
 -- Plano's conversation state. Rendered by this project; applied by the init step at every task
 -- start. Plano 0.4.36 only checks that the table exists, so it is created here.
+{render_table_sql()}{app_role}{provisioner}{retention}COMMIT;
+"""
+
+
+def render_table_sql() -> str:
+    """Plano's table and indexes, in a transaction (left open) that holds the schema lock."""
+    return f"""\
 BEGIN;
 -- Tasks start together; serialise them so concurrent CREATE ... IF NOT EXISTS cannot collide.
 SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID});
@@ -228,7 +248,6 @@ CREATE INDEX IF NOT EXISTS idx_conversation_states_created_at ON {TABLE} (create
 CREATE INDEX IF NOT EXISTS idx_conversation_states_provider ON {TABLE} (provider);
 -- Serves the retention job.
 CREATE INDEX IF NOT EXISTS idx_conversation_states_updated_at ON {TABLE} (updated_at);
-{app_role}{retention}COMMIT;
 """
 
 
@@ -320,6 +339,21 @@ class TaskDatabase(Protocol):
     def tls_mode(self) -> TlsMode: ...
     @property
     def state_retention_days(self) -> int: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def review_stacks(self) -> int: ...
+    @property
+    def shared(self) -> SharedReviewDatabase | None: ...
+
+
+class SharedReviewDatabase(Protocol):
+    """A review stack's place on dev's server (``SharedDatabase`` has it)."""
+
+    @property
+    def owner(self) -> str: ...
+    @property
+    def app_connection_limit(self) -> int: ...
 
 
 def task_files(plano_text: str, db: TaskDatabase, db_host: str, db_port: int = 5432) -> dict[str, str]:
@@ -335,7 +369,22 @@ def task_files(plano_text: str, db: TaskDatabase, db_host: str, db_port: int = 5
     return {
         PLANO_CONFIG_NAME: plano_text,
         PGBOUNCER_INI_NAME: render_pgbouncer_ini(pgbouncer),
-        SCHEMA_NAME: render_schema_sql(db.state_retention_days, db.app_user, db.name),
+        SCHEMA_NAME: schema_sql(db),
         INIT_SCRIPT_NAME: render_init_script(),
         USERLIST_NAME: render_userlist(db.app_user, f"${APP_PASSWORD_VAR}"),
     }
+
+
+def schema_sql(db: TaskDatabase) -> str:
+    """What the init step applies: a review stack's own database on dev's server, or the stack's
+    schema (with review stacks' provisioning role when its server carries review databases)."""
+    shared = db.shared
+    if shared is not None:
+        names = ReviewDatabaseNames(database=db.name, owner=shared.owner, app_user=db.app_user)
+        return render_review_schema_sql(
+            names, app_connection_limit=shared.app_connection_limit, table=TABLE, table_sql=render_table_sql()
+        )
+    provisioner = ""
+    if db.review_stacks > 0:
+        provisioner = render_provisioner_sql(provisioner_role_name(db.user), connection_limit=db.review_stacks + 2)
+    return render_schema_sql(db.state_retention_days, db.app_user, db.name, provisioner)

@@ -70,6 +70,7 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "usageActiveDaysPerWeek": 5,
         "alarms": "off",
         "metricsCollector": "off",
+        "dbReviewStacks": 20,
     },
     Profile.PROD: {
         "dbInstanceClass": "db.m7g.large",
@@ -92,12 +93,13 @@ PROFILES: dict[Profile, dict[str, Any]] = {
         "usageActiveDaysPerWeek": 7,
         "alarms": "on",
         "metricsCollector": "on",
+        "dbReviewStacks": 0,
     },
 }
 # local runs on Docker: the AWS-sizing keys do not apply, and dev's values keep their validators happy.
 PROFILES[Profile.LOCAL] = dict(PROFILES[Profile.DEV])
 # Docker runs plain PostgreSQL around the clock: no Aurora, no schedule.
-PROFILES[Profile.LOCAL].update(dbEngine="rds", activeHours="always", dbAutoPauseSeconds=-1)
+PROFILES[Profile.LOCAL].update(dbEngine="rds", activeHours="always", dbAutoPauseSeconds=-1, dbReviewStacks=0)
 
 _P = "Empty/0 = the profile's value."
 KEYS: tuple[Key, ...] = (
@@ -419,6 +421,30 @@ KEYS: tuple[Key, ...] = (
         0,
         per_profile=True,
         rule="1-7",
+    ),
+    Key(
+        "dbReviewStacks",
+        "integer",
+        "Review stacks this stack's database carries: a provisioning role and secret for them; 0 = none. "
+        "-1 = the profile's value, lowered to what the server's connections carry.",
+        -1,
+        per_profile=True,
+        rule="0-500 and within the server's connections (docs/review-environments.md); PostgreSQL 16+",
+    ),
+    Key(
+        "sharedDatabase",
+        "object",
+        "Review stack: put this stack's own database on another stack's server (dev's outputs) instead of "
+        "creating one: address, port, securityGroupId, provisionerSecretArn.",
+        {},
+        rule="empty, or all four from the dev stack's review_database output (scripts/ci/review-stack.sh sets it)",
+    ),
+    Key(
+        "sharedProviderKeySecretArns",
+        "object",
+        "Read these provider-key secrets (env name -> ARN, another stack's) instead of creating any.",
+        {},
+        rule="empty, or one secretsmanager ARN in the stack's region per provider key name",
     ),
     Key(
         "usageRequestsPerHour",

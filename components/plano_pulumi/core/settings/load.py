@@ -37,6 +37,7 @@ from plano_pulumi.core.settings.network import _network
 from plano_pulumi.core.settings.profiles import POLICIES
 from plano_pulumi.core.settings.quotas import check_arn_regions, check_document_sizes, check_ingress_quotas
 from plano_pulumi.core.settings.reader import _Reader
+from plano_pulumi.core.settings.review import review_database, shared_provider_keys, without_store_of
 from plano_pulumi.core.settings.schedule import _schedule, _usage
 from plano_pulumi.core.settings.secrets import _secrets
 from plano_pulumi.core.settings.service import _service
@@ -86,7 +87,9 @@ def _load_settings(
     network = _network(read)
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
-    secrets = _secrets(read, raw, service)
+    secrets = shared_provider_keys(read, _secrets(read, raw, service), region=region)
+    own_database = database
+    database = review_database(read, database, service, stack=stack, region=region)
     schedule = _schedule(read, profile, warnings)
     usage = _usage(read)
     monitoring = _monitoring(read, profile, service, region, warnings)
@@ -107,6 +110,10 @@ def _load_settings(
     else:
         config_file, source = Path(CONFIG_TEXT_SOURCE), CONFIG_TEXT_SOURCE
         document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
+    if database.shared is not None:
+        # A review stack runs dev's Plano config: a state store written for dev's database is
+        # rewritten for the review database, like a memory store.
+        document = without_store_of(document, own_database.app_user, own_database.name)
     # Literal credentials first: no later message, Plano's included, may quote one.
     check_credentials(document, source=source)
     document = _with_tracing(document, monitoring.tracing, source, profile, warnings)

@@ -77,6 +77,25 @@ def app_role_name(master_user: str) -> str:
 
 
 @dataclass(frozen=True)
+class SharedDatabase:
+    """A review stack's place on another stack's server (plano:sharedDatabase, from dev's outputs)."""
+
+    host: str
+    """The server's address (dev's db_address)."""
+    port: int
+    security_group_id: str
+    """The server's security group: the review stack admits its own service group into it."""
+    provisioner_secret_arn: str
+    """Dev's provisioning role's secret (the init step's login; never dev's master secret)."""
+    owner: str
+    """The role that owns the review database (no login)."""
+    app_user: str
+    """Plano's role in the review database."""
+    app_connection_limit: int
+    """Its CONNECTION LIMIT: PgBouncer's pool per task times plano:maxCount."""
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     instance_class: str
     engine_version: str
@@ -95,7 +114,7 @@ class DatabaseSettings:
     @property
     def app_user(self) -> str:
         """Plano's own least-privilege role (the master user keeps DDL and grants)."""
-        return app_role_name(self.user)
+        return self.shared.app_user if self.shared is not None else app_role_name(self.user)
 
     engine: DbEngine = DbEngine.RDS
     max_capacity_acu: int = 2
@@ -103,6 +122,11 @@ class DatabaseSettings:
     auto_pause_s: int | None = 300
     # plano:dbEngineChangeConfirmed: the engine a switch of plano:dbEngine may go to ("" = none).
     engine_change_confirmed: str = ""
+    # plano:dbReviewStacks: review stacks this server carries (a provisioning role for them).
+    review_stacks: int = 0
+    # A review stack: its own database on another stack's server; then `name` is that database,
+    # `user` the provisioning role the init step logs in as, and no server is created.
+    shared: SharedDatabase | None = None
 
     @property
     def cluster_parameter_group_family(self) -> str:
@@ -147,6 +171,8 @@ class SecretSettings:
     provider_keys: Mapping[str, Secret]
     provider_keys_external: tuple[str, ...]
     kms_key_arn: str
+    shared_arns: Mapping[str, str] = field(default_factory=dict)
+    """plano:sharedProviderKeySecretArns: env name -> another stack's secret (no secrets of its own)."""
 
     @property
     def provider_key_names(self) -> tuple[str, ...]:
