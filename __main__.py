@@ -180,6 +180,8 @@ else:
                 deregistration_delay_s=deregistration_delay_s(plano.listeners, keep_streams=policy.protect),
                 deletion_protection=policy.deletion_protection,
                 tags=tags,
+                domain_name=settings.ingress.domain_name,
+                hosted_zone_id=settings.ingress.hosted_zone_id,
             ),
         )
 
@@ -250,6 +252,7 @@ else:
         pulumi.export(
             "endpoint_url", load_balancer.endpoint_urls.apply(lambda u: u[primary_listener(plano.listeners).name])
         )
+        pulumi.export("alb_dns_name", load_balancer.dns_name)  # where plano:domainName must point
     else:
         port = primary_listener(plano.listeners).port
         pulumi.export("endpoint_url", f"http://localhost:{port} (after the port_forward_command)")

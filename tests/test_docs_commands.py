@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from plano_tools.plan import plan_document
 
-from tests.conftest import PROJECT, stack_run
+from tests.conftest import PREPARED_STACKS, PROJECT, python_shim, stack_run
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 
@@ -97,18 +97,15 @@ def test_no_doc_tells_users_to_run_python_outside_the_virtualenv() -> None:
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project in a temporary directory, with a .venv that points at this one's and that make
-    considers installed (so nothing is installed), plus the plan files the docs' examples read."""
+    """The project in a temporary directory, with a .venv/bin/python that runs this interpreter and
+    that make considers installed (so nothing is installed), plus the plan files the docs' examples read."""
     copy = tmp_path_factory.mktemp("docs") / "project"
     ignored = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
     shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(*ignored))
-    real_venv = (PROJECT / ".venv").resolve()
-    venv = copy / ".venv"
-    venv.mkdir()
-    for entry in real_venv.iterdir():
-        if entry.name != ".installed":
-            (venv / entry.name).symlink_to(entry)
-    (venv / ".installed").touch()
+    python_shim(copy)  # .venv/bin/python is the interpreter running the tests, wherever it lives
+    # The prod guide sets the two placeholders (pulumi config set) before `make plan STACK=prod`:
+    # the copy holds prod as those commands leave it (prod refuses the shipped placeholders).
+    shutil.copy(PREPARED_STACKS / "Pulumi.prod.yaml", copy / "Pulumi.prod.yaml")
     plan = json.dumps(plan_document(stack_run("dev")))
     for name in ("base.json", "head.json"):
         (copy / name).write_text(plan)

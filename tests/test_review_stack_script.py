@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,6 @@ def run_up(tmp_path: Path, outputs: dict[str, object] | None) -> tuple[subproces
             (repo / "scripts/ci" / other.name).write_text("#!/usr/bin/env bash\nexit 0\n")
             (repo / "scripts/ci" / other.name).chmod(0o755)
     shutil.copy(PROJECT / "Pulumi.dev.yaml", repo / "Pulumi.dev.yaml")
-    (repo / ".venv/bin").mkdir(parents=True)
-    (repo / ".venv/bin/python").symlink_to(Path(os.path.realpath(PROJECT / ".venv/bin/python")))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(FAKE_PULUMI)
@@ -53,6 +52,9 @@ def run_up(tmp_path: Path, outputs: dict[str, object] | None) -> tuple[subproces
         "FAKE_LOG": str(log),
         "FAKE_OUTPUTS": str(outputs_file),
         "GITHUB_STEP_SUMMARY": "",
+        # No .venv in the checkout: the script takes the interpreter from PYTHON (any environment
+        # with PyYAML), as it does wherever the tests run.
+        "PYTHON": sys.executable,
     }
     env.pop("REVIEW_NETWORK_STACK", None)
     result = subprocess.run(

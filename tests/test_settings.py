@@ -82,8 +82,8 @@ def test_profile_defaults_apply_when_keys_are_unset_or_sentinel() -> None:
     prod = settings_for(
         {
             "profile": "prod",
-            "allowedCidrs": ["198.51.100.0/24"],
-            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000",
+            "allowedCidrs": ["10.40.0.0/16"],
+            "certificateArn": "arn:aws:acm:us-east-1:491085411627:certificate/00000000-0000-4000-8000-000000000000",
         }
     )
     assert prod.ingress.mode is Ingress.ALB

@@ -69,7 +69,7 @@ def _load_settings(raw: RawConfig, *, project: str, stack: str, base_dir: Path, 
     network = _network(read)
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
-    secrets = _secrets(read, raw, service)
+    secrets = _secrets(read, raw, service, warnings)
     schedule = _schedule(read, profile)
     usage = _usage(read)
 
