@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -363,3 +363,30 @@ def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(tmp_path: 
     assert "stack `prod`: failed" in comment
     assert "plano:allowedCidrs" in comment and "documentation placeholder" in comment
     assert "pulumi config set --path 'plano:allowedCidrs[0]'" in comment
+
+
+def test_plan_flags_prices_older_than_a_year() -> None:
+    as_of = date.fromisoformat(plan_document(stack_run("dev"))["cost"]["prices_as_of"])
+    stale = plan_text(plan_document(stack_run("dev"), today=as_of + timedelta(days=366)))
+    assert "Stale prices: the cost estimate uses list prices as of" in stale[: stale.index("\nplano:")]  # at the top
+    assert "make refresh-prices" in stale and "STALE, over a year" in stale
+    fresh = plan_text(plan_document(stack_run("dev"), today=as_of + timedelta(days=30)))
+    assert "Stale prices" not in fresh and "STALE" not in fresh and "30 days old" in fresh
+
+
+def test_plan_shows_when_dev_runs_before_the_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_document(stack_run("dev"))
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert document["schedule"] == {
+        "active_hours": "08:00-20:00",
+        "days": ["MON", "TUE", "WED", "THU", "FRI"],
+        "timezone": "UTC",
+    }
+    text = plan_text(document)
+    head = text[: text.index("\nplano:")]  # before the first component
+    assert "Schedule: tasks run 08:00-20:00 UTC, MON-FRI, and are stopped otherwise" in head
+    assert "wake_command" in head
+    local = plan_document(run_with("dev", values={"scheduleTimezone": "America/Chicago", "activeDays": "MON,WED"}))
+    assert "Schedule: tasks run 08:00-20:00 America/Chicago, MON,WED" in plan_text(local)
+    prod = plan_document(stack_run("prod"))
+    assert prod["schedule"] is None and "Schedule:" not in plan_text(prod)
