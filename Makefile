@@ -23,7 +23,7 @@ help:
 	@echo "make plan STACK=dev    offline plan with warnings and a cost estimate"
 	@echo "make pin-images STACK=prod  pin the stack's images by digest (needs the registries)"
 	@echo "make bench           sidecar round-trip cost and storage growth"
-	@echo "make refresh-prices  refresh the price table from AWS's public price list (needs network)"
+	@echo "make refresh-prices  refresh the price table: AWS's Price List Query API (aws CLI, credentials)"
 	@echo "make clean           remove .venv, .cache, out and tool caches"
 
 setup: $(VENV)/.installed
@@ -77,8 +77,11 @@ pin-images: setup
 bench: setup
 	scripts/with-test-servers.sh $(PY) scripts/bench.py
 
+# The Query API asks for the few products priced (aws CLI and credentials); REFRESH_PRICES_ARGS=
+# (empty) reads the public bulk files instead (no credentials, ~100 MB for RDS).
+REFRESH_PRICES_ARGS ?= --query-api
 refresh-prices: setup
-	$(PY) scripts/refresh_prices.py
+	$(PY) scripts/refresh_prices.py $(REFRESH_PRICES_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache
