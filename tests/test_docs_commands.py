@@ -156,5 +156,56 @@ def test_readme_quickstart_fits_the_first_screen() -> None:
     assert "Prerequisites" in first_screen
     for what in ("sudo", "apt-get", "postgresql-15", "Pulumi CLI", "AWS credentials"):
         assert what in first_screen, what
+    # The deployer's path first (no root), the contributor's (root, servers) after it.
+    quick_start = first_screen[first_screen.index("## Quick start") :]
+    deploy = [quick_start.index(c) for c in ("make setup", "make plan STACK=dev", "pulumi up --stack dev")]
+    assert deploy == sorted(deploy) and deploy[-1] < quick_start.index("make test") < quick_start.index("sudo")
+    assert "To deploy (no root" in quick_start
     intro = (PROJECT / "README.md").read_text().split("## Quick start")[0].strip().splitlines()[1:]
     assert 1 <= len([line for line in intro if line.strip()]) <= 3  # what it deploys, in three lines
+
+
+def test_the_prod_guide_is_complete_step_by_step() -> None:
+    """Every step from nothing to an HTTPS endpoint on the user's domain is a command in the guide."""
+    guide = (PROJECT / "docs" / "deploying.md").read_text()
+    prod = bash_commands(guide[guide.index("## Prod") :])
+    steps = [
+        "pulumi stack init prod --secrets-provider",
+        "aws acm request-certificate",
+        "pulumi config set plano:certificateArn",
+        "pulumi config set plano:domainName",
+        "pulumi config set plano:hostedZoneId",
+        "pulumi config set --path 'plano:allowedCidrs[0]'",
+        "make pin-images STACK=prod",
+        "make plan STACK=prod",
+        "pulumi up --stack prod --policy-pack policy --policy-pack-config policy/config/prod.json",
+        "pulumi stack output provider_key_fill_commands --stack prod | bash",
+        "pulumi stack output redeploy_command --stack prod | bash",
+        'curl "$(pulumi stack output endpoint_url --stack prod)',
+    ]
+    at = [next((i for i, c in enumerate(prod) if c.startswith(step)), -1) for step in steps]
+    assert -1 not in at, [s for s, i in zip(steps, at, strict=True) if i == -1]
+    assert at == sorted(at), "the steps are in order"
+    assert "pulumi stack output alb_dns_name --stack prod" in prod  # the CNAME target without Route 53
+    dev = guide[: guide.index("## Prod")]
+    assert "08:00 to 20:00 UTC" in dev and "wake_command" in dev and "plano:scheduleTimezone" in dev
+
+
+def test_make_plan_of_the_committed_prod_file_names_what_to_prepare(project_copy: Path, tmp_path: Path) -> None:
+    """Before the guide's steps, the committed Pulumi.prod.yaml is refused in one line naming the key
+    and the command (the same message pulumi preview prints)."""
+    shutil.copy(PROJECT / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod.yaml")
+    committed = (tmp_path / "Pulumi.prod.yaml").read_text()
+    if "203.0.113.0/24" not in committed:
+        pytest.skip("Pulumi.prod.yaml was prepared (its placeholders replaced): nothing to refuse")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    shipped = tmp_path / "project"
+    shutil.copytree(project_copy, shipped, symlinks=True)
+    shutil.copy(PROJECT / "Pulumi.prod.yaml", shipped / "Pulumi.prod.yaml")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "plan", "STACK=prod"], cwd=shipped, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "plano:allowedCidrs" in errors[0] and "pulumi config set --path 'plano:allowedCidrs[0]'" in errors[0]
