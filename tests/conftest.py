@@ -144,8 +144,31 @@ def _full(key: str) -> str:
     return key if ":" in key else f"plano:{key}"
 
 
+# The whole program under mocks is the suite's main cost, and many tests run the same variant
+# (prod with pinned images, dev on RDS, ...): runs are pure functions of the project's files and
+# the config, so each distinct one runs once per worker. A test that patches anything
+# (`monkeypatch`: mocks, the environment) neither reads nor fills the cache.
+_runs: dict[str, Run] = {}
+_cache_runs = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runs_under_monkeypatch(request: pytest.FixtureRequest) -> Any:
+    global _cache_runs
+    _cache_runs = "monkeypatch" not in request.fixturenames
+    yield
+    _cache_runs = True
+
+
 def run_with(stack: str, **changes: Any) -> Run:
-    return run_program(PROJECT, stack, config=config_for(stack, **changes))
+    """The stack file's config with ``changes`` (see config_for) run through the real program."""
+    config = config_for(stack, **changes)
+    if not _cache_runs:
+        return run_program(PROJECT, stack, config=config)
+    key = json.dumps([stack, sorted(config.values.items()), sorted(config.secret_keys)])
+    if key not in _runs:
+        _runs[key] = run_program(PROJECT, stack, config=config)
+    return _runs[key]
 
 
 def plain(value: Any) -> Any:
