@@ -8,14 +8,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plano generator verdicts (core/plano_validator.py) cached in the checkout for the tests and tools.
 export PLANO_VALIDATOR_CACHE ?= $(CURDIR)/.cache/plano-validator
 
-.PHONY: help setup servers test test-fast e2e lint format render plan pin-images bench refresh-prices clean
+.PHONY: help setup servers test test-fast bench-tests e2e lint format render plan pin-images bench refresh-prices clean
 
 help:
 	@echo "make help            this list"
 	@echo "make setup           .venv with the pinned dependencies (other targets run it when needed)"
 	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
-	@echo "make test-fast       mocked and unit tests only (no servers)"
+	@echo "make test-fast       mocked and unit tests only (no servers, no lint)"
+	@echo "make bench-tests     print how long make test-fast and make test take (warm; cold when caches are missing)"
 	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
 	@echo "make format          ruff format and autofix"
@@ -49,6 +50,10 @@ test: setup lint
 
 test-fast: setup
 	$(PY) -m pytest -n auto -m "not integration"
+
+# The suite's own times (scripts/bench-tests.sh): printed, not asserted.
+bench-tests:
+	scripts/bench-tests.sh
 
 # The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
 # pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.

@@ -37,6 +37,7 @@ ELSEWHERE = {
     "make lint": "part of make test",
     "make format": "rewrites files; ruff's own command",
     "make bench": "needs the servers; prints figures, not a test",
+    "make bench-tests": "runs the whole suite twice; prints figures, not a test",
     "make setup": "make test runs it first",
     "make servers": "make test runs it (tests/test_test_servers.py checks its failure paths)",
     "make refresh-prices": "needs network to AWS (tests/test_refresh_prices.py runs the script on a recording)",
