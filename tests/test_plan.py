@@ -312,25 +312,29 @@ def test_plan_says_how_old_the_prices_are() -> None:
     assert f"{(date(2027, 1, 1) - as_of).days} days old" in plan_text(document)
 
 
-def _offline_plan(tmp_path: Path, prod_file: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+def _offline_plan(
+    tmp_path: Path, prod_file: Path, base_prod_file: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], str]:
     """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, with ``prod_file`` as
     Pulumi.prod.yaml (the dependency install is stubbed: the interpreter running the tests is used;
     the base checkout has no program, which the script compares as an empty plan, so every warning
     is new)."""
     ci = tmp_path / "ci"
-    ci.mkdir()
+    ci.mkdir(parents=True)
     shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
     (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
     (ci / "install-deps.sh").chmod(0o755)
     (tmp_path / "base").mkdir()
     shutil.copy(PROJECT / "requirements.txt", tmp_path / "base" / "requirements.txt")
-    checkout = tmp_path / "head"
-    for folder in ("components", "policy"):  # the program reads policy/secret_names.py
-        shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
-        shutil.copy(PROJECT / name, checkout / name)
-    shutil.copy(prod_file, checkout / "Pulumi.prod.yaml")
-    python_shim(checkout)
+    sides = [("head", prod_file)] + ([("base", base_prod_file)] if base_prod_file else [])
+    for side, stack_file in sides:
+        checkout = tmp_path / side
+        for folder in ("components", "policy"):  # the program reads policy/secret_names.py
+            shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
+            shutil.copy(PROJECT / name, checkout / name)
+        shutil.copy(stack_file, checkout / "Pulumi.prod.yaml")
+        python_shim(checkout)
     result = subprocess.run(
         [
             "bash",
@@ -390,3 +394,14 @@ def test_plan_shows_when_dev_runs_before_the_resources(capsys: pytest.CaptureFix
     assert "Schedule: tasks run 08:00-20:00 America/Chicago, MON,WED" in plan_text(local)
     prod = plan_document(stack_run("prod"))
     assert prod["schedule"] is None and "Schedule:" not in plan_text(prod)
+
+
+def test_a_prod_refused_as_on_the_base_branch_is_shown_but_does_not_fail_the_pull_request(tmp_path: Path) -> None:
+    """The template repository itself ships prod unprepared: a pull request that leaves it so is
+    not failed for it (the comment still shows the refusal); one that breaks a prepared prod is."""
+    shipped = FIXTURE_STACKS / "Pulumi.prod.yaml"
+    result, comment = _offline_plan(tmp_path / "same", shipped, base_prod_file=shipped)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stack `prod`: refused, as on the base branch" in comment and "plano:allowedCidrs" in comment
+    result, comment = _offline_plan(tmp_path / "broken", shipped, base_prod_file=PREPARED_STACKS / "Pulumi.prod.yaml")
+    assert result.returncode == 1 and "stack `prod`: failed" in comment
