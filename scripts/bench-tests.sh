@@ -20,8 +20,10 @@ seconds() { # $1.. = command; prints "wall s, CPU s" (CPU: every process of the 
         exit 1
     fi
     end=$(date +%s.%N)
-    # CPU time of the finished children (user + system), from bash's `times` (second line).
-    cpu=$(times | tail -1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+    # CPU time of this shell's finished children (user + system), from `times` (second line); not
+    # in a pipeline or $(...), whose subshell has no children of its own.
+    times >"$log.times"
+    cpu=$(tail -1 "$log.times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
     awk -v s="$start" -v e="$end" -v c="$cpu" -v before="$cpu_before" \
         'BEGIN { printf "%.1f s wall, %.1f s CPU", e - s, c - before }'
     cpu_before=$cpu
@@ -29,7 +31,7 @@ seconds() { # $1.. = command; prints "wall s, CPU s" (CPU: every process of the 
 
 cpu_before=0
 log=$(mktemp)
-trap 'rm -f "$log" "$log.out"' EXIT
+trap 'rm -f "$log" "$log.out" "$log.times"' EXIT
 cores=$(nproc 2>/dev/null || echo 1)
 load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 echo "bench-tests: $cores cores, load average $load at start"

@@ -312,63 +312,6 @@ def test_plan_says_how_old_the_prices_are() -> None:
     assert f"{(date(2027, 1, 1) - as_of).days} days old" in plan_text(document)
 
 
-def _offline_plan(
-    tmp_path: Path, prod_file: Path, base_prod_file: Path | None = None
-) -> tuple[subprocess.CompletedProcess[str], str]:
-    """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, with ``prod_file`` as
-    Pulumi.prod.yaml (the dependency install is stubbed: the interpreter running the tests is used;
-    the base checkout has no program, which the script compares as an empty plan, so every warning
-    is new)."""
-    ci = tmp_path / "ci"
-    ci.mkdir(parents=True)
-    shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
-    (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
-    (ci / "install-deps.sh").chmod(0o755)
-    (tmp_path / "base").mkdir()
-    shutil.copy(PROJECT / "requirements.txt", tmp_path / "base" / "requirements.txt")
-    sides = [("head", prod_file)] + ([("base", base_prod_file)] if base_prod_file else [])
-    for side, stack_file in sides:
-        checkout = tmp_path / side
-        for folder in ("components", "policy"):  # the program reads policy/secret_names.py
-            shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
-            shutil.copy(PROJECT / name, checkout / name)
-        shutil.copy(stack_file, checkout / "Pulumi.prod.yaml")
-        python_shim(checkout)
-    result = subprocess.run(
-        [
-            "bash",
-            str(ci / "offline-plan.sh"),
-            str(tmp_path / "base"),
-            str(tmp_path / "head"),
-            str(tmp_path / "out"),
-            "prod",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
-    )
-    return result, (tmp_path / "out" / "comment.md").read_text()
-
-
-def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
-    result, comment = _offline_plan(tmp_path, PREPARED_STACKS / "Pulumi.prod.yaml")
-    assert result.returncode == 0, result.stderr
-    assert "#### Warnings (3)" in comment
-    assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in comment
-
-
-def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(tmp_path: Path) -> None:
-    """The shipped prod file in a pull request: the job fails and the comment says which key and
-    which command (the same refusal `pulumi preview` and the deploy job would meet)."""
-    result, comment = _offline_plan(tmp_path, FIXTURE_STACKS / "Pulumi.prod.yaml")
-    assert result.returncode == 1
-    assert "stack `prod`: failed" in comment
-    assert "plano:allowedCidrs" in comment and "documentation placeholder" in comment
-    assert "pulumi config set --path 'plano:allowedCidrs[0]'" in comment
-
-
 def test_plan_flags_prices_older_than_a_year() -> None:
     as_of = date.fromisoformat(plan_document(stack_run("dev"))["cost"]["prices_as_of"])
     stale = plan_text(plan_document(stack_run("dev"), today=as_of + timedelta(days=366)))
@@ -396,12 +339,83 @@ def test_plan_shows_when_dev_runs_before_the_resources(capsys: pytest.CaptureFix
     assert prod["schedule"] is None and "Schedule:" not in plan_text(prod)
 
 
-def test_a_prod_refused_as_on_the_base_branch_is_shown_but_does_not_fail_the_pull_request(tmp_path: Path) -> None:
-    """The template repository itself ships prod unprepared: a pull request that leaves it so is
-    not failed for it (the comment still shows the refusal); one that breaks a prepared prod is."""
-    shipped = FIXTURE_STACKS / "Pulumi.prod.yaml"
-    result, comment = _offline_plan(tmp_path / "same", shipped, base_prod_file=shipped)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "stack `prod`: refused, as on the base branch" in comment and "plano:allowedCidrs" in comment
-    result, comment = _offline_plan(tmp_path / "broken", shipped, base_prod_file=PREPARED_STACKS / "Pulumi.prod.yaml")
-    assert result.returncode == 1 and "stack `prod`: failed" in comment
+# scripts/ci/offline-plan.sh as the pull-request workflow runs it, once for three stacks (each a
+# process start and a program run; the dependency install is stubbed: the interpreter running the
+# tests is used):
+#   prod           prepared prod, no such stack on the base branch: compared as empty, every warning new
+#   prod-unchanged shipped prod on both sides: refused as on the base branch, shown, not failed
+#   prod-broken    prepared on the base branch, shipped in the pull request: failed
+OFFLINE_STACKS = {
+    "prod": (None, PREPARED_STACKS / "Pulumi.prod.yaml"),
+    "prod-unchanged": (FIXTURE_STACKS / "Pulumi.prod.yaml", FIXTURE_STACKS / "Pulumi.prod.yaml"),
+    "prod-broken": (PREPARED_STACKS / "Pulumi.prod.yaml", FIXTURE_STACKS / "Pulumi.prod.yaml"),
+}
+
+
+@pytest.fixture(scope="module")
+def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    root = tmp_path_factory.mktemp("offline-plan")
+    ci = root / "ci"
+    ci.mkdir()
+    shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
+    (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
+    (ci / "install-deps.sh").chmod(0o755)
+    for side, index in (("base", 0), ("head", 1)):
+        checkout = root / side
+        for folder in ("components", "policy"):  # the program reads policy/secret_names.py
+            shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
+            shutil.copy(PROJECT / name, checkout / name)
+        for stack, files in OFFLINE_STACKS.items():
+            if files[index] is not None:
+                shutil.copy(files[index], checkout / f"Pulumi.{stack}.yaml")
+        python_shim(checkout)
+    result = subprocess.run(
+        [
+            "bash",
+            str(ci / "offline-plan.sh"),
+            str(root / "base"),
+            str(root / "head"),
+            str(root / "out"),
+            *OFFLINE_STACKS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+    )
+    comment = (root / "out" / "comment.md").read_text()
+    sections = {}
+    for part in comment.split("### Offline plan: stack `")[1:]:
+        stack = part.split("`", 1)[0]
+        sections[stack] = part
+    assert set(sections) == set(OFFLINE_STACKS), comment
+    return result, sections
+
+
+def test_pull_request_comment_shows_the_warnings(offline_plan: Any) -> None:
+    _, sections = offline_plan
+    assert "#### Warnings (3)" in sections["prod"]
+    assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in sections["prod"]
+
+
+def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_plan: Any) -> None:
+    """The shipped prod file in a pull request that breaks a prepared one: the job fails and the
+    comment says which key and which command (the refusal pulumi preview and the deploy job meet)."""
+    result, sections = offline_plan
+    assert result.returncode == 1
+    broken = sections["prod-broken"]
+    assert broken.startswith("prod-broken`: failed")
+    assert "plano:allowedCidrs" in broken and "documentation placeholder" in broken
+    assert "pulumi config set --path 'plano:allowedCidrs[0]'" in broken
+
+
+def test_a_prod_refused_as_on_the_base_branch_is_shown_but_not_failed(offline_plan: Any) -> None:
+    """The template repository ships prod unprepared: a pull request that leaves it so is not failed
+    for it (only prod-broken fails the run above), and the comment still shows the refusal."""
+    result, sections = offline_plan
+    unchanged = sections["prod-unchanged"]
+    assert unchanged.startswith("prod-unchanged`: refused, as on the base branch")
+    assert "plano:allowedCidrs" in unchanged
+    assert "failed" not in unchanged
+    assert result.stdout.count(": failed") == 1  # prod-broken's alone
