@@ -8,14 +8,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Plano generator verdicts (core/plano_validator.py) cached in the checkout for the tests and tools.
 export PLANO_VALIDATOR_CACHE ?= $(CURDIR)/.cache/plano-validator
 
-.PHONY: help setup servers test test-fast e2e lint format render plan pin-images bench refresh-prices clean
+.PHONY: help setup servers test test-fast bench-tests e2e lint format render plan pin-images bench refresh-prices clean
 
 help:
 	@echo "make help            this list"
 	@echo "make setup           .venv with the pinned dependencies (other targets run it when needed)"
 	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
-	@echo "make test-fast       mocked and unit tests only (no servers)"
+	@echo "make test-fast       mocked and unit tests only (no servers, no lint)"
+	@echo "make bench-tests     print how long make test-fast and make test take (warm; cold when caches are missing)"
 	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
 	@echo "make format          ruff format and autofix"
@@ -23,7 +24,7 @@ help:
 	@echo "make plan STACK=dev    offline plan with warnings and a cost estimate"
 	@echo "make pin-images STACK=prod  pin the stack's images by digest (needs the registries)"
 	@echo "make bench           sidecar round-trip cost and storage growth"
-	@echo "make refresh-prices  refresh the price table from AWS's public price list (needs network)"
+	@echo "make refresh-prices  refresh the price table: AWS's Price List Query API (aws CLI, credentials)"
 	@echo "make clean           remove .venv, .cache, out and tool caches"
 
 setup: $(VENV)/.installed
@@ -49,6 +50,10 @@ test: setup lint
 
 test-fast: setup
 	$(PY) -m pytest -n auto -m "not integration"
+
+# The suite's own times (scripts/bench-tests.sh): printed, not asserted.
+bench-tests:
+	scripts/bench-tests.sh
 
 # The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
 # pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.
@@ -77,8 +82,11 @@ pin-images: setup
 bench: setup
 	scripts/with-test-servers.sh $(PY) scripts/bench.py
 
+# The Query API asks for the few products priced (aws CLI and credentials); REFRESH_PRICES_ARGS=
+# (empty) reads the public bulk files instead (no credentials, ~100 MB for RDS).
+REFRESH_PRICES_ARGS ?= --query-api
 refresh-prices: setup
-	$(PY) scripts/refresh_prices.py
+	$(PY) scripts/refresh_prices.py $(REFRESH_PRICES_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Refresh the cost model's prices from AWS's public price list files.
+"""Refresh the cost model's prices from AWS's price list: the Query API, or the bulk files.
 
+    .venv/bin/python scripts/refresh_prices.py --query-api [--region R ...] [--dry-run]
     .venv/bin/python scripts/refresh_prices.py [--region R ...] [--from-dir DIR] [--dry-run]
 
-For each region it reads the price list bulk files (no credentials needed)
+With ``--query-api`` (preferred) it asks AWS's Price List Query API (``pricing:GetProducts``,
+through the ``aws`` CLI, so any AWS credentials allowed that action) for the few products the cost
+model uses, filtered on the server (``QUERY_FILTERS``): a few hundred kilobytes instead of the
+~100 MB RDS bulk file. Without it, it reads the price list bulk files (no credentials needed)
 
     https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/<offer>/current/<region>/index.json
 
@@ -25,6 +29,7 @@ import argparse
 import ast
 import json
 import re
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -110,6 +115,55 @@ def load_offer(offer: str, region: str, from_dir: Path | None) -> dict[str, Any]
         raise RefreshError(f"cannot download {url} ({exc}); use --from-dir with files downloaded elsewhere") from None
 
 
+# Price List Query API filters per offer: only the products RULES can match (server-side).
+QUERY_FILTERS: dict[str, list[dict[str, str]]] = {
+    "AmazonRDS": [
+        {"productFamily": "Database Instance", "databaseEngine": "PostgreSQL"},
+        {"productFamily": "Database Storage", "volumeType": "General Purpose-GP3"},
+    ],
+    "AmazonECS": [{"productFamily": "Compute"}],
+    "AWSELB": [{"productFamily": "Load Balancer-Application"}],
+}
+# The Query API answers in us-east-1 (also eu-central-1, ap-south-1) for every region's prices.
+QUERY_ENDPOINT_REGION = "us-east-1"
+
+
+def query_offer(offer: str, region: str, aws: str = "aws") -> dict[str, Any]:
+    """The products of ``offer`` in ``region`` that QUERY_FILTERS select, from the Price List Query
+    API, in the layout of a bulk file (so ``extract`` reads both)."""
+    products: dict[str, Any] = {}
+    on_demand: dict[str, Any] = {}
+    published = ""
+    version = ""
+    for fields in QUERY_FILTERS[offer]:
+        filters = [f"Type=TERM_MATCH,Field={k},Value={v}" for k, v in {"regionCode": region, **fields}.items()]
+        command = [aws, "pricing", "get-products", "--region", QUERY_ENDPOINT_REGION, "--service-code", offer]
+        command += ["--format-version", "aws_v1", "--output", "json", "--filters", *filters]
+        print(f"querying {offer} {region} {fields}", file=sys.stderr)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        except OSError as exc:
+            raise RefreshError(f"cannot run the aws CLI ({exc}); install it, or use the bulk files") from None
+        if result.returncode != 0:
+            raise RefreshError(f"aws pricing get-products {offer}: {result.stderr.strip()[-300:]}")
+        for item in json.loads(result.stdout).get("PriceList", []):
+            entry = json.loads(item) if isinstance(item, str) else item
+            sku = entry["product"]["sku"]
+            products[sku] = entry["product"]
+            on_demand[sku] = entry.get("terms", {}).get("OnDemand", {})
+            published = max(published, str(entry.get("publicationDate", "")))
+            version = max(version, str(entry.get("version", "")))
+    if not products:
+        raise RefreshError(f"the Price List Query API returned no {offer} products for {region}")
+    return {
+        "offerCode": offer,
+        "version": version or "unknown",
+        "publicationDate": published,
+        "products": products,
+        "terms": {"OnDemand": on_demand},
+    }
+
+
 def _on_demand_usd(offer: dict[str, Any], sku: str, price_unit: str) -> float | None:
     """The single on-demand USD price per ``price_unit`` of a product (first tier), if there is one."""
     terms = offer.get("terms", {}).get("OnDemand", {}).get(sku, {})
@@ -145,12 +199,14 @@ def extract(offer: dict[str, Any], region: str, rules: list[Rule]) -> Iterator[t
             yield key, {"usd": usd, "unit": rule.unit, "source": source, "as_of": published}
 
 
-def refresh(regions: list[str], from_dir: Path | None) -> dict[str, dict[str, dict[str, Any]]]:
+def refresh(
+    regions: list[str], from_dir: Path | None, *, query_api: bool = False
+) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for region in regions:
         prices: dict[str, dict[str, Any]] = {}
         for offer_code in dict.fromkeys(rule.offer for rule in RULES):
-            offer = load_offer(offer_code, region, from_dir)
+            offer = query_offer(offer_code, region) if query_api else load_offer(offer_code, region, from_dir)
             rules = [rule for rule in RULES if rule.offer == offer_code]
             for key, price in extract(offer, region, rules):
                 if key in prices and prices[key]["usd"] != price["usd"]:
@@ -203,13 +259,20 @@ def current_regions(prices_file: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--region", action="append", help="region to refresh (repeatable; default: the table's)")
+    parser.add_argument(
+        "--query-api",
+        action="store_true",
+        help="ask the Price List Query API for the few products used (aws CLI and credentials; preferred)",
+    )
     parser.add_argument("--from-dir", type=Path, help="read <offer>-<region>.json from DIR instead of downloading")
     parser.add_argument("--prices-file", type=Path, default=PRICES_FILE, help=argparse.SUPPRESS)
     parser.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
     args = parser.parse_args(argv)
     regions = args.region or current_regions(args.prices_file)
     try:
-        refreshed = refresh(regions, args.from_dir)
+        if args.query_api and args.from_dir:
+            raise RefreshError("--query-api and --from-dir exclude each other")
+        refreshed = refresh(regions, args.from_dir, query_api=args.query_api)
         text = rewrite(args.prices_file, refreshed)
     except RefreshError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,15 @@ STACKS = ("dev", "prod")
 # Stack files with the shipped example values (tests about those values run these, not the
 # committed files, which users edit before deploying).
 FIXTURE_STACKS = PROJECT / "tests" / "fixtures" / "stacks"
+# Prod refuses the shipped documentation placeholders at preview, so tests plan prod from this
+# prepared copy (the README's first prod step done), never from the committed file users edit.
+PREPARED_STACKS = FIXTURE_STACKS / "prepared"
+
+
+def stack_dir(stack: str) -> Path:
+    """Where the tests read ``Pulumi.<stack>.yaml``: the prepared fixture for prod, else the project."""
+    return PREPARED_STACKS if (PREPARED_STACKS / f"Pulumi.{stack}.yaml").is_file() else PROJECT
+
 
 # The reason an integration test skips starts with this; the summary below counts them.
 SKIP_PREFIX = "integration servers unavailable: "
@@ -58,13 +69,41 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     terminalreporter.write_sep("!", red=True, bold=True)
 
 
+COPY_IGNORED = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
+
+
+@pytest.fixture(scope="session")
+def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project whose Pulumi.prod.yaml is the prepared fixture: for the tools that read
+    a project directory (``plano_tools plan --project-dir``, the CI scripts)."""
+    root = tmp_path_factory.mktemp("prepared") / "project"
+    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns(*COPY_IGNORED))
+    shutil.copy(PREPARED_STACKS / "Pulumi.prod.yaml", root / "Pulumi.prod.yaml")
+    return root
+
+
+def python_shim(root: Path) -> Path:
+    """``root/.venv/bin/python`` that runs this interpreter, whatever environment runs the tests
+    (the project's .venv, a venv elsewhere, a system Python with the requirements): the docs and
+    scripts call ``.venv/bin/python``, the tests must not need one in the checkout. Marked
+    installed, so make installs nothing."""
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        shim.chmod(0o755)
+    (root / ".venv" / ".installed").touch()
+    return bin_dir / "python"
+
+
 def stack_run(stack: str) -> Run:
-    """The committed stack file run through the real program (cached: the runs are pure)."""
+    """The stack file (prod: the prepared fixture) run through the real program (cached: the runs are pure)."""
     if stack not in _cache:
         if stack == DEV_RDS:
             _cache[stack] = run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngine": "rds"}))
         else:
-            _cache[stack] = run_program(PROJECT, stack)
+            _cache[stack] = run_program(PROJECT, stack, config=read_stack_config(stack_dir(stack), stack))
     return _cache[stack]
 
 
@@ -83,12 +122,13 @@ def config_for(
     secrets: Mapping[str, Any] | None = None,
     remove: Iterable[str] = (),
 ) -> RawConfig:
-    """The stack file's config with keys set (plain or secret) or removed, as the CLI passes it.
+    """The stack file's config (prod: the prepared fixture) with keys set (plain or secret) or
+    removed, as the CLI passes it.
 
     Strings are passed as they are; other values (lists, maps, numbers, booleans) as JSON, like
     the CLI does for structured config.
     """
-    base = read_stack_config(PROJECT, stack)
+    base = read_stack_config(stack_dir(stack), stack)
     merged = dict(base.values)
     secret_keys = set(base.secret_keys)
     for key in remove:
@@ -104,8 +144,31 @@ def _full(key: str) -> str:
     return key if ":" in key else f"plano:{key}"
 
 
+# The whole program under mocks is the suite's main cost, and many tests run the same variant
+# (prod with pinned images, dev on RDS, ...): runs are pure functions of the project's files and
+# the config, so each distinct one runs once per worker. A test that patches anything
+# (`monkeypatch`: mocks, the environment) neither reads nor fills the cache.
+_runs: dict[str, Run] = {}
+_cache_runs = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runs_under_monkeypatch(request: pytest.FixtureRequest) -> Any:
+    global _cache_runs
+    _cache_runs = "monkeypatch" not in request.fixturenames
+    yield
+    _cache_runs = True
+
+
 def run_with(stack: str, **changes: Any) -> Run:
-    return run_program(PROJECT, stack, config=config_for(stack, **changes))
+    """The stack file's config with ``changes`` (see config_for) run through the real program."""
+    config = config_for(stack, **changes)
+    if not _cache_runs:
+        return run_program(PROJECT, stack, config=config)
+    key = json.dumps([stack, sorted(config.values.items()), sorted(config.secret_keys)])
+    if key not in _runs:
+        _runs[key] = run_program(PROJECT, stack, config=config)
+    return _runs[key]
 
 
 def plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ import secrets as secrets_module
 import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from plano_pulumi.core.settings.model import RawConfig
 from plano_tools.plan import plan_document
 from plano_tools.simulate import read_stack_config, run_program
 
-from tests.conftest import PROJECT, stack_run
+from tests.conftest import PREPARED_STACKS, PROJECT, python_shim, stack_run
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 
@@ -42,6 +43,7 @@ ELSEWHERE = {
     "make lint": "part of make test",
     "make format": "rewrites files; ruff's own command",
     "make bench": "needs the servers; prints figures, not a test",
+    "make bench-tests": "runs the whole suite twice; prints figures, not a test",
     "make setup": "make test runs it first",
     "make servers": "make test runs it (tests/test_test_servers.py checks its failure paths)",
     "make refresh-prices": "needs network to AWS (tests/test_refresh_prices.py runs the script on a recording)",
@@ -103,18 +105,15 @@ def test_no_doc_tells_users_to_run_python_outside_the_virtualenv() -> None:
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project in a temporary directory, with a .venv that points at this one's and that make
-    considers installed (so nothing is installed), plus the plan files the docs' examples read."""
+    """The project in a temporary directory, with a .venv/bin/python that runs this interpreter and
+    that make considers installed (so nothing is installed), plus the plan files the docs' examples read."""
     copy = tmp_path_factory.mktemp("docs") / "project"
     ignored = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
     shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(*ignored))
-    real_venv = (PROJECT / ".venv").resolve()
-    venv = copy / ".venv"
-    venv.mkdir()
-    for entry in real_venv.iterdir():
-        if entry.name != ".installed":
-            (venv / entry.name).symlink_to(entry)
-    (venv / ".installed").touch()
+    python_shim(copy)  # .venv/bin/python is the interpreter running the tests, wherever it lives
+    # The prod guide sets the two placeholders (pulumi config set) before `make plan STACK=prod`:
+    # the copy holds prod as those commands leave it (prod refuses the shipped placeholders).
+    shutil.copy(PREPARED_STACKS / "Pulumi.prod.yaml", copy / "Pulumi.prod.yaml")
     plan = json.dumps(plan_document(stack_run("dev")))
     for name in ("base.json", "head.json"):
         (copy / name).write_text(plan)
@@ -165,6 +164,11 @@ def test_readme_quickstart_fits_the_first_screen() -> None:
     assert "Prerequisites" in first_screen
     for what in ("sudo", "apt-get", "postgresql-15", "Pulumi CLI", "AWS credentials"):
         assert what in first_screen, what
+    # The deployer's path first (no root), the contributor's (root, servers) after it.
+    quick_start = first_screen[first_screen.index("## Quick start") :]
+    deploy = [quick_start.index(c) for c in ("make setup", "make plan STACK=dev", "pulumi up --stack dev")]
+    assert deploy == sorted(deploy) and deploy[-1] < quick_start.index("make test") < quick_start.index("sudo")
+    assert "To deploy (no root" in quick_start
     # The intro, before the first section (the component API, then this repository's quick start).
     intro = (PROJECT / "README.md").read_text().split("\n## ")[0].strip().splitlines()[1:]
     assert 1 <= len([line for line in intro if line.strip()]) <= 3  # what it deploys, in three lines
@@ -173,6 +177,15 @@ def test_readme_quickstart_fits_the_first_screen() -> None:
 # --- `pulumi config` commands, run under mocks against the committed stack files (issue 17, 16) --------
 
 CONFIG_COMMAND = re.compile(r"^pulumi config (set|rm)\b")
+FILL_IN = "FILL-IN"
+# Values of the shape a user types where a guide's command says `<your ...>` (none is a placeholder
+# prod refuses: core/settings/placeholders.py).
+FILLED_IN = {
+    "certificateArn": "arn:aws:acm:us-east-1:491085411627:certificate/4f1c2a9e-7b3d-4e8a-9c21-5d6e7f8a9b0c",
+    "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "allowedCidrs": "10.20.0.0/16",
+    "alarmEmails": "platform-oncall@plano.dev",
+}
 
 
 def _config_steps(text: str) -> list[list[str]]:
@@ -181,6 +194,7 @@ def _config_steps(text: str) -> list[list[str]]:
     placeholders are patterns, not commands."""
     steps: list[list[str]] = []
     for block in re.findall(r"^ *```bash\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+        block = re.sub(r"\S*<[^<>\n]*>\S*", FILL_IN, block)  # a value the user fills in: see _apply
         parts = [p.strip() for c in bash_commands(f"```bash\n{block}```\n") for p in c.split("&&")]
         found = [p for p in parts if CONFIG_COMMAND.match(p)]
         if found:
@@ -208,6 +222,8 @@ def _apply(values: dict[str, Any], secret_keys: set[str], command: str, value_of
         del words[at : at + 2]
     key = words[0]
     value: Any = words[1] if len(words) > 1 else None
+    if value == FILL_IN:  # what a user would type where the guide says <your ...>
+        value = FILLED_IN[re.sub(r"[.\[].*", "", key.split(":")[-1])]
     if isinstance(value, str) and (value.startswith("$") or value in ("...", "sk-...")):
         value = value_of.setdefault(value, "test-" + secrets_module.token_hex(12))  # generated, never committed
     if "--path" not in flags:
@@ -238,6 +254,19 @@ def _apply(values: dict[str, Any], secret_keys: set[str], command: str, value_of
         secret_keys.add(top)
 
 
+def _committed_as_prepared(stack: str) -> RawConfig:
+    """The committed stack file; prod as docs/deploying.md prepares it first (its documentation
+    placeholders replaced), since prod refuses them before anything else is read."""
+    if stack != "prod":
+        return read_stack_config(PROJECT, stack)
+    from tests.test_prod_preparation import prepare_prod
+
+    with tempfile.TemporaryDirectory() as folder:
+        text = (PROJECT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+        (Path(folder) / "Pulumi.prod.yaml").write_text(prepare_prod(text, pins=False), encoding="utf-8")
+        return read_stack_config(Path(folder), stack)
+
+
 @pytest.mark.parametrize(("doc", "sequence"), CONFIG_STEPS, ids=[f"{d}: {' ; '.join(s)}" for d, s in CONFIG_STEPS])
 def test_config_commands_work_on_the_committed_stack_files(doc: str, sequence: tuple[str, ...]) -> None:
     """Each `pulumi config set/rm` of the README and docs, applied as the CLI would to the committed
@@ -245,7 +274,7 @@ def test_config_commands_work_on_the_committed_stack_files(doc: str, sequence: t
     block's commands are applied in order and checked after its last one (what `pulumi up` reads)."""
     named = {m for c in sequence for m in re.findall(r"--stack (\S+)", c)}
     for stack in sorted(named) or ["dev", "prod"]:
-        base = read_stack_config(PROJECT, stack)
+        base = _committed_as_prepared(stack)
         values: dict[str, Any] = {k: (json.loads(v) if v[:1] in "[{" else v) for k, v in base.values.items()}
         secret_keys = set(base.secret_keys)
         value_of: dict[str, str] = {}
@@ -268,3 +297,49 @@ def test_the_readme_day_two_commands_are_among_those_run() -> None:
     day_two = readme.split("## Day two")[1].split("\n## ")[0]
     assert [seq for seq in _config_steps(day_two)]  # it has config commands, and the test above runs them
     assert all(("README.md", tuple(seq)) in CONFIG_STEPS for seq in _config_steps(day_two))
+
+
+def test_the_prod_guide_is_complete_step_by_step() -> None:
+    """Every step from nothing to an HTTPS endpoint on the user's domain is a command in the guide."""
+    guide = (PROJECT / "docs" / "deploying.md").read_text()
+    prod = bash_commands(guide[guide.index("## Prod") :])
+    steps = [
+        "pulumi stack init prod --secrets-provider",
+        "aws acm request-certificate",
+        "pulumi config set plano:certificateArn",
+        "pulumi config set plano:domainName",
+        "pulumi config set plano:hostedZoneId",
+        "pulumi config set --path 'plano:allowedCidrs[0]'",
+        "make pin-images STACK=prod",
+        "make plan STACK=prod",
+        "pulumi up --stack prod --policy-pack policy --policy-pack-config policy/config/prod.json",
+        "pulumi stack output provider_key_fill_commands --stack prod | bash",
+        "pulumi stack output redeploy_command --stack prod | bash",
+        'curl "$(pulumi stack output endpoint_url --stack prod)',
+    ]
+    at = [next((i for i, c in enumerate(prod) if c.startswith(step)), -1) for step in steps]
+    assert -1 not in at, [s for s, i in zip(steps, at, strict=True) if i == -1]
+    assert at == sorted(at), "the steps are in order"
+    assert "pulumi stack output alb_dns_name --stack prod" in prod  # the CNAME target without Route 53
+    dev = guide[: guide.index("## Prod")]
+    assert "08:00 to 20:00 UTC" in dev and "wake_command" in dev and "plano:scheduleTimezone" in dev
+
+
+def test_make_plan_of_the_committed_prod_file_names_what_to_prepare(project_copy: Path, tmp_path: Path) -> None:
+    """Before the guide's steps, the committed Pulumi.prod.yaml is refused in one line naming the key
+    and the command (the same message pulumi preview prints)."""
+    shutil.copy(PROJECT / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod.yaml")
+    committed = (tmp_path / "Pulumi.prod.yaml").read_text()
+    if "203.0.113.0/24" not in committed:
+        pytest.skip("Pulumi.prod.yaml was prepared (its placeholders replaced): nothing to refuse")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    shipped = tmp_path / "project"
+    shutil.copytree(project_copy, shipped, symlinks=True)
+    shutil.copy(PROJECT / "Pulumi.prod.yaml", shipped / "Pulumi.prod.yaml")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "plan", "STACK=prod"], cwd=shipped, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "plano:allowedCidrs" in errors[0] and "pulumi config set --path 'plano:allowedCidrs[0]'" in errors[0]

@@ -156,3 +156,17 @@ def test_make_e2e_and_its_workflow_job_cannot_pass_by_skipping() -> None:
     assert step["env"][REQUIRED_ENV] == "1"
     assert any(str(s.get("uses", "")).startswith("pulumi/actions@") for s in job["steps"])
     assert job["permissions"] == {"contents": "read"} and "secrets." not in yaml.safe_dump(job)
+
+
+def test_the_precondition_message_reads_as_a_sentence() -> None:
+    from tests.e2e.harness import REQUIRED_ENV, precondition_message
+
+    missing = ["the Pulumi CLI (pulumi) is not installed", "no Docker engine answers (`docker info` failed)"]
+    skip = precondition_message(missing, required=False)
+    assert skip == (
+        "end-to-end test skipped (it needs Docker, the Pulumi CLI and psql): the Pulumi CLI (pulumi) is not "
+        "installed; no Docker engine answers (`docker info` failed)"
+    )
+    assert "needs the Pulumi CLI (pulumi) is not" not in skip  # the garbled form
+    fail = precondition_message(missing, required=True)
+    assert fail.startswith(f"{REQUIRED_ENV} is set, but the end-to-end test cannot run: the Pulumi CLI")

@@ -54,7 +54,8 @@ KEY_LIKE = "sk-proj-" + "Qw7" * 16
 AWS_KEY_LIKE = "AKIA" + "Z7Q2" * 4
 LONG_S, KELVIN = "\u017f", "\u212a"
 TASK = v.TASK_DEFINITION
-PROD_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
+# Not the example account: prod refuses documentation placeholders (core/settings/placeholders.py).
+PROD_CERT = "arn:aws:acm:us-east-1:491085411627:certificate/00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -334,7 +335,10 @@ SECRET_CASES = [
         ("00000000-0000-4abc-8000-000000000000",),
     ),
     SecretCase(
-        "network written back normalised", "allowedCidrs", ["2001:DB8:0:0::/64"], ("2001:db8::/64", "2001:DB8:0:0::/64")
+        "network written back normalised",
+        "allowedCidrs",
+        ["2600:1F18:0:0::/64"],
+        ("2600:1f18::/64", "2600:1F18:0:0::/64"),
     ),
     SecretCase("database user in the rendered config output", "dbUser", "zqhidden", ("zqhidden",), stack="dev"),
 ]
@@ -612,12 +616,12 @@ def test_listener_values_aws_or_envoy_would_misread_are_refused(case: str, chang
 
 # --- 9. ASCII where AWS means ASCII -------------------------------------------------------------------------------
 
-FULL_WIDTH_ACCOUNT = "".join(chr(0xFF10 + int(d)) for d in "123456789012")
+FULL_WIDTH_ACCOUNT = "".join(chr(0xFF10 + int(d)) for d in "491085411627")
 ASCII_CASES = [
     (
         "full-width account in a certificate",
         "certificateArn",
-        PROD_CERT.replace("123456789012", FULL_WIDTH_ACCOUNT),
+        PROD_CERT.replace("491085411627", FULL_WIDTH_ACCOUNT),
         "prod",
     ),
     (
@@ -836,7 +840,7 @@ HEX = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 PAD = st.sampled_from(["", " ", "\t", "  "])
 VALID_SECRETS = st.one_of(
     HEX.map(lambda h: f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}").map(
-        lambda u: ("certificateArn", f"arn:aws:acm:us-east-1:123456789012:certificate/{u}", u)
+        lambda u: ("certificateArn", f"arn:aws:acm:us-east-1:491085411627:certificate/{u}", u)
     ),
     WORD.map(lambda w: ("dbInstanceClass", f"db.{w}.large", w)),
     WORD.map(lambda w: ("image", f"ghcr.io/{w}/plano:0.4.39", w)),

@@ -13,11 +13,12 @@ from plano_tools.plan import plan_diff_markdown, plan_document
 from tests.conftest import run_with
 
 # key -> a valid value that the program writes into warnings, resource names, inputs or outputs
+# (not a documentation placeholder: prod refuses those, core/settings/placeholders.py)
 SECRET_SETTINGS = {
-    "allowedCidrs": (["198.51.100.0/24"], "198.51.100.0"),
+    "allowedCidrs": (["10.77.0.0/16"], "10.77.0.0"),
     "image": ("katanemo/plano:0.4.35", "katanemo/plano:0.4.35"),
     "certificateArn": (
-        "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-4333-8444-555555555555",
+        "arn:aws:acm:us-east-1:491085411627:certificate/11111111-2222-4333-8444-555555555555",
         "11111111-2222-4333-8444-555555555555",
     ),
     "dbInstanceClass": ("db.r7g.large", "db.r7g.large"),

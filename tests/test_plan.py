@@ -6,19 +6,28 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.images import PLANO_IMAGE
+from plano_pulumi.core.settings import RawConfig
 from plano_tools.cli import main
 from plano_tools.plan import plan_diff_markdown, plan_document, plan_text
-from plano_tools.simulate import MOCK_PASSWORD, run_program
+from plano_tools.simulate import MOCK_PASSWORD, read_stack_config, run_program
 
-from tests.conftest import FIXTURE_STACKS, PROJECT, example_run, run_with, stack_run
+from tests.conftest import FIXTURE_STACKS, PREPARED_STACKS, PROJECT, example_run, python_shim, run_with, stack_run
+
+
+def config_with(directory: Path, stack: str, **values: Any) -> RawConfig:
+    """A stack file's config with some keys set, as `pulumi config set` leaves it."""
+    base = read_stack_config(directory, stack)
+    merged = {**base.values, **{f"plano:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}}
+    return RawConfig(values=merged, secret_keys=base.secret_keys)
+
 
 SCHEMA = json.loads((PROJECT / "docs" / "plan.schema.json").read_text())
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -38,8 +47,10 @@ def plan_json(stack: str, capsys: pytest.CaptureFixture[str], project_dir: Path 
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_plan_json_follows_the_documented_contract(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
-    document = plan_json(stack, capsys)
+def test_plan_json_follows_the_documented_contract(
+    stack: str, capsys: pytest.CaptureFixture[str], prepared_project: Path
+) -> None:
+    document = plan_json(stack, capsys, prepared_project)
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     assert document["stack"] == stack and document["profile"] == stack
     types = {r["type"] for r in document["resources"]}
@@ -87,8 +98,10 @@ def test_plan_needs_no_passphrase_for_secure_values(tmp_path: Path, capsys: pyte
     assert document["cost"]["region"] == "eu-west-1"
 
 
-def test_plan_text_groups_resources_by_component_and_ends_with_the_cost(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--stack", "prod"]) == 0
+def test_plan_text_groups_resources_by_component_and_ends_with_the_cost(
+    capsys: pytest.CaptureFixture[str], prepared_project: Path
+) -> None:
+    assert main(["--project-dir", str(prepared_project), "plan", "--stack", "prod"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Offline plan for stack prod (profile prod)")
     assert "plano:database:Database  database" in text
@@ -154,32 +167,40 @@ def test_plan_diff_reports_a_bad_file(
 
 
 def test_plan_text_is_stable() -> None:
-    assert plan_text(plan_document(stack_run("prod"))) == plan_text(plan_document(run_program(PROJECT, "prod")))
+    again = run_program(PROJECT, "prod", config=read_stack_config(PREPARED_STACKS, "prod"))
+    assert plan_text(plan_document(stack_run("prod"))) == plan_text(plan_document(again))
 
 
 # --- warnings -------------------------------------------------------------------------------------
 
 
-def test_example_prod_plan_shows_the_programs_warnings_in_text_and_json() -> None:
-    """The warnings pulumi preview prints for the prod file as shipped (tests/fixtures/stacks)."""
+def test_example_prod_plan_is_refused_naming_the_placeholder_and_the_command() -> None:
+    """The prod file as shipped (tests/fixtures/stacks) holds documentation placeholders: refused
+    before any resource, with the key and the command that sets it (pulumi preview says the same)."""
     run = example_run("prod")
+    assert isinstance(run.error, ConfigError) and run.resources == []
+    assert run.error.where == "plano:allowedCidrs"
+    assert "pulumi config set --path 'plano:allowedCidrs[0]'" in str(run.error)
+    # Once the CIDR is set, the certificate is next, with its own command.
+    cidr_set = run_program(PROJECT, "prod", config=config_with(FIXTURE_STACKS, "prod", allowedCidrs=["10.1.0.0/16"]))
+    assert isinstance(cidr_set.error, ConfigError) and cidr_set.error.where == "plano:certificateArn"
+    assert "pulumi config set plano:certificateArn" in str(cidr_set.error)
+
+
+def test_prepared_prod_plan_shows_the_programs_warnings_in_text_and_json() -> None:
+    """The three warnings pulumi preview prints for prod once its placeholders are replaced: the
+    images are not pinned by digest yet (docs/deploying.md pins them next)."""
+    run = stack_run("prod")
     document = plan_document(run)
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
-    assert len(run.warnings) == 6
+    assert len(run.warnings) == 3
     assert document["warnings"] == run.warnings
-    expected = (
-        "plano:allowedCidrs",
-        "plano:certificateArn",
-        "plano:image",
-        "plano:pgbouncerImage",
-        "plano:alarmEmails",
-        "plano:collectorImage",
-    )
+    expected = ("plano:image", "plano:pgbouncerImage", "plano:collectorImage")
     for key, warning in zip(expected, document["warnings"], strict=True):
         assert warning.startswith(key)
     text = plan_text(document)
     head = text[: text.index("plano:network:Network")]  # before the resources: seen first
-    assert "Warnings (6)" in head
+    assert "Warnings (3)" in head
     assert all(f"  ! {w}" in head for w in run.warnings)
 
 
@@ -191,12 +212,12 @@ def test_committed_dev_plan_has_no_warnings(capsys: pytest.CaptureFixture[str]) 
 
 def test_plan_diff_lists_the_warnings_and_marks_the_new_ones() -> None:
     base = plan_document(run_with("prod", values=PINNED))
-    head = plan_document(example_run("prod"))
+    head = plan_document(stack_run("prod"))
     markdown = plan_diff_markdown(base, head)
-    section = markdown[markdown.index("#### Warnings (6)") :]
+    section = markdown[markdown.index("#### Warnings (3)") :]
     assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in section
     same = plan_diff_markdown(head, head)
-    assert "#### Warnings (6)" in same and "**new:**" not in same
+    assert "#### Warnings (3)" in same and "**new:**" not in same
 
 
 # --- structural diffs ------------------------------------------------------------------------------
@@ -294,41 +315,110 @@ def test_plan_says_how_old_the_prices_are() -> None:
     assert f"{(date(2027, 1, 1) - as_of).days} days old" in plan_text(document)
 
 
-def test_pull_request_comment_shows_the_warnings(tmp_path: Path) -> None:
-    """scripts/ci/offline-plan.sh, as the pull-request workflow runs it, with the shipped prod file
-    (the dependency install is stubbed: the test's virtualenv is used; the base checkout has no
-    program, which the script compares as an empty plan, so every warning is new)."""
-    ci = tmp_path / "ci"
+def test_plan_flags_prices_older_than_a_year() -> None:
+    as_of = date.fromisoformat(plan_document(stack_run("dev"))["cost"]["prices_as_of"])
+    stale = plan_text(plan_document(stack_run("dev"), today=as_of + timedelta(days=366)))
+    assert "Stale prices: the cost estimate uses list prices as of" in stale[: stale.index("\nplano:")]  # at the top
+    assert "make refresh-prices" in stale and "STALE, over a year" in stale
+    fresh = plan_text(plan_document(stack_run("dev"), today=as_of + timedelta(days=30)))
+    assert "Stale prices" not in fresh and "STALE" not in fresh and "30 days old" in fresh
+
+
+def test_plan_shows_when_dev_runs_before_the_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_document(stack_run("dev"))
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert document["schedule"] == {
+        "active_hours": "08:00-20:00",
+        "days": ["MON", "TUE", "WED", "THU", "FRI"],
+        "timezone": "UTC",
+    }
+    text = plan_text(document)
+    head = text[: text.index("\nplano:")]  # before the first component
+    assert "Schedule: tasks run 08:00-20:00 UTC, MON-FRI, and are stopped otherwise" in head
+    assert "wake_command" in head
+    local = plan_document(run_with("dev", values={"scheduleTimezone": "America/Chicago", "activeDays": "MON,WED"}))
+    assert "Schedule: tasks run 08:00-20:00 America/Chicago, MON,WED" in plan_text(local)
+    prod = plan_document(stack_run("prod"))
+    assert prod["schedule"] is None and "Schedule:" not in plan_text(prod)
+
+
+# scripts/ci/offline-plan.sh as the pull-request workflow runs it, once for three stacks (each a
+# process start and a program run; the dependency install is stubbed: the interpreter running the
+# tests is used):
+#   prod           prepared prod, no such stack on the base branch: compared as empty, every warning new
+#   prod-unchanged shipped prod on both sides: refused as on the base branch, shown, not failed
+#   prod-broken    prepared on the base branch, shipped in the pull request: failed
+OFFLINE_STACKS = {
+    "prod": (None, PREPARED_STACKS / "Pulumi.prod.yaml"),
+    "prod-unchanged": (FIXTURE_STACKS / "Pulumi.prod.yaml", FIXTURE_STACKS / "Pulumi.prod.yaml"),
+    "prod-broken": (PREPARED_STACKS / "Pulumi.prod.yaml", FIXTURE_STACKS / "Pulumi.prod.yaml"),
+}
+
+
+@pytest.fixture(scope="module")
+def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    root = tmp_path_factory.mktemp("offline-plan")
+    ci = root / "ci"
     ci.mkdir()
     shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
     (ci / "install-deps.sh").write_text("#!/bin/sh\nexit 0\n")
     (ci / "install-deps.sh").chmod(0o755)
-    venv = Path(sys.executable).parent.parent
-    (tmp_path / "base").mkdir()
-    shutil.copy(PROJECT / "requirements.txt", tmp_path / "base" / "requirements.txt")
-    for side in ("head",):
-        checkout = tmp_path / side
+    for side, index in (("base", 0), ("head", 1)):
+        checkout = root / side
         for folder in ("components", "policy"):  # the program reads policy/secret_names.py
             shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
             shutil.copy(PROJECT / name, checkout / name)
-        shutil.copy(FIXTURE_STACKS / "Pulumi.prod.yaml", checkout / "Pulumi.prod.yaml")
-        (checkout / ".venv").symlink_to(venv)
+        for stack, files in OFFLINE_STACKS.items():
+            if files[index] is not None:
+                shutil.copy(files[index], checkout / f"Pulumi.{stack}.yaml")
+        python_shim(checkout)
     result = subprocess.run(
         [
             "bash",
             str(ci / "offline-plan.sh"),
-            str(tmp_path / "base"),
-            str(tmp_path / "head"),
-            str(tmp_path / "out"),
-            "prod",
+            str(root / "base"),
+            str(root / "head"),
+            str(root / "out"),
+            *OFFLINE_STACKS,
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
     )
-    assert result.returncode == 0, result.stderr
-    comment = (tmp_path / "out" / "comment.md").read_text()
-    assert "#### Warnings (6)" in comment
-    assert "- **new:** plano:certificateArn is the documentation example" in comment
+    comment = (root / "out" / "comment.md").read_text()
+    sections = {}
+    for part in comment.split("### Offline plan: stack `")[1:]:
+        stack = part.split("`", 1)[0]
+        sections[stack] = part
+    assert set(sections) == set(OFFLINE_STACKS), comment
+    return result, sections
+
+
+def test_pull_request_comment_shows_the_warnings(offline_plan: Any) -> None:
+    _, sections = offline_plan
+    assert "#### Warnings (3)" in sections["prod"]
+    assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in sections["prod"]
+
+
+def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_plan: Any) -> None:
+    """The shipped prod file in a pull request that breaks a prepared one: the job fails and the
+    comment says which key and which command (the refusal pulumi preview and the deploy job meet)."""
+    result, sections = offline_plan
+    assert result.returncode == 1
+    broken = sections["prod-broken"]
+    assert broken.startswith("prod-broken`: failed")
+    assert "plano:allowedCidrs" in broken and "documentation placeholder" in broken
+    assert "pulumi config set --path 'plano:allowedCidrs[0]'" in broken
+
+
+def test_a_prod_refused_as_on_the_base_branch_is_shown_but_not_failed(offline_plan: Any) -> None:
+    """The template repository ships prod unprepared: a pull request that leaves it so is not failed
+    for it (only prod-broken fails the run above), and the comment still shows the refusal."""
+    result, sections = offline_plan
+    unchanged = sections["prod-unchanged"]
+    assert unchanged.startswith("prod-unchanged`: refused, as on the base branch")
+    assert "plano:allowedCidrs" in unchanged
+    assert "failed" not in unchanged
+    assert result.stdout.count(": failed") == 1  # prod-broken's alone

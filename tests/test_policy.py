@@ -27,7 +27,7 @@ from plano_tools.simulate import Run
 
 from policy import validators as v
 from policy.validators import Context, check, violated_policies
-from tests.conftest import DEV_RDS, PROJECT, example_run, plain, run_with, stack_run
+from tests.conftest import DEV_RDS, PROJECT, plain, run_with, stack_dir, stack_run
 
 POLICY_DIR = PROJECT / "policy"
 DIGEST = "sha256:" + "a" * 64
@@ -615,9 +615,11 @@ def test_prod_with_images_pinned_by_digest_passes_the_whole_pack() -> None:
 
 
 def test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images() -> None:
-    """The prod file as shipped (tests/fixtures/stacks) pins the init image only: the digest policy
-    names the three unpinned images (Plano, PgBouncer, the collector) and nothing else fails."""
-    messages = check(resources_of(example_run("prod")))
+    """The prod file as shipped, prepared (tests/fixtures/stacks/prepared: placeholders replaced,
+    images not yet pinned but the init image): the digest policy names the three unpinned images
+    (Plano, PgBouncer, the collector) and nothing else fails. (The shipped file itself is refused
+    before any resource: tests/test_prod_preparation.py.)"""
+    messages = check(resources_of(stack_run("prod")))
     assert violated_policies(messages) == {DIGEST_POLICY}, report(messages)
     assert len(messages) == 3, report(messages)
 
@@ -626,7 +628,7 @@ def test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_im
     """Stays true while the user fills in Pulumi.prod.yaml: one digest message per unpinned image."""
     messages = check(resources_of(stack_run("prod")))
     assert violated_policies(messages) <= {DIGEST_POLICY}, report(messages)
-    stack_file = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]
+    stack_file = yaml.safe_load((stack_dir("prod") / "Pulumi.prod.yaml").read_text())["config"]
     unpinned = [
         k
         for k in ("image", "pgbouncerImage", "initImage", "collectorImage")
@@ -647,7 +649,7 @@ def test_offline_plans_pass_the_pack_too() -> None:
 def test_offline_command_checks_plan_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan = pytest.importorskip("plano_tools.plan")
     for stack in ("dev", "prod"):
-        run = example_run(stack) if stack == "prod" else stack_run(stack)  # prod as shipped: unpinned images
+        run = stack_run(stack)  # prod prepared as shipped: unpinned images
         (tmp_path / f"{stack}.json").write_text(json.dumps(plan.plan_document(run)))
     assert v.main([str(tmp_path / "dev.json")]) == 0
     assert v.main([str(tmp_path / "prod.json"), "--profile", "prod"]) == 1

@@ -1,14 +1,16 @@
-"""Following the README's prod preparation does not break the tests.
+"""Prod's preparation: the shipped placeholders are refused, and the tests never depend on them.
 
-The README asks users to replace the three example values in ``Pulumi.prod.yaml`` (the documentation
-CIDR, the example certificate ARN and the example on-call address) and to pin the images by digest
-(``make pin-images``) before the first prod deploy. This test does exactly that in a copy of the
-project and runs there the tests that read the committed stack files, so a test that only holds
-for the shipped example values fails here.
+The committed ``Pulumi.prod.yaml`` ships with three documentation placeholders (the CIDR
+203.0.113.0/24, a certificate of the example account 123456789012 and the on-call address
+oncall@example.com). Prod refuses them at preview
+(core/settings/placeholders.py), so the tests plan prod from a prepared fixture
+(tests/fixtures/stacks/prepared), never from the committed file: a user who prepared prod as
+docs/deploying.md says (their networks, their certificate, pinned images) keeps a green ``make test``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,12 +19,17 @@ import sys
 from pathlib import Path
 
 import yaml
+from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.settings.placeholders import is_example_arn, is_example_network
 from plano_tools.pin_images import write_pins
+from plano_tools.simulate import read_stack_config, run_program
 
-from tests.conftest import PROJECT
+from tests.conftest import FIXTURE_STACKS, PREPARED_STACKS, PROJECT, example_run
 
-# The tests that read the committed Pulumi.prod.yaml and once asserted its example values.
+# Tests that plan prod and once read the committed Pulumi.prod.yaml (its example values).
 AFFECTED = [
+    "tests/test_render.py::test_rendered_files_are_what_the_task_carries",
+    "tests/test_plan.py::test_plan_text_groups_resources_by_component_and_ends_with_the_cost",
     "tests/test_stacks.py::test_images_come_from_config_and_prod_warns_unless_pinned",
     "tests/test_stacks.py::test_alb_admits_only_allowed_cidrs",
     "tests/test_policy.py::test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images",
@@ -43,34 +50,68 @@ PINNED = {  # what `make pin-images STACK=prod` writes (components/plano_tools/p
 IGNORED = (".venv", ".cache", ".git", "out", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__")
 
 
-def prepare_prod(text: str) -> str:
-    """What the README asks before the first prod deploy, done to the stack file's text: the lines
-    marked REPLACE get real values, and the images are pinned (as `pulumi config set` would)."""
-    lines = []
-    for line in text.splitlines():
-        if "REPLACE" in line and "203.0.113.0/24" in line:
-            line = line.replace("203.0.113.0/24", REAL_CIDR)
-        elif "REPLACE" in line and "certificateArn" in line:
-            line = re.sub(r"arn:aws:acm:\S+", REAL_CERTIFICATE, line)
-        elif "REPLACE" in line and "@example.com" in line:
-            line = re.sub(r"\S+@example\.com", REAL_ALARM_EMAIL, line)
-        lines.append(line)
-    return write_pins("\n".join(lines) + "\n", PINNED)
+def prepare_prod(text: str, *, cidr: str = REAL_CIDR, certificate: str = REAL_CERTIFICATE, pins: bool = True) -> str:
+    """What docs/deploying.md asks before the first prod deploy, done to a stack file's text: the
+    placeholder values replaced (by value, whatever the comments say) and the images pinned."""
+    text = text.replace("203.0.113.0/24", cidr)
+    text = re.sub(r"arn:aws:acm:[a-z0-9-]+:123456789012:certificate/[0-9a-f-]+", certificate, text)
+    text = re.sub(r"[A-Za-z0-9._%+-]+@example\.com", REAL_ALARM_EMAIL, text)
+    return write_pins(text, PINNED) if pins else text
+
+
+def test_the_shipped_prod_file_is_refused_before_any_resource() -> None:
+    run = example_run("prod")
+    assert isinstance(run.error, ConfigError) and run.resources == []
+    assert run.error.where == "plano:allowedCidrs" and "documentation placeholder" in str(run.error)
+
+
+def test_the_committed_prod_file_is_refused_while_it_holds_a_placeholder() -> None:
+    """Whatever the user has filled in: a placeholder left is refused naming its key; a prepared
+    file is not refused for a placeholder."""
+    config = read_stack_config(PROJECT, "prod")
+    cidrs = json.loads(config.values.get("plano:allowedCidrs", "[]"))
+    left = [
+        key
+        for key, held in (
+            ("plano:allowedCidrs", any(is_example_network(c) for c in cidrs)),
+            ("plano:certificateArn", is_example_arn(config.values.get("plano:certificateArn", ""))),
+        )
+        if held
+    ]
+    run = run_program(PROJECT, "prod")
+    if left:
+        assert isinstance(run.error, ConfigError) and run.error.where == left[0], run.error
+        assert run.resources == []
+    else:
+        assert "documentation placeholder" not in str(run.error or "")
+
+
+def test_the_prepared_fixture_is_the_shipped_file_with_its_placeholders_replaced() -> None:
+    shipped = yaml.safe_load(prepare_prod((FIXTURE_STACKS / "Pulumi.prod.yaml").read_text(), pins=False))["config"]
+    prepared = yaml.safe_load((PREPARED_STACKS / "Pulumi.prod.yaml").read_text())["config"]
+    images = {"plano:image", "plano:pgbouncerImage", "plano:initImage"}  # pinning is its own step
+    assert {k: v for k, v in shipped.items() if k not in images} == {
+        k: v for k, v in prepared.items() if k not in images
+    }
+    assert prepared["plano:allowedCidrs"] == [REAL_CIDR] and prepared["plano:certificateArn"] == REAL_CERTIFICATE
 
 
 def test_prepare_prod_fills_in_every_example_value() -> None:
-    config = yaml.safe_load(prepare_prod((PROJECT / "Pulumi.prod.yaml").read_text()))["config"]
+    config = yaml.safe_load(prepare_prod((FIXTURE_STACKS / "Pulumi.prod.yaml").read_text()))["config"]
     assert config["plano:allowedCidrs"] == [REAL_CIDR]
     assert config["plano:certificateArn"] == REAL_CERTIFICATE
     assert all("@sha256:" in config[f"plano:{k}"] for k in ("image", "pgbouncerImage", "initImage", "collectorImage"))
     assert config["plano:alarmEmails"] == [REAL_ALARM_EMAIL]
 
 
-def test_tests_of_the_committed_stacks_pass_after_the_readme_prod_preparation(tmp_path: Path) -> None:
+def test_tests_of_the_prod_stack_pass_whatever_the_user_filled_in(tmp_path: Path) -> None:
+    """A copy of the project whose Pulumi.prod.yaml a user prepared with values of their own (other
+    than the fixture's): the tests that plan prod still pass there."""
     copy = tmp_path / "project"
     shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(*IGNORED), symlinks=True)
     stack_file = copy / "Pulumi.prod.yaml"
-    stack_file.write_text(prepare_prod(stack_file.read_text()))
+    users = "arn:aws:acm:us-east-1:770011223344:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    stack_file.write_text(prepare_prod(stack_file.read_text(), cidr="172.20.0.0/16", certificate=users))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *AFFECTED],
@@ -85,11 +126,10 @@ def test_tests_of_the_committed_stacks_pass_after_the_readme_prod_preparation(tm
 
 
 def test_after_the_preparation_the_prod_plan_has_no_warnings_left(tmp_path: Path) -> None:
-    """`make plan STACK=prod` lists what is left to do; after the README's steps, nothing."""
+    """`make plan STACK=prod` lists what is left to do; after the guide's steps, nothing."""
     from plano_tools.plan import plan_document
-    from plano_tools.simulate import read_stack_config, run_program
 
-    (tmp_path / "Pulumi.prod.yaml").write_text(prepare_prod((PROJECT / "Pulumi.prod.yaml").read_text()))
+    (tmp_path / "Pulumi.prod.yaml").write_text(prepare_prod((FIXTURE_STACKS / "Pulumi.prod.yaml").read_text()))
     run = run_program(PROJECT, "prod", config=read_stack_config(tmp_path, "prod"))
     assert run.error is None, run.error
     assert plan_document(run)["warnings"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from plano_pulumi.core.settings import KEYS, config_reference_markdown
 
 from tests.conftest import PROJECT
@@ -59,3 +60,23 @@ def test_cost_table_totals_are_what_the_plan_estimates() -> None:
 def test_every_docs_page_is_linked_from_the_readme() -> None:
     for name in PAGES:
         assert f"(docs/{name})" in README, f"docs/{name} is not in the README's table of contents"
+
+
+def test_the_docs_name_what_the_code_does() -> None:
+    tools, design, review = PAGES["tools.md"], PAGES["design.md"], PAGES["review-environments.md"]
+    assert "`userlist.txt` with `$APP_DB_PASSWORD`" in tools and "$PGPASSWORD` where" not in tools
+    assert "build machines" not in design
+    # $(...) runs the command it is given; `pulumi stack output` prints it.
+    assert "$(pulumi stack output wake_command" not in review
+    assert "`pulumi stack output wake_command --stack pr-123` prints it" in review
+
+
+def test_the_plan_files_the_docs_write_are_ignored_by_git() -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (PROJECT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in ("prod.json", "dev.json", "base.json", "head.json"):
+        result = subprocess.run(["git", "check-ignore", "-q", name], cwd=PROJECT, capture_output=True)
+        assert result.returncode == 0, f"{name} is not ignored"

@@ -5,6 +5,8 @@ in place, the result is valid and formatted, and the cost model prices a class i
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -126,3 +128,66 @@ def test_missing_files_are_a_clear_error(tmp_path: Path) -> None:
 def test_the_committed_table_has_a_refreshed_block() -> None:
     refresh = load(SCRIPT, "refresh_prices")
     assert isinstance(refresh.refreshed_now(PROJECT / "components" / "plano_tools" / "prices.py"), dict)
+
+
+# A stand-in for `aws pricing get-products`: answers from the recorded bulk files, applying the
+# TERM_MATCH filters as the Query API does, one JSON string per product (the API's PriceList).
+FAKE_AWS = r"""#!PYTHON
+import json, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(sys.argv[0] + ".log", "a") as log:
+    log.write(json.dumps(args) + "\n")
+assert args[:2] == ["pricing", "get-products"], args
+service = args[args.index("--service-code") + 1]
+filters = dict(f.split(",Field=")[1].split(",Value=") for f in args[args.index("--filters") + 1:])
+offer = json.loads((Path("FIXTURES") / f"{service}-{filters['regionCode']}.json").read_text())
+items = []
+for sku, product in offer["products"].items():
+    fields = {**product["attributes"], "productFamily": product["productFamily"]}
+    if all(fields.get(k) == v for k, v in filters.items()):
+        entry = {"product": product, "serviceCode": service, "terms": {
+            "OnDemand": offer["terms"]["OnDemand"].get(sku, {})}, "version": offer["version"],
+            "publicationDate": offer["publicationDate"]}
+        items.append(json.dumps(entry))
+print(json.dumps({"FormatVersion": "aws_v1", "PriceList": items}))
+"""
+
+
+def test_the_query_api_path_gives_the_same_table_as_the_bulk_files(refreshed: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "aws"
+    fake.write_text(FAKE_AWS.replace("PYTHON", sys.executable).replace("FIXTURES", str(FIXTURES)))
+    fake.chmod(0o755)
+    prices = tmp_path / "query-prices.py"
+    shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--query-api", "--region", "us-east-1", "--prices-file", str(prices)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert prices.read_text() == refreshed.read_text()  # the same prices, sources and dates
+    calls = [json.loads(line) for line in (bin_dir / "aws.log").read_text().splitlines()]
+    # Filtered on the server, never a whole offer: every call names the region and a product family.
+    assert calls and all("Field=regionCode,Value=us-east-1" in " ".join(c) for c in calls)
+    assert all("Field=productFamily" in " ".join(c) for c in calls)
+    assert {c[c.index("--service-code") + 1] for c in calls} == {"AmazonRDS", "AmazonECS", "AWSELB"}
+
+
+def test_the_query_api_without_the_aws_cli_is_a_clear_error(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.py"
+    shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--query-api", "--region", "us-east-1", "--prices-file", str(prices)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": str(tmp_path)},
+    )
+    assert result.returncode == 2 and "\nerror: cannot run the aws CLI" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

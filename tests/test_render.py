@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from plano_pulumi.core.task_files import render_userlist
 from plano_tools.cli import main
 
-from tests.conftest import containers, env_of, stack_run
+from tests.conftest import PROJECT, containers, env_of, stack_dir, stack_run
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_rendered_files_are_what_the_task_carries(stack: str, tmp_path: Path) -> None:
     run = stack_run(stack)
     db_host = run.outputs["db_address"]
-    assert main(["render", "--stack", stack, "--out", str(tmp_path), "--db-host", db_host]) == 0
-    files = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    # The project with the stack file the tests plan (prod: prepared, tests/conftest.py).
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "plano_config.yaml"):
+        shutil.copy(PROJECT / name, project / name)
+    shutil.copy(stack_dir(stack) / f"Pulumi.{stack}.yaml", project)
+    out = tmp_path / "out"
+    argv = ["--project-dir", str(project), "render", "--stack", stack, "--out", str(out), "--db-host", db_host]
+    assert main(argv) == 0
+    files = {p.name: p.read_text() for p in out.iterdir()}
     init = containers(run)["init"]
     env = env_of(init)
     assert files["plano_config.yaml"] == env["PLANO_CONFIG_YAML"] == run.outputs["rendered_plano_config"]

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,8 +91,6 @@ def run_script(
             )
         (repo / "scripts/ci" / script.name).chmod(0o755)
     shutil.copy(PROJECT / "Pulumi.dev.yaml", repo / "Pulumi.dev.yaml")
-    (repo / ".venv/bin").mkdir(parents=True)
-    (repo / ".venv/bin/python").symlink_to(Path(os.path.realpath(PROJECT / ".venv/bin/python")))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in (("pulumi", FAKE_PULUMI), ("aws", FAKE_AWS)):
@@ -110,8 +109,10 @@ def run_script(
         "FAKE_STACKS": str(stacks_file),
         "FAKE_AWS_LOG": str(tmp_path / "aws.log"),
         "GITHUB_STEP_SUMMARY": "",
-        # The interpreter with the package the janitor's names come from, as `make setup` installs it.
-        "PYTHON": str(PROJECT / ".venv/bin/python"),
+        # No .venv in the checkout: the script takes the interpreter from PYTHON (any environment
+        # with PyYAML), as it does wherever the tests run; the janitor's names come from the package.
+        "PYTHON": sys.executable,
+        "PYTHONPATH": str(PROJECT / "components"),
         **(env_extra or {}),
     }
     env.pop("REVIEW_NETWORK_STACK", None)

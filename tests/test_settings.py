@@ -82,8 +82,8 @@ def test_profile_defaults_apply_when_keys_are_unset_or_sentinel() -> None:
     prod = settings_for(
         {
             "profile": "prod",
-            "allowedCidrs": ["198.51.100.0/24"],
-            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000",
+            "allowedCidrs": ["10.40.0.0/16"],
+            "certificateArn": "arn:aws:acm:us-east-1:491085411627:certificate/00000000-0000-4000-8000-000000000000",
         }
     )
     assert prod.ingress.mode is Ingress.ALB
@@ -129,3 +129,56 @@ def test_provider_keys_set_without_secret_in_the_stack_file_are_found(tmp_path: 
         "config:\n  plano:providerKeys:\n    OPENAI_API_KEY:\n      secure: v1:abc\n    ANTHROPIC_API_KEY: sk-plain\n"
     )
     assert plaintext_secret_leaves(stack_file) == {"plano:providerKeys": ("ANTHROPIC_API_KEY",)}
+
+
+# --- messages that point at the right place (issue 18, finding 9) ----------------------------------------
+
+
+def test_an_unknown_key_points_at_the_configuration_reference() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_for({"dbInstanceKlass": "db.t4g.small"})
+    assert "docs/configuration.md lists every key" in caught.value.fix and "README" not in str(caught.value)
+    assert "did you mean plano:dbInstanceClass" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("value", "suggested"), [("production", "prod"), ("development", "dev"), ("docker-local", "local")]
+)
+def test_a_bad_choice_suggests_the_value_meant(value: str, suggested: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_for({"profile": value})
+    assert caught.value.fix == f"pulumi config set plano:profile {suggested}"
+
+
+@pytest.mark.parametrize(
+    ("values", "ignored"),
+    [
+        ({"dbEngine": "aurora-serverless", "dbInstanceClass": "db.r7g.large"}, "plano:dbInstanceClass"),
+        ({"dbEngine": "rds", "dbMaxCapacityAcu": 8}, "plano:dbMaxCapacityAcu"),
+        ({"dbEngine": "rds", "dbAutoPauseSeconds": 600}, "plano:dbAutoPauseSeconds"),
+    ],
+)
+def test_a_key_of_the_other_database_engine_is_not_silently_ignored(values: dict[str, Any], ignored: str) -> None:
+    warnings = settings_for(values).warnings
+    assert [w for w in warnings if w.startswith(f"{ignored} is ignored")], warnings
+    # The same key on its own engine, or the profile's sentinel, warns about nothing.
+    own = {"dbEngine": "rds" if values["dbEngine"] != "rds" else "aurora-serverless"}
+    assert not [w for w in settings_for({**values, **own}).warnings if "is ignored" in w]
+    sentinel = {k: ("" if isinstance(v, str) and k != "dbEngine" else v) for k, v in values.items()}
+    sentinel = {k: (0 if isinstance(v, int) else v) for k, v in sentinel.items()}
+    assert not [w for w in settings_for(sentinel).warnings if "is ignored" in w]
+
+
+def test_file_errors_name_the_file_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plano_pulumi.core.plano_config import load_plano_config
+
+    (tmp_path / "configs").mkdir()
+    big = tmp_path / "configs" / "plano_config.yaml"
+    big.write_text("version: v0.1\n" + "#" * 600_000 + "\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as too_big:
+        load_plano_config(big.resolve())
+    assert too_big.value.where == "configs/plano_config.yaml"
+    with pytest.raises(ConfigError) as missing:
+        load_plano_config((tmp_path / "nowhere.yaml").resolve())
+    assert "points at nowhere.yaml," in str(missing.value) and str(tmp_path) not in str(missing.value)

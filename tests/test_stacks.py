@@ -19,7 +19,7 @@ from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS
 from plano_tools.simulate import MOCK_PASSWORD, Run
 from pulumi.runtime import rpc
 
-from tests.conftest import DEV_RDS, PROJECT, children_of, containers, env_of, example_run, plain, run_with, stack_run
+from tests.conftest import DEV_RDS, children_of, containers, env_of, plain, run_with, stack_dir, stack_run
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -345,12 +345,8 @@ def test_listener_ports_follow_the_plano_config(tmp_path: Any) -> None:
 def test_images_come_from_config_and_prod_warns_unless_pinned() -> None:
     assert containers(stack_run("dev"))["plano"]["image"] == PLANO_IMAGE
     assert not any("digest" in w for w in stack_run("dev").warnings)
-    assert any("plano:image" in w and "digest" in w for w in example_run("prod").warnings)
-    committed = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]
-    if "@sha256:" in committed.get("plano:image", ""):  # the user pinned it, as the README asks
-        assert not any("plano:image" in w and "digest" in w for w in stack_run("prod").warnings)
-    else:
-        assert any("plano:image" in w and "digest" in w for w in stack_run("prod").warnings)
+    # prod as shipped and prepared (tests/fixtures/stacks/prepared): the images are not pinned yet.
+    assert any("plano:image" in w and "digest" in w for w in stack_run("prod").warnings)
     digest = "sha256:" + "a" * 64
     pinned = {
         "image": f"katanemo/plano:0.4.36@{digest}",
@@ -491,10 +487,13 @@ def test_alb_without_certificate_serves_http_in_dev() -> None:
 def test_alb_admits_only_allowed_cidrs() -> None:
     run = stack_run("prod")
     alb_rules = rules_of(run, INGRESS_RULE, sg_by_role(run, "alb"))
-    allowed = yaml.safe_load((PROJECT / "Pulumi.prod.yaml").read_text())["config"]["plano:allowedCidrs"]
-    assert {r["cidrIpv4"] for r in alb_rules} == set(allowed)
-    example = example_run("prod")
-    assert {r["cidrIpv4"] for r in rules_of(example, INGRESS_RULE, sg_by_role(example, "alb"))} == {"203.0.113.0/24"}
+    allowed = yaml.safe_load((stack_dir("prod") / "Pulumi.prod.yaml").read_text())["config"]["plano:allowedCidrs"]
+    assert {r["cidrIpv4"] for r in alb_rules} == set(allowed) == {"10.40.0.0/16"}
+    other = run_with("prod", values={"allowedCidrs": ["10.9.0.0/16", "192.168.7.0/24"]})
+    assert {r["cidrIpv4"] for r in rules_of(other, INGRESS_RULE, sg_by_role(other, "alb"))} == {
+        "10.9.0.0/16",
+        "192.168.7.0/24",
+    }
     assert {r["fromPort"] for r in alb_rules} == {80, 443}
     service_rules = rules_of(run, INGRESS_RULE, sg_by_role(run, "service"))
     assert [r["referencedSecurityGroupId"] for r in service_rules] == [sg_by_role(run, "alb").id]

@@ -43,3 +43,14 @@ def test_init_script_is_valid_sh_and_never_traces() -> None:
     # The userlist format, with Plano's role: the sidecar never gets the master password.
     assert 'printf \'"%s" "%s"\\n\' "$APP_DB_USER" "$APP_DB_PASSWORD"' in script
     assert "$PGPASSWORD" not in script
+
+
+def test_the_rendered_files_name_the_plano_release_the_stack_runs() -> None:
+    from plano_pulumi.core.images import PLANO_VERSION
+
+    from tests.conftest import containers, env_of, stack_run
+
+    env = env_of(containers(stack_run("dev"))["init"])
+    for name in ("PGBOUNCER_INI", "SCHEMA_SQL"):
+        assert f"Plano {PLANO_VERSION}" in env[name], name
+        assert not re.search(r"Plano 0\.\d+\.\d+", env[name].replace(f"Plano {PLANO_VERSION}", "")), name

@@ -24,7 +24,8 @@ def _run(stack: str) -> Run:
         from tests.test_review_environments import SHARED_DATABASE, SHARED_NETWORK
 
         return run_program(PROJECT, stack, config=config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE}))
-    return run_program(PROJECT, stack)
+    # prod: the prepared fixture (config_for), as prod refuses the shipped documentation placeholders.
+    return run_program(PROJECT, stack, config=config_for(stack))
 
 
 def test_the_repository_has_dev_and_prod_stack_files() -> None:

@@ -76,6 +76,51 @@ def _runs(job: dict[str, Any]) -> str:
 
 
 WORKFLOWS = {path.name: _load(path) for path in WORKFLOW_FILES}
+
+# Repository or environment variable holding each job kind's AWS role -> its policy in docs/iam/.
+ROLE_VARS = {
+    "DEV_AWS_ROLE_ARN": "deploy-dev",
+    "PROD_AWS_ROLE_ARN": "deploy-prod",
+    "PREVIEW_AWS_ROLE_ARN": "preview",
+    "PROD_PREVIEW_AWS_ROLE_ARN": "preview-prod",
+    "REVIEW_AWS_ROLE_ARN": "review",
+}
+# Roles set on an environment (a job's `if` cannot read those): the repository variable that turns the job on.
+ENVIRONMENT_GATES = {
+    "PROD_AWS_ROLE_ARN": "vars.DEPLOY_PROD == 'true'",
+    "PROD_PREVIEW_AWS_ROLE_ARN": "vars.PREVIEW_PROD == 'true'",
+}
+EXPRESSION_NAME = re.compile(r"\b(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _role_var(job: dict[str, Any]) -> str:
+    """The variable the job's OIDC step takes its role from ("" without one)."""
+    for step in job.get("steps", []):
+        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+            match = re.fullmatch(r"\$\{\{ vars\.([A-Z_]+) \}\}", str(step["with"]["role-to-assume"]))
+            assert match, step["with"]["role-to-assume"]
+            return match.group(1)
+    return ""
+
+
+def _environment(job: dict[str, Any]) -> str:
+    env = job.get("environment", "")
+    return str(env.get("name", "") if isinstance(env, dict) else env)
+
+
+def _reachable_from_pull_requests(workflow: str, job: dict[str, Any]) -> bool:
+    """The job can run for a pull_request event (its `if` does not restrict it to other events)."""
+    if not {"pull_request", "pull_request_target"} & set(_triggers(WORKFLOWS[workflow])):
+        return False
+    condition = " ".join(str(job.get("if", "")).split())
+    return not re.search(r"github\.event_name == '(schedule|workflow_dispatch|push)'", condition)
+
+
+def _names(job: dict[str, Any]) -> set[str]:
+    """Every secrets.X and vars.X the job refers to (in any field)."""
+    return {f"{kind}.{name}" for kind, name in EXPRESSION_NAME.findall(json.dumps(job))}
+
+
 JOBS = [(name, job_id, job) for name, wf in WORKFLOWS.items() for job_id, job in wf["jobs"].items()]
 
 
@@ -197,17 +242,18 @@ def test_cloud_credentials_only_when_configured_and_never_for_forks(
     if not any(u.startswith("aws-actions/configure-aws-credentials@") for u in _uses(job)):
         return
     condition = " ".join(str(job.get("if", "")).split())
-    assert "vars.AWS_ROLE_ARN != ''" in condition, f"{workflow}:{job_id} must be skipped without AWS_ROLE_ARN"
-    runs_on_pull_requests = "pull_request" in _triggers(WORKFLOWS[workflow]) and not re.search(
-        r"github\.event_name == '(schedule|workflow_dispatch)'", condition
-    )
-    if runs_on_pull_requests:
+    role = _role_var(job)
+    # Skipped until configured: the role's variable (or, for environment-scoped roles, which a job's
+    # `if` cannot read, the repository variable that turns the job on).
+    gate = ENVIRONMENT_GATES.get(role, f"vars.{role} != ''")
+    assert gate in condition, f"{workflow}:{job_id} must be skipped without {gate}"
+    if _reachable_from_pull_requests(workflow, job):
         assert "github.event.pull_request.head.repo.full_name == github.repository" in condition, (
             f"{workflow}:{job_id} must not run for pull requests from forks"
         )
     for step in _steps(job):
         if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
-            assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+            assert role in ROLE_VARS, f"{workflow}:{job_id}: role-to-assume must be one of {sorted(ROLE_VARS)}"
             assert "aws-access-key-id" not in step["with"], "OIDC only, no long-lived keys"
 
 
@@ -250,11 +296,12 @@ def test_pull_requests_run_the_tests_the_offline_plan_and_previews() -> None:
     comment = _job("pull-request.yml", "plan-comment")
     assert not any(str(u).startswith("actions/checkout@") for u in _uses(comment)), "no PR code beside a write token"
     assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
-    preview = _job("pull-request.yml", "preview")
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    [run] = [s for s in _steps(preview) if s.get("with", {}).get("command") == "preview"]
-    assert run["with"]["comment-on-pr"] is True
-    assert run["with"]["policyPacks"] == "${{ steps.prepare.outputs.policy_packs }}"
+    for job_id, stack in (("preview", "dev"), ("preview-prod", "prod")):
+        preview = _job("pull-request.yml", job_id)
+        [run] = [s for s in _steps(preview) if s.get("with", {}).get("command") == "preview"]
+        assert run["with"]["stack-name"] == stack
+        assert run["with"]["comment-on-pr"] is True
+        assert run["with"]["policyPacks"] == "${{ steps.prepare.outputs.policy_packs }}"
 
 
 def test_review_stacks_follow_the_pull_request_and_expire() -> None:
@@ -330,3 +377,66 @@ def test_the_component_package_job_reads_the_schema_and_generates_an_sdk_without
     assert any("providerKeys.secret" in line for line in checks)
     # The plugin folder the job reads is the one the repository ships.
     assert (PROJECT / "components/plugin/PulumiPlugin.yaml").is_file()
+
+
+# --- prod's secrets and role: only in the protected `production` environment ---------------------------
+
+
+def _production_names() -> set[str]:
+    """The secrets and variables the production-environment jobs use that no other job does."""
+    inside = {n for _, _, job in JOBS if _environment(job) == "production" for n in _names(job)}
+    outside = {n for _, _, job in JOBS if _environment(job) != "production" for n in _names(job)}
+    return inside - outside
+
+
+def test_prods_secrets_and_role_are_used_only_in_the_production_environment() -> None:
+    names = _production_names()
+    assert {"secrets.PROD_PULUMI_CONFIG_PASSPHRASE", "vars.PROD_AWS_ROLE_ARN"} <= names
+    for workflow, job_id, job in JOBS:
+        used = {n for n in _names(job) if re.match(r"(secrets|vars)\.PROD_(?!PREVIEW_)", n)}
+        if used:
+            assert _environment(job) == "production", f"{workflow}:{job_id} uses {sorted(used)} outside production"
+        preview_names = {n for n in _names(job) if ".PROD_PREVIEW_" in n}
+        if preview_names:
+            assert _environment(job) == "production-preview", f"{workflow}:{job_id} uses {sorted(preview_names)}"
+    # No secret under a generic name that a repository-level value would fill for every job.
+    everything = {n for _, _, job in JOBS for n in _names(job)}
+    assert "secrets.PULUMI_CONFIG_PASSPHRASE" not in everything and "vars.AWS_ROLE_ARN" not in everything
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_no_pull_request_job_can_reach_the_production_environment_or_its_secrets(
+    workflow: str, job_id: str, job: dict[str, Any]
+) -> None:
+    if not _reachable_from_pull_requests(workflow, job):
+        return
+    assert _environment(job) != "production", f"{workflow}:{job_id} runs in production on a pull request"
+    leaked = _names(job) & _production_names()
+    assert not leaked, f"{workflow}:{job_id} can read {sorted(leaked)} on a pull request"
+    text = json.dumps(job)
+    assert "toJSON(secrets)" not in text and "inherit" not in str(job.get("secrets", "")), "no secrets wholesale"
+    if _role_var(job):
+        assert ROLE_VARS[_role_var(job)] not in ("deploy-prod", "deploy-dev"), f"{workflow}:{job_id}: a deploy role"
+
+
+def test_a_prod_preview_on_a_pull_request_waits_behind_its_own_environment() -> None:
+    job = _job("pull-request.yml", "preview-prod")
+    assert _environment(job) == "production-preview" != "production"
+    assert _role_var(job) == "PROD_PREVIEW_AWS_ROLE_ARN"
+    assert "vars.PREVIEW_PROD == 'true'" in job["if"]  # opt-in: it waits for a reviewer on every pull request
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    docs = (PROJECT / "docs" / "operations.md").read_text()
+    assert "production-preview" in docs and "Required reviewers" in docs
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_jobs_that_only_preview_use_a_read_only_role(workflow: str, job_id: str, job: dict[str, Any]) -> None:
+    commands = {s["with"].get("command") for s in _steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@")}
+    commands.discard(None)
+    if commands != {"preview"}:
+        return
+    role = ROLE_VARS[_role_var(job)]
+    policy = json.loads((PROJECT / "docs" / "iam" / f"{role}.json").read_text())
+    [stack] = [st for st in policy["Statement"] if st["Sid"] == "Stack"]
+    writes = [a for a in stack["Action"] if not re.match(r"[a-z0-9-]+:(Describe|Get|List)", a)]
+    assert writes == [] and "secretsmanager:GetSecretValue" not in stack["Action"], (role, writes)

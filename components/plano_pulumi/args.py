@@ -94,6 +94,14 @@ class PlanoOnAwsArgs(TypedDict, total=False):
     alb_internal: bool
     """Internal load balancer (reachable only from the VPC and peers). Valid: true or false."""
 
+    domain_name: str
+    """Your domain for the endpoint (the certificate's name); endpoint URLs use it. Valid: a DNS name such as
+    plano.example.com, only with alb; not a documentation example in prod."""
+
+    hosted_zone_id: str
+    """Route 53 hosted zone of domainName: the stack creates the alias record to the load balancer. Valid: Z
+    followed by letters and digits, only with domainName; empty = you create the DNS record."""
+
     vpc_id: str
     """Existing VPC to use; empty = create one. Valid: vpc-<hex>."""
 

@@ -38,12 +38,13 @@ SECRET_INPUTS = frozenset({"providerKeys"})
 SECRET_OUTPUTS: dict[str, frozenset[str]] = {"PlanoOnAws": frozenset(), "PlanoOnDocker": frozenset({"dbPassword"})}
 """Outputs that carry a secret value, per component."""
 CONDITIONAL_OUTPUTS: dict[str, frozenset[str]] = {
-    # endpointUrls needs a load balancer, portForwardCommand its absence, wakeCommand a schedule (dev),
+    # endpointUrls and albDnsName need a load balancer, portForwardCommand its absence, wakeCommand a schedule (dev),
     # dashboardUrl and alarmTopicArn alarms (prod), reviewDatabase and reviewJanitor a server that
     # carries review stacks (dev).
     "PlanoOnAws": frozenset(
         {
             "endpointUrls",
+            "albDnsName",
             "portForwardCommand",
             "wakeCommand",
             "dashboardUrl",

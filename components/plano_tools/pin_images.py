@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plano_pulumi.core.errors import ConfigError, one_line
+from plano_pulumi.core.errors import ConfigError, one_line, shown_path
 from plano_pulumi.core.images import ImageRef, parse_image
 from plano_pulumi.core.settings.keys import IMAGE_KEYS
 
@@ -303,7 +303,9 @@ def main(argv: list[str] | None = None, *, project_dir: Path | None = None) -> i
     root = project_dir or Path.cwd()
     stack_file = root / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
-        raise ConfigError(str(stack_file), "does not exist", fix="pass an existing stack: --stack dev or --stack prod")
+        raise ConfigError(
+            shown_path(stack_file), "does not exist", fix="pass an existing stack: --stack dev or --stack prod"
+        )
     defaults = {key: str(KEYS_BY_NAME[key].default) for key in IMAGE_KEYS}
     try:
         pin_stack(stack_file, defaults)

@@ -26,11 +26,14 @@ from typing import Any
 from plano_pulumi.core.errors import SECRET_MASK, ConfigError
 from plano_pulumi.core.settings import Profile
 from plano_pulumi.core.settings.masking import masked_error, scrub_value, secret_strings
-from plano_pulumi.core.settings.schedule import usage_profile
+from plano_pulumi.core.settings.schedule import WEEKDAYS, schedule_of, usage_profile
 
 from plano_tools.diff import change_markdown, changes
 from plano_tools.pricing import estimate, idle_day_estimate, local_estimate
 from plano_tools.simulate import Run, unwrap_secrets
+
+# Older list prices than this are flagged in the plan (AWS changes prices a few times a year).
+STALE_PRICES_DAYS = 365
 
 # Inputs a reviewer cares about, per resource type (the text plan shows only these).
 REVIEW_KEYS: dict[str, tuple[str, ...]] = {
@@ -128,6 +131,7 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
         raise masked_error(error, secrets) from None
     cost["prices_age_days"] = prices_age_days(cost["prices_as_of"], today) if cost["items"] else None
     warnings = list(dict.fromkeys([*run.warnings, *cost.get("warnings", [])]))
+    schedule = None if profile == Profile.LOCAL.value else schedule_of(run.config)
     document = {
         "stack": run.stack,
         "profile": profile,
@@ -135,6 +139,13 @@ def plan_document(run: Run, today: date | None = None) -> dict[str, Any]:
         "resources": resources,
         "outputs": _tidy(unwrap_secrets(run.outputs, SECRET_MASK)),
         "cost": cost,
+        "schedule": None
+        if schedule is None
+        else {
+            "active_hours": f"{schedule.start}-{schedule.stop}",
+            "days": list(schedule.days),
+            "timezone": schedule.timezone,
+        },
     }
     return dict(scrub_value(document, secrets))
 
@@ -151,6 +162,25 @@ def plan_text(document: dict[str, Any]) -> str:
     if warnings:
         lines.append(f"Warnings ({len(warnings)}), as `pulumi preview` shows them:")
         lines += [f"  ! {warning}" for warning in warnings]
+        lines.append("")
+    cost = document["cost"]
+    age = cost.get("prices_age_days")
+    if isinstance(age, int) and age > STALE_PRICES_DAYS:
+        lines.append(
+            f"Stale prices: the cost estimate uses list prices as of {cost['prices_as_of']}, {age} days old; "
+            "refresh them with make refresh-prices (docs/tools.md, What it costs)"
+        )
+        lines.append("")
+    schedule = document.get("schedule")
+    if schedule:
+        days = schedule["days"]
+        contiguous = len(days) == WEEKDAYS.index(days[-1]) - WEEKDAYS.index(days[0]) + 1
+        when = f"{days[0]}-{days[-1]}" if len(days) > 1 and contiguous else ",".join(days)
+        lines.append(
+            f"Schedule: tasks run {schedule['active_hours']} {schedule['timezone']}, {when}, and are stopped "
+            "otherwise (plano:activeHours, plano:activeDays, plano:scheduleTimezone; "
+            "`pulumi stack output wake_command | bash` starts them now)"
+        )
         lines.append("")
     groups: dict[str, list[dict[str, Any]]] = {}
     for resource in document["resources"]:
@@ -195,8 +225,10 @@ def _prices_age(cost: dict[str, Any]) -> str:
     if not cost["items"] and cost.get("unpriced"):
         return f"no list prices for {cost['region']} in components/plano_tools/prices.py"
     text = f"list prices as of {cost['prices_as_of']}"
-    if isinstance(age, int):
-        text += f", {age} days old; refresh: .venv/bin/python scripts/refresh_prices.py"
+    if isinstance(age, int) and age > STALE_PRICES_DAYS:
+        text += f", {age} days old: STALE, over a year; refresh: make refresh-prices (docs/tools.md)"
+    elif isinstance(age, int):
+        text += f", {age} days old; refresh: make refresh-prices"
     return text
 
 

@@ -47,13 +47,25 @@ body="$out/body.md"
 status=0
 for stack in "$@"; do
     note=""
+    base_failed=""
     if ! (cd "$base_dir" && "$base_python" -m plano_tools plan --stack "$stack" --json >"$out/base-$stack.json" 2>"$out/base-$stack.err"); then
+        base_failed=1
         empty_plan "$stack" >"$out/base-$stack.json"
         note="The base branch could not produce a plan for \`$stack\` (compared as empty): \`$(tail -1 "$out/base-$stack.err" | cut -c1-300)\`"
     fi
     if (cd "$head_dir" && .venv/bin/python -m plano_tools plan --stack "$stack" --json >"$out/head-$stack.json" 2>"$out/head-$stack.err"); then
         (cd "$head_dir" && .venv/bin/python -m plano_tools plan-diff "$out/base-$stack.json" "$out/head-$stack.json") >>"$body"
         [ -z "$note" ] || printf '\n> %s\n' "$note" >>"$body"
+    elif [ -n "$base_failed" ] && [ "$(tail -1 "$out/base-$stack.err")" = "$(tail -1 "$out/head-$stack.err")" ]; then
+        # Refused the same way on the base branch (e.g. prod's shipped placeholders, not yet
+        # prepared): shown, but not this pull request's failure.
+        {
+            echo "### Offline plan: stack \`$stack\`: refused, as on the base branch"
+            echo
+            echo '```'
+            tail -20 "$out/head-$stack.err"
+            echo '```'
+        } >>"$body"
     else
         status=1
         {

@@ -23,6 +23,10 @@ action="$1"
 [[ "$2" =~ ^[0-9]+$ ]] || { echo "review-stack: PR number must be digits, got '$2'" >&2; exit 2; }
 stack="pr-$2"
 
+# Any Python with PyYAML: PYTHON when set, else the checkout's .venv (install-deps.sh), else python3.
+python="${PYTHON:-}"
+[ -n "$python" ] || { [ -x .venv/bin/python ] && python=.venv/bin/python; } || python=python3
+
 stack_exists() {
     pulumi stack ls --json | jq -e --arg s "$stack" 'any(.[]; .name == $s or (.name | endswith("/" + $s)))' >/dev/null
 }
@@ -35,7 +39,7 @@ copy_dev_config() {
         pulumi config cp --stack dev --dest "$stack"
         return
     fi
-    .venv/bin/python - "$stack" <<'EOF'
+    "$python" - "$stack" <<'EOF'
 import sys
 from pathlib import Path
 

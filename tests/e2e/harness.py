@@ -53,6 +53,14 @@ def stack_file(*, config_file: str, db_port: int) -> dict[str, Any]:
     return {"config": config}
 
 
+def precondition_message(missing: list[str], *, required: bool) -> str:
+    """Why the end-to-end test cannot run, as one sentence (a skip, or a failure under make e2e)."""
+    problems = "; ".join(missing)
+    if required:
+        return f"{REQUIRED_ENV} is set, but the end-to-end test cannot run: {problems}"
+    return f"end-to-end test skipped (it needs Docker, the Pulumi CLI and psql): {problems}"
+
+
 def missing_tools() -> list[str]:
     """What the end-to-end test needs and this machine lacks, each with the reason."""
     missing = []

@@ -33,6 +33,7 @@ from tests.e2e.harness import (
     missing_tools,
     mock_address,
     post_json,
+    precondition_message,
     render_test_config,
     wait_healthy,
 )
@@ -46,10 +47,9 @@ pytestmark = pytest.mark.e2e
 def preconditions() -> None:
     missing = missing_tools()
     if missing:
-        reason = "end-to-end test needs " + "; ".join(missing)
         if os.environ.get(REQUIRED_ENV):
-            pytest.fail(f"{REQUIRED_ENV} is set, so the {reason}")
-        pytest.skip(reason)
+            pytest.fail(precondition_message(missing, required=True))
+        pytest.skip(precondition_message(missing, required=False))
 
 
 class Stack:

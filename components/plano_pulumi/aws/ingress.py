@@ -6,6 +6,10 @@ HTTPS on 443 for the primary Plano listener and on each other listener's own por
 redirecting to HTTPS; without one, plain HTTP on 80 and on the other listeners' ports. The idle
 timeout covers Plano's longest stream. Who may connect is decided by the security groups
 (``firewall.py``): only ``plano:allowedCidrs``.
+
+With ``plano:domainName`` the endpoint URLs use that name (the one the certificate covers); with
+``plano:hostedZoneId`` as well, an alias A record in that Route 53 zone points the name at the load
+balancer. Without a zone the user creates the record (a CNAME to the ``alb_dns_name`` output).
 """
 
 from __future__ import annotations
@@ -101,6 +105,10 @@ class LoadBalancerArgs:
     """Guard against deleting the load balancer (prod)."""
     tags: dict[str, str]
     """Tags for every resource."""
+    domain_name: str = ""
+    """The user's DNS name for the endpoint; empty = the load balancer's own name."""
+    hosted_zone_id: str = ""
+    """Route 53 hosted zone for an alias record from domain_name to the load balancer; empty = none."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -111,11 +119,13 @@ class LoadBalancer(pulumi.ComponentResource):
     target_group_arns: dict[str, pulumi.Output[str]]
     """Plano listener name -> target group ARN (the service registers its tasks there)."""
     endpoint_urls: pulumi.Output[dict[str, str]]
-    """Plano listener name -> URL for clients."""
+    """Plano listener name -> URL for clients (on domain_name when given)."""
     arn_suffix: pulumi.Output[str]
     """The load balancer's ARN suffix (app/<name>/<id>): its CloudWatch dimension."""
     target_group_arn_suffixes: dict[str, pulumi.Output[str]]
     """Plano listener name -> target group ARN suffix (CloudWatch dimension)."""
+    dns_record: aws.route53.Record | None
+    """The alias record domain_name -> load balancer (only with hosted_zone_id)."""
     listeners: list[aws.lb.Listener]
     """The listeners: the service must depend on them (a target group without a load balancer
     cannot take a service's tasks)."""
@@ -185,11 +195,26 @@ class LoadBalancer(pulumi.ComponentResource):
             )
             listeners.append(listener_resource)
 
+        self.dns_record = None
+        if args.hosted_zone_id:
+            # An alias, not a CNAME: it works at a zone apex and follows the load balancer's addresses.
+            self.dns_record = aws.route53.Record(
+                "dns",
+                zone_id=args.hosted_zone_id,
+                name=args.domain_name,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)
+                ],
+                opts=child,
+            )
+
         self.listeners = listeners
         self.dns_name = alb.dns_name
         self.target_group_arns = {name: group.arn for name, group in groups.items()}
         self.arn_suffix = alb.arn_suffix
         self.target_group_arn_suffixes = {name: group.arn_suffix for name, group in groups.items()}
-        self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(dns, args.listeners, https=https))
+        domain = args.domain_name
+        self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(domain or dns, args.listeners, https=https))
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs({"dns_name": self.dns_name, "endpoint_urls": self.endpoint_urls})

@@ -87,6 +87,8 @@ class PlanoOnAws(pulumi.ComponentResource):
     """Private subnets (database; tasks when there is NAT)."""
     rendered_plano_config: pulumi.Output[str]
     """The Plano config the task runs: placeholders only, no secret."""
+    alb_dns_name: pulumi.Output[str]
+    """With a load balancer: its DNS name (the CNAME target for plano:domainName without Route 53)."""
     port_forward_command: pulumi.Output[str]
     """Without a load balancer: the command that forwards the primary listener to localhost."""
     wake_command: pulumi.Output[str]
@@ -211,6 +213,8 @@ class PlanoOnAws(pulumi.ComponentResource):
                 internal=s.ingress.internal,
                 deregistration_delay_s=deregistration_delay_s(s.plano.listeners, keep_streams=s.policy.protect),
                 deletion_protection=s.policy.deletion_protection,
+                domain_name=s.ingress.domain_name,
+                hosted_zone_id=s.ingress.hosted_zone_id,
                 tags=self._tags,
             ),
             self._child(),
@@ -352,6 +356,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         primary = primary_listener(s.plano.listeners)
         if self.load_balancer is not None:
             self.endpoint_urls = self.load_balancer.endpoint_urls
+            self.alb_dns_name = self.load_balancer.dns_name
             self.endpoint_url = self.endpoint_urls.apply(lambda urls: urls[primary.name])
         else:
             self.endpoint_url = pulumi.Output.from_input(

@@ -9,6 +9,8 @@ message alone, without a Python traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 SECRET_MASK = "[secret]"
@@ -79,3 +81,13 @@ class ConfigError(pulumi.RunError):
 def config_key(key: str) -> str:
     """The fully qualified name users type in ``pulumi config set``."""
     return key if ":" in key else f"plano:{key}"
+
+
+def shown_path(path: Path | str) -> str:
+    """A file as messages name it: relative to the working directory (the project, for pulumi and
+    the tools) when it is inside it, so every message names files the same way."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -22,7 +22,7 @@ import yaml
 
 from plano_pulumi.core import safe_yaml
 from plano_pulumi.core.collector import COLLECTOR_PORTS
-from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.errors import ConfigError, shown_path
 from plano_pulumi.core.secret_names import go_fold, secret_findings
 
 DEFAULT_LISTENER_PORTS = {"model": 12000, "prompt": 10000}
@@ -160,20 +160,20 @@ def load_plano_config(path: Path, *, key: str = "plano:configFile") -> dict[str,
     if not path.exists():
         raise ConfigError(
             key,
-            f"points at {path}, which does not exist",
+            f"points at {shown_path(path)}, which does not exist",
             fix=f"create the file, or run `pulumi config set {key} <path to your plano_config.yaml>`",
         )
     if not path.is_file():
         raise ConfigError(
             key,
-            f"points at {path}, which is not a regular file (a directory or a device)",
+            f"points at {shown_path(path)}, which is not a regular file (a directory or a device)",
             fix=f"run `pulumi config set {key} <path to your plano_config.yaml>`",
         )
     # Bounded reading (size, aliases, depth, duplicate keys): see components/plano_pulumi/core/safe_yaml.py.
     document = safe_yaml.load(path, what="Plano config (plano_config.yaml)")
     if not isinstance(document, dict):
         raise ConfigError(
-            str(path),
+            shown_path(path),
             "must be a YAML mapping with `version` and `listeners` at the top level",
             fix="start from the example plano_config.yaml in this repository",
         )

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from plano_pulumi.core.errors import ConfigError
+from plano_pulumi.core.errors import ConfigError, shown_path
 
 MAX_BYTES = 512 * 1024
 MAX_DEPTH = 64
@@ -134,22 +134,22 @@ def read_text(path: Path, *, what: str, max_bytes: int = MAX_BYTES) -> str:
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read ({exc.strerror})", fix=f"point at your {what}") from None
+        raise ConfigError(shown_path(path), f"cannot be read ({exc.strerror})", fix=f"point at your {what}") from None
     if not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
-        raise ConfigError(str(path), f"is {kind}", fix=f"point at your {what} (a YAML file)")
+        raise ConfigError(shown_path(path), f"is {kind}", fix=f"point at your {what} (a YAML file)")
     with path.open("rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ConfigError(
-            str(path), f"is larger than {max_bytes // 1024} KiB", fix=f"a {what} is a few KiB; check the file"
+            shown_path(path), f"is larger than {max_bytes // 1024} KiB", fix=f"a {what} is a few KiB; check the file"
         )
     if b"\0" in data:
-        raise ConfigError(str(path), "holds NUL bytes, so it is not a text file", fix=f"point at your {what}")
+        raise ConfigError(shown_path(path), "holds NUL bytes, so it is not a text file", fix=f"point at your {what}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(str(path), "is not UTF-8 text", fix="save the file as UTF-8") from None
+        raise ConfigError(shown_path(path), "is not UTF-8 text", fix="save the file as UTF-8") from None
 
 
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
@@ -158,12 +158,12 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if isinstance(exc, _Refused):
         return ConfigError(
-            str(path),
+            shown_path(path),
             f"{problem}{where}",
             fix=f"keep the file plain: each key once, at most {MAX_DEPTH} levels deep, no alias bombs",
         )
     return ConfigError(
-        str(path),
+        shown_path(path),
         f"is not valid YAML{where}: {problem}",
         fix="correct the YAML syntax (indentation, quotes, colons) at that line",
     )

@@ -12,7 +12,7 @@ Files:
   prepared statements, so Plano's single connection survives a database restart or failover
   (DESIGN.md 3); queries wait out an outage of ``QUERY_WAIT_TIMEOUT_S`` and follow a moved DNS
   name within ``DNS_MAX_TTL_S``; TLS to RDS with ``require`` or ``verify-full``.
-- ``schema.sql``: Plano's table and indexes (Plano 0.4.36 does not create them), Plano's own
+- ``schema.sql``: Plano's table and indexes (Plano, ``PLANO_VERSION``, does not create them), its own
   role with only the rights it needs, and the pg_cron retention job; idempotent and safe when
   several tasks start at once.
 - ``init.sh``: what the init container runs.
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from plano_pulumi.core.choices import TlsMode
+from plano_pulumi.core.images import PLANO_VERSION
 from plano_pulumi.core.plano_config import SIDECAR_HOST, SIDECAR_PORT
 from plano_pulumi.core.review_database import (
     ReviewDatabaseNames,
@@ -109,7 +110,7 @@ stats_users = {opts.stats_user}
     tls = "\n".join(tls_lines)
     return f"""\
 ; PgBouncer, the TLS sidecar between Plano and PostgreSQL. Rendered by this project.
-; Plano 0.4.36 cannot speak TLS, so it talks plain text to this process on the task's loopback
+; Plano {PLANO_VERSION} cannot speak TLS, so it talks plain text to this process on the task's loopback
 ; and this process talks TLS to the database. Holds no secret: the password is in
 ; {USERLIST_NAME}, which the init step writes from Secrets Manager at task start.
 
@@ -165,7 +166,7 @@ log_disconnections = 0
 def render_app_role_sql(app_user: str, db_name: str) -> str:
     r"""Plano's role: created if missing, its password set from the secret, only the rights it needs.
 
-    Plano 0.4.36 runs three statements (DESIGN.md 2.2): a check of ``pg_tables`` (readable by
+    Plano (``PLANO_VERSION``) runs three statements (DESIGN.md 2.2): a check of ``pg_tables`` (readable by
     everyone), its upsert and its select. So: CONNECT, USAGE on the schema, and SELECT, INSERT,
     UPDATE, DELETE on its table; no DDL, no other table. The password comes from the init
     container's environment through psql's ``\getenv`` (psql 15 or newer), never from a file.
@@ -225,7 +226,7 @@ $off$;
 """
     return f"""\
 -- Plano's conversation state. Rendered by this project; applied by the init step at every task
--- start. Plano 0.4.36 only checks that the table exists, so it is created here.
+-- start. Plano {PLANO_VERSION} only checks that the table exists, so it is created here.
 {render_table_sql()}{app_role}{provisioner}{retention}COMMIT;
 """
 

@@ -7,8 +7,14 @@ import re
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import Ingress, Profile
-from plano_pulumi.core.settings.limits import DOCUMENTATION_NETWORKS, EXAMPLE_ACCOUNT, UUID, is_internet_wide
+from plano_pulumi.core.settings.limits import EXAMPLE_ACCOUNT, UUID, is_internet_wide
 from plano_pulumi.core.settings.model import IngressSettings
+from plano_pulumi.core.settings.placeholders import (
+    is_example_arn,
+    is_example_domain,
+    is_example_network,
+    refuse_in_prod,
+)
 from plano_pulumi.core.settings.reader import _Reader
 
 
@@ -62,16 +68,28 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
             "is not an ACM certificate ARN",
             value=certificate,
             allowed="arn:aws:acm:<region>:<account>:certificate/<uuid>",
-            fix="pulumi config set plano:certificateArn arn:aws:acm:us-east-1:123456789012:certificate/<id>",
+            fix="pulumi config set plano:certificateArn arn:aws:acm:<region>:<account>:certificate/<id>",
         )
-    examples = [c for c in cidrs if any(ipaddress.ip_network(c).overlaps(net) for net in DOCUMENTATION_NETWORKS)]
+    examples = [c for c in cidrs if is_example_network(c)]
     if examples:
-        warnings.append(
-            f"plano:allowedCidrs holds documentation example networks ({', '.join(examples)}): "
-            "replace them with your clients' networks before deploying"
+        refuse_in_prod(
+            profile,
+            "allowedCidrs",
+            examples,
+            "a documentation network",
+            "set your clients' networks: pulumi config set --path 'plano:allowedCidrs[0]' <your CIDR>",
+            warnings,
         )
-    if f":{EXAMPLE_ACCOUNT}:" in certificate:
-        warnings.append("plano:certificateArn is the documentation example: set your ACM certificate before deploying")
+    if is_example_arn(certificate):
+        refuse_in_prod(
+            profile,
+            "certificateArn",
+            certificate,
+            f"the example account {EXAMPLE_ACCOUNT}",
+            "set your ACM certificate: pulumi config set plano:certificateArn <certificate ARN>",
+            warnings,
+        )
+    domain, zone = _domain(read, profile, warnings)
     if mode is Ingress.ALB:
         if not cidrs:
             raise ConfigError(
@@ -89,6 +107,60 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                     "with pulumi config set plano:allowPlainHttp true",
                 )
             warnings.append("the load balancer serves plain HTTP; set plano:certificateArn for HTTPS")
-    elif cidrs or certificate:
-        warnings.append("plano:ingress is none: plano:allowedCidrs and plano:certificateArn are ignored")
-    return IngressSettings(mode=mode, allowed_cidrs=cidrs, certificate_arn=certificate, internal=internal)
+    elif cidrs or certificate or domain:
+        warnings.append(
+            "plano:ingress is none: plano:allowedCidrs, plano:certificateArn and plano:domainName are ignored"
+        )
+        domain, zone = "", ""
+    return IngressSettings(
+        mode=mode,
+        allowed_cidrs=cidrs,
+        certificate_arn=certificate,
+        internal=internal,
+        domain_name=domain,
+        hosted_zone_id=zone,
+    )
+
+
+DNS_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+HOSTED_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+
+
+def _domain(read: _Reader, profile: Profile, warnings: list[str]) -> tuple[str, str]:
+    """plano:domainName and plano:hostedZoneId: the user's name for the endpoint, and the Route 53
+    zone the stack writes its alias record in (empty: the user points the name at the load balancer)."""
+    domain = read.string("domainName").lower().rstrip(".")
+    zone = read.string("hostedZoneId")
+    if domain and not DNS_NAME.fullmatch(domain):
+        raise ConfigError(
+            "plano:domainName",
+            "is not a DNS name",
+            value=domain,
+            allowed="a fully qualified name such as plano.yourcompany.com (no scheme, port or path)",
+            fix="pulumi config set plano:domainName <name your certificate covers>",
+        )
+    if zone and not HOSTED_ZONE_ID.fullmatch(zone):
+        raise ConfigError(
+            "plano:hostedZoneId",
+            "is not a Route 53 hosted zone id",
+            value=zone,
+            allowed="Z followed by upper-case letters and digits (aws route53 list-hosted-zones-by-name)",
+            fix="pulumi config set plano:hostedZoneId <zone id without /hostedzone/>",
+        )
+    if zone and not domain:
+        raise ConfigError(
+            "plano:hostedZoneId",
+            "is set without plano:domainName, so there is no name to write in the zone",
+            value=zone,
+            fix="pulumi config set plano:domainName <your name in that zone>",
+        )
+    if domain and is_example_domain(domain):
+        refuse_in_prod(
+            profile,
+            "domainName",
+            domain,
+            "a name reserved for examples",
+            "set your name: pulumi config set plano:domainName <your domain>",
+            warnings,
+        )
+    return domain, zone

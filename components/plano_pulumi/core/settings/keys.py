@@ -244,6 +244,20 @@ KEYS: tuple[Key, ...] = (
         False,
         rule="true or false",
     ),
+    Key(
+        "domainName",
+        "string",
+        "Your domain for the endpoint (the certificate's name); endpoint URLs use it.",
+        "",
+        rule="a DNS name such as plano.example.com, only with alb; not a documentation example in prod",
+    ),
+    Key(
+        "hostedZoneId",
+        "string",
+        "Route 53 hosted zone of domainName: the stack creates the alias record to the load balancer.",
+        "",
+        rule="Z followed by letters and digits, only with domainName; empty = you create the DNS record",
+    ),
     Key("vpcId", "string", "Existing VPC to use; empty = create one.", "", rule="vpc-<hex>"),
     Key(
         "publicSubnetIds",

@@ -28,7 +28,7 @@ from plano_pulumi.core.plano_config import (
 from plano_pulumi.core.plano_validator import check_with_plano, config_as_run
 from plano_pulumi.core.settings.database import _database
 from plano_pulumi.core.settings.ingress import _ingress
-from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, Ingress, Profile
+from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, DbEngine, Ingress, Profile
 from plano_pulumi.core.settings.limits import REGION
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
 from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
@@ -84,10 +84,11 @@ def _load_settings(
     # The local profile runs on Docker: no AWS region, account or credentials.
     region = "" if profile is Profile.LOCAL else _region(region)
     database = _database(read)
+    warnings += _other_engine_keys(read, database.engine)
     network = _network(read)
     ingress = _ingress(read, profile, warnings)
     service = _service(read, profile, policy, warnings)
-    secrets = shared_provider_keys(read, _secrets(read, raw, service), region=region)
+    secrets = shared_provider_keys(read, _secrets(read, raw, service, warnings), region=region)
     own_database = database
     database = review_database(read, database, service, stack=stack, region=region)
     schedule = _schedule(read, profile, warnings)
@@ -250,6 +251,29 @@ def _config_file_name(name: str) -> str:
     return name
 
 
+# Keys only one engine reads: set on the other, they would be silently ignored.
+ENGINE_KEYS = {
+    DbEngine.RDS: ("dbInstanceClass", "dbAllocatedStorageGb", "dbMaxAllocatedStorageGb"),
+    DbEngine.AURORA_SERVERLESS: ("dbMaxCapacityAcu", "dbAutoPauseSeconds"),
+}
+
+
+def _other_engine_keys(read: _Reader, engine: DbEngine) -> list[str]:
+    warnings = []
+    for other, names in ENGINE_KEYS.items():
+        if other is engine:
+            continue
+        for name in names:
+            raw = read.raw.values.get(f"{NAMESPACE}:{name}")
+            if raw is None or raw.strip() in ("", "0"):  # unset, or the "profile's value" sentinel
+                continue
+            warnings.append(
+                f"plano:{name} is ignored: it applies to plano:dbEngine {other.value}, and this stack runs "
+                f"{engine.value}; remove it with pulumi config rm plano:{name}"
+            )
+    return warnings
+
+
 def check_unknown_keys(raw: RawConfig) -> None:
     known = {key.name for key in KEYS}
     for full in sorted(raw.values):
@@ -257,7 +281,7 @@ def check_unknown_keys(raw: RawConfig) -> None:
         if namespace != NAMESPACE or name in known:
             continue
         guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        fix = f"`pulumi config rm {full}`; the README lists every key"
+        fix = f"`pulumi config rm {full}`; docs/configuration.md lists every key"
         if guess:
             fix = f"did you mean plano:{guess[0]}? Move the value there and run {fix}"
         raise ConfigError(full, "is not a setting of this project", fix=fix)

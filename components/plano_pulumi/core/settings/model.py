@@ -143,6 +143,10 @@ class IngressSettings:
     allowed_cidrs: tuple[str, ...]
     certificate_arn: str
     internal: bool
+    domain_name: str = ""
+    """The user's DNS name for the endpoint (plano:domainName); empty = the load balancer's name."""
+    hosted_zone_id: str = ""
+    """Route 53 zone the stack writes the alias record in (plano:hostedZoneId); empty = none."""
 
     @property
     def https(self) -> bool:

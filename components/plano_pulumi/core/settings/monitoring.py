@@ -10,6 +10,7 @@ from plano_pulumi.core.images import in_registry
 from plano_pulumi.core.monitoring import thresholds_from_config
 from plano_pulumi.core.settings.keys import Profile
 from plano_pulumi.core.settings.model import MonitoringSettings, ServiceSettings
+from plano_pulumi.core.settings.placeholders import is_example_domain, refuse_in_prod
 from plano_pulumi.core.settings.reader import _Reader
 from plano_pulumi.core.settings.service import check_image
 
@@ -17,7 +18,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[^@\s,;<>\"']+@{_LABEL}(?:\.{_LABEL})+")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}")
 # RFC 2606's documentation domains: an address there reaches no one.
-EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 # Plano and its collector together: the collector's share plus what Plano needs to start (its
 # supervisord, Envoy and brightstaff) and PgBouncer.
 MIN_TASK_MEMORY_WITH_COLLECTOR_MIB = 1024
@@ -63,11 +63,17 @@ def _monitoring(
                 value=email,
                 fix=f"pulumi config set --path 'plano:alarmEmails[{i}]' oncall@example.com",
             )
-    examples = [e for e in emails if e.rsplit("@", 1)[-1].lower() in EXAMPLE_DOMAINS]
+    examples = [i for i, e in enumerate(emails) if is_example_domain(e.rsplit("@", 1)[-1])]
     if examples and alarms:
-        warnings.append(
-            f"plano:alarmEmails holds documentation example addresses ({', '.join(examples)}): replace them "
-            "with who should be woken by an alarm before deploying"
+        # A documentation address: prod refuses it (the alarms would wake nobody), dev warns.
+        first = examples[0]
+        refuse_in_prod(
+            profile,
+            "alarmEmails",
+            [emails[i] for i in examples],
+            "an example.com address",
+            f"pulumi config set --path 'plano:alarmEmails[{first}]' <your on-call address>",
+            warnings,
         )
     if len(set(emails)) != len(emails):
         raise ConfigError("plano:alarmEmails", "lists an address twice", value=list(emails), fix="remove the duplicate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from enum import Enum
@@ -13,6 +14,16 @@ from plano_pulumi.core.settings.model import RawConfig
 
 # Keys whose values are secrets even when set without --secret (errors never show them).
 ALWAYS_SECRET_KEYS = frozenset({"providerKeys"})
+
+
+def closest_choice(value: str, allowed: list[str]) -> str:
+    """The allowed value the user most likely meant (``production`` -> ``prod``), else the first."""
+    text = value.strip().lower().replace("_", "-")
+    prefixed = [c for c in allowed if text and (text.startswith(c.lower()) or c.lower().startswith(text))]
+    if prefixed:
+        return max(prefixed, key=len)
+    close = difflib.get_close_matches(text, [c.lower() for c in allowed], n=1, cutoff=0.5)
+    return next((c for c in allowed if close and c.lower() == close[0]), allowed[0])
 
 
 class _Reader:
@@ -108,7 +119,7 @@ class _Reader:
             "is not one of the allowed values",
             value=value,
             allowed=", ".join(allowed),
-            fix=f"pulumi config set plano:{name} {allowed[0]}",
+            fix=f"pulumi config set plano:{name} {closest_choice(value, allowed)}",
         )
 
     def _json(self, name: str, expected: type, example: str) -> Any:

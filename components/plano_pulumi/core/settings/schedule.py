@@ -111,3 +111,9 @@ def usage_profile(raw: RawConfig) -> UsageProfile:
     """The usage profile of a stack's raw config (for the offline plan, which prices a recorded run)."""
     profile = _Reader(raw, None).choice("profile", Profile)
     return _usage(_Reader(raw, profile))
+
+
+def schedule_of(raw: RawConfig) -> ScheduleSettings | None:
+    """The task schedule of a stack's raw config (for the offline plan, which shows it first)."""
+    profile = _Reader(raw, None).choice("profile", Profile)
+    return _schedule(_Reader(raw, profile), profile)

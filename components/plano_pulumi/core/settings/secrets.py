@@ -7,9 +7,10 @@ import re
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.reserved_env import reserved_by
 from plano_pulumi.core.secret_names import secret_findings
-from plano_pulumi.core.settings.keys import NAMESPACE
+from plano_pulumi.core.settings.keys import NAMESPACE, Profile
 from plano_pulumi.core.settings.limits import (
     ENV_NAME,
+    EXAMPLE_ACCOUNT,
     LEAKY_LOG_LEVELS,
     LOG_LEVEL_VARS,
     SAFE_LOG_LEVELS,
@@ -17,6 +18,7 @@ from plano_pulumi.core.settings.limits import (
     UUID,
 )
 from plano_pulumi.core.settings.model import RawConfig, Secret, SecretSettings, ServiceSettings
+from plano_pulumi.core.settings.placeholders import is_example_arn, refuse_in_prod
 from plano_pulumi.core.settings.reader import _Reader
 
 
@@ -104,7 +106,7 @@ def check_plaintext_leaves(raw: RawConfig) -> None:
         )
 
 
-def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretSettings:
+def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: list[str]) -> SecretSettings:
     keys_map = read.string_map(
         "providerKeys",
         "pulumi config set --secret --path 'plano:providerKeys.OPENAI_API_KEY' <key>",
@@ -179,6 +181,15 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings) -> SecretS
             "is not a KMS key ARN",
             value=kms,
             allowed="arn:aws:kms:<region>:<account>:key/<key id>",
-            fix="pulumi config set plano:kmsKeyArn arn:aws:kms:us-east-1:123456789012:key/<id>, or remove it",
+            fix="pulumi config set plano:kmsKeyArn arn:aws:kms:<region>:<account>:key/<id>, or remove it",
+        )
+    if is_example_arn(kms):
+        refuse_in_prod(
+            read.profile or Profile.DEV,
+            "kmsKeyArn",
+            kms,
+            f"the example account {EXAMPLE_ACCOUNT}",
+            "set your key: pulumi config set plano:kmsKeyArn <KMS key ARN>, or pulumi config rm plano:kmsKeyArn",
+            warnings,
         )
     return SecretSettings(provider_keys=provider_keys, provider_keys_external=tuple(external), kms_key_arn=kms)
