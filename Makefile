@@ -44,11 +44,12 @@ servers:
 # outage scenarios (tests/integration/conftest.py); small chunks keep other tests off that worker.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
+# The e2e (Docker engine, Pulumi CLI, Plano's image from its registry) runs only in `make e2e`.
 test: setup lint
-	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2
+	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2 -m "not e2e"
 
 test-fast: setup
-	$(PY) -m pytest -n auto -m "not integration"
+	$(PY) -m pytest -n auto -m "not integration and not e2e"
 
 # The local stack for real: pulumi up --stack local, multi-turn state through Plano, restarts,
 # pulumi destroy (tests/e2e). Fails, rather than skips, where Docker or the Pulumi CLI is missing.

@@ -83,6 +83,7 @@ def container(
         labels=labels or None,
         init=spec.init or None,
         restart=spec.restart,
+        stop_signal=spec.stop_signal,
         stop_timeout=spec.stop_timeout_s,
         destroy_grace_seconds=spec.stop_timeout_s,
         # Run-once: deploys wait for it to exit (attach) and keep its exit code and output.

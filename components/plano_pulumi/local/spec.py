@@ -146,6 +146,8 @@ class ContainerSpec(Generic[V]):
     healthcheck: HealthCheck | None = None
     restart: str = "unless-stopped"
     init: bool = False
+    stop_signal: str | None = None
+    """The signal Docker stops it with (None: the image's)."""
     stop_timeout_s: int | None = None
     """Docker's grace between SIGTERM (or the image's stop signal) and SIGKILL, on stop and destroy."""
     hidden_inputs: tuple[V | str, ...] = ()
@@ -206,6 +208,9 @@ def postgres_spec(
             retries=10,
             start_period_s=10,
         ),
+        # PostgreSQL's fast shutdown (the official image's STOPSIGNAL, said here for any image):
+        # SIGTERM would wait for PgBouncer's connections to close until Docker kills it.
+        stop_signal="SIGINT",
         stop_timeout_s=STOP_TIMEOUT_S,
         wait_timeout_s=120,
     )
