@@ -7,8 +7,10 @@
 # The root filesystem is Debian bookworm (`debootstrap --variant=minbase`) with postgresql-15 (the
 # server and psql), gosu, PgBouncer's libraries, the PgBouncer binary given (scripts/
 # ensure-test-servers.sh builds 1.24 from trixie's source: bookworm ships 1.18) as
-# /usr/bin/pgbouncer, a pgbouncer user with the CloudNativePG image's uid, and
-# tests/docker/docker-entrypoint.sh. The tests `docker import` it three times, with the settings of
+# /usr/bin/pgbouncer, listen_addresses = '*' in the server's sample configuration (as the official
+# image sets it), a pgbouncer user with the CloudNativePG image's uid, and
+# tests/docker/docker-entrypoint.sh, without LLVM (PostgreSQL's JIT), translations and documentation
+# (about 150 MB). The tests `docker import` it three times, with the settings of
 # the images the local stack runs (tests/integration/docker_engine.py): PostgreSQL (entry point
 # docker-entrypoint.sh), PgBouncer (user 998) and the init step's image.
 # The tarball is cached as .cache/docker-images/rootfs-<key>.tar, the key being a digest of its
@@ -66,9 +68,17 @@ debootstrap --variant=minbase --include="$PACKAGES" bookworm "$root" "$mirror" >
     log "debootstrap failed"
     exit 1
 }
-# The package's own cluster and caches are not part of an image.
+# The package's own cluster and caches are not part of an image. Nor is what the tests never use
+# (the vfs storage driver copies the whole image for every container, so size is time): LLVM for
+# PostgreSQL's JIT (without llvmjit.so PostgreSQL runs without JIT), translations, documentation.
 rm -rf "$root/var/lib/postgresql/15" "$root/etc/postgresql/15" "$root/var/cache/apt/archives/"*.deb \
-    "$root/var/lib/apt/lists/"* "$root/debootstrap"
+    "$root/var/lib/apt/lists/"* "$root/debootstrap" \
+    "$root/usr/lib/x86_64-linux-gnu/"libLLVM* "$root/usr/lib/x86_64-linux-gnu/"libz3.* \
+    "$root/usr/lib/postgresql/15/lib/"llvmjit* "$root/usr/lib/postgresql/15/lib/bitcode" \
+    "$root/usr/share/locale" "$root/usr/share/i18n" "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info"
+# As the official image does: the server listens on every address of its container, not localhost.
+sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$root/usr/share/postgresql/15/postgresql.conf.sample"
+grep -q "^listen_addresses = '\*'" "$root/usr/share/postgresql/15/postgresql.conf.sample"
 install -m 0755 "$PGBOUNCER" "$root/usr/bin/pgbouncer"
 install -m 0755 tests/docker/docker-entrypoint.sh "$root/usr/local/bin/docker-entrypoint.sh"
 chroot "$root" groupadd --system --gid "$PGBOUNCER_UID" pgbouncer
