@@ -387,3 +387,88 @@ def test_stopping_gives_the_grace_docker_is_told_and_health_checks_read_back_unc
             assert check[key] == go_duration(seconds(check[key])), (name, key, check[key])
     assert checked["plano"]["startPeriod"] == "1m30s"
     assert [go_duration(s) for s in (0, 5, 60, 90, 3600, 3725)] == ["0s", "5s", "1m0s", "1m30s", "1h0m0s", "1h2m5s"]
+
+
+def test_the_program_deploys_exactly_the_container_descriptions_the_engine_tests_run() -> None:
+    """One description per container (local/spec.py): the pulumi-docker inputs are made from it."""
+    from plano_pulumi.core.naming import Names
+    from plano_pulumi.core.task_files import task_files
+    from plano_pulumi.local.layout import LocalNames
+    from plano_pulumi.local.spec import init_spec, pgbouncer_spec, plano_spec, postgres_spec, task_spec
+
+    from tests.integration.servers import stack_settings
+
+    settings = stack_settings("local")
+    db, names = settings.database, LocalNames(Names("plano", "local"))
+    files = task_files(settings, DB_HOSTNAME, POSTGRES_PORT)
+    image = settings.service
+    specs = {
+        "postgres": postgres_spec(
+            name=names.container("postgres"),
+            data_volume=names.data_volume,
+            image="postgres",
+            network=names.network,
+            db_name=db.name,
+            db_user=db.user,
+            password="p",
+            host_port=settings.local.db_port,
+            server_cert_pem="c",
+            server_key_pem="k",
+        ),
+        "task": task_spec(names, image=image.init_image, network=names.network, listeners=settings.plano.listeners),
+        "init": init_spec(
+            names,
+            image=image.init_image,
+            files=files,
+            db_host=DB_HOSTNAME,
+            db_port=POSTGRES_PORT,
+            db_name=db.name,
+            db_user=db.user,
+            app_user=db.app_user,
+            tls_mode=db.tls_mode,
+            ca_cert_pem="ca",
+            db_password="p",
+            app_password="a",
+        ),
+        "pgbouncer": pgbouncer_spec(
+            names, image=image.pgbouncer_image, files=files, ca_cert_pem="ca", app_user=db.app_user, db_name=db.name
+        ),
+        "plano": plano_spec(
+            names,
+            image=image.image,
+            files=files,
+            health_port=settings.plano.health_listener.port,
+            environment={},
+            secrets={},
+        ),
+    }
+    found = _containers(stack_run("local"))
+    assert set(found) == set(specs)
+    for role, spec in specs.items():
+        inputs = plain(found[role].inputs)
+        assert inputs["name"] == spec.name, role
+        assert inputs.get("entrypoints") == (list(spec.entrypoint) if spec.entrypoint else None), role
+        assert (inputs.get("command") or []) == list(spec.command), role
+        assert [(p["internal"], p["external"], p["ip"]) for p in inputs.get("ports") or []] == [
+            (p.internal, p.external, p.ip) for p in spec.ports
+        ], role
+        assert [(u["file"], u["permissions"]) for u in inputs.get("uploads") or []] == [
+            (f.path, f"{f.mode:04o}") for f in spec.files
+        ], role
+        assert [(v["containerPath"], bool(v.get("readOnly"))) for v in inputs.get("volumes") or []] == [
+            (v.path, v.read_only) for v in spec.volumes
+        ], role
+        check = inputs.get("healthcheck")
+        assert (check["tests"] if check else None) == (list(spec.healthcheck.test) if spec.healthcheck else None), role
+        assert inputs.get("stopSignal") == spec.stop_signal and inputs.get("stopTimeout") == spec.stop_timeout_s, role
+        assert inputs.get("restart") == spec.restart and bool(inputs.get("init")) == spec.init, role
+        if spec.shares_network_of:
+            assert inputs["networkMode"] == f"container:{found[spec.shares_network_of].id}", role
+        else:
+            [network] = inputs["networksAdvanced"]
+            assert network.get("aliases", []) == list(spec.aliases), role
+        env_names = sorted(line.split("=", 1)[0] for line in inputs.get("envs") or [])
+        expected = sorted(spec.env) if role != "plano" else sorted({*spec.env, "DB_PASS"})
+        if role == "plano":  # the stack's provider keys come on top of the description's own
+            env_names = [n for n in env_names if not n.endswith("_API_KEY")]
+        assert env_names == expected, role
