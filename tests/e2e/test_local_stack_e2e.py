@@ -1,4 +1,8 @@
-"""End to end: `pulumi up --stack local` on a Docker engine, then multi-turn state through Plano.
+"""End to end: `pulumi up` of the local profile on a Docker engine, then multi-turn state through Plano.
+
+The stack is its own (``e2e-<random>``, the committed local stack's settings): it never shares a
+Docker name with the user's ``local`` stack, and it stops before `pulumi up` if one of its names
+is taken. Only ``make e2e`` (and the workflow's e2e job) select it; ``make test`` deselects it.
 
 Runs the real images with the rendered files: a Responses API request through Plano's listener, a
 follow-up with ``previous_response_id`` whose upstream request must carry the first turn (Plano
