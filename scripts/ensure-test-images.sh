@@ -10,7 +10,7 @@
 # /usr/bin/pgbouncer, listen_addresses = '*' in the server's sample configuration (as the official
 # image sets it), a pgbouncer user with the CloudNativePG image's uid, and
 # tests/docker/docker-entrypoint.sh, without LLVM (PostgreSQL's JIT), translations and documentation
-# (about 150 MB). The tests `docker import` it three times, with the settings of
+# (about 200 MB). The tests load it once as the one layer of three images with the settings of
 # the images the local stack runs (tests/integration/docker_engine.py): PostgreSQL (entry point
 # docker-entrypoint.sh), PgBouncer (user 998) and the init step's image.
 # The tarball is cached as .cache/docker-images/rootfs-<key>.tar, the key being a digest of its
