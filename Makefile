@@ -41,15 +41,17 @@ servers:
 	@scripts/with-test-servers.sh sh -c 'echo "pgbouncer: $$PLANO_PGBOUNCER"'
 
 # A failed server install fails the run under CI=true; elsewhere the integration tests skip loudly.
+# --docker: also the Docker engine tests' images (scripts/ensure-test-images.sh), same rule.
 # pytest-xdist: one worker per core plus one, because one worker spends a minute waiting on the
 # outage scenarios (tests/integration/conftest.py); small chunks keep other tests off that worker.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
+# The e2e (Docker engine, Pulumi CLI, Plano's image from its registry) runs only in `make e2e`.
 test: setup lint
-	scripts/with-test-servers.sh --or-skip $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2
+	scripts/with-test-servers.sh --or-skip --docker $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2 -m "not e2e"
 
 test-fast: setup
-	$(PY) -m pytest -n auto -m "not integration"
+	$(PY) -m pytest -n auto -m "not integration and not e2e"
 
 # The suite's own times (scripts/bench-tests.sh): printed, not asserted.
 bench-tests:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PROJECT as PROJECT_DIR
 from tests.e2e.exchange import (
     chat_requests,
     check_authorization,
@@ -128,7 +129,7 @@ def test_the_e2e_stack_is_a_valid_local_stack_with_the_mock_as_provider(
     monkeypatch.setenv(KEY_NAME, "mock-key-for-this-test")
     config = render_test_config(18123, "http://172.17.0.1:18124")
     project = Project.create(tmp_path, config_text=config, db_port=15999, key="unused")
-    run = run_program(project.root, "local")
+    run = run_program(project.root, project.stack)
     assert run.error is None, run.error
     assert run.outputs["endpoint_url"] == "http://127.0.0.1:18123"
     assert "base_url: http://172.17.0.1:18124" in run.outputs["rendered_plano_config"]
@@ -170,3 +171,140 @@ def test_the_precondition_message_reads_as_a_sentence() -> None:
     assert "needs the Pulumi CLI (pulumi) is not" not in skip  # the garbled form
     fail = precondition_message(missing, required=True)
     assert fail.startswith(f"{REQUIRED_ENV} is set, but the end-to-end test cannot run: the Pulumi CLI")
+
+
+def _post_raw(mock: MockProvider, body: bytes, *, chunked: bool) -> dict[str, Any]:
+    import http.client
+
+    conn = http.client.HTTPConnection(mock.host, mock.port, timeout=10)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    if chunked:
+        # As Envoy sends it once Plano's filter removed Content-Length: several chunks, no length.
+        parts = [body[i : i + 7] for i in range(0, len(body), 7)]
+        conn.request("POST", "/v1/chat/completions", body=iter(parts), headers=headers, encode_chunked=True)
+    else:
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+    answer = json.loads(conn.getresponse().read())
+    conn.close()
+    return dict(answer)
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_the_mock_reads_the_body_chunked_as_envoy_sends_it_or_with_a_length(chunked: bool) -> None:
+    messages = [{"role": "user", "content": "My name is Ada."}, {"role": "user", "content": "What is my name?"}]
+    body = json.dumps({"model": "mock-small", "messages": messages}).encode()
+    with MockProvider("127.0.0.1") as mock:
+        answer = _post_raw(mock, body, chunked=chunked)
+        second = _post_raw(mock, body, chunked=chunked)  # the connection stays usable after it
+        [first, again] = mock.log.chat_requests()
+    assert first.body == {"model": "mock-small", "messages": messages}
+    assert ("transfer-encoding" in first.headers) is chunked
+    assert answer["choices"][0]["message"]["content"] == reply_text(1, messages)
+    assert again.body == first.body and second["choices"][0]["message"]["content"] == reply_text(2, messages)
+
+
+def test_read_body_handles_chunk_extensions_and_trailers() -> None:
+    import io
+
+    from tests.e2e.mock_provider import read_body
+
+    stream = io.BytesIO(b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT")
+    assert read_body({"Transfer-Encoding": "chunked"}, stream) == b"Wikipedia"
+    assert stream.read() == b"NEXT"  # nothing of the next request was consumed
+    assert read_body({"Content-Length": "3"}, io.BytesIO(b"abcdef")) == b"abc"
+
+
+DOCKER_OBJECTS = ("docker:index/container:Container", "docker:index/volume:Volume", "docker:index/network:Network")
+
+
+def _docker_names(run: Any) -> set[str]:
+    return {str(r.inputs["name"]) for r in run.resources if r.type in DOCKER_OBJECTS and "name" in r.inputs}
+
+
+def test_the_e2e_stack_is_its_own_and_shares_no_docker_name_with_the_users_local_stack(tmp_path: Any) -> None:
+    """The user's `local` stack keeps its data volume on destroy; an e2e run under the same names
+    would adopt that volume and its destroy would delete it."""
+    from plano_tools.simulate import run_program
+
+    from tests.conftest import stack_run
+    from tests.e2e.harness import Project, render_test_config
+
+    project = Project.create(
+        tmp_path, config_text=render_test_config(18123, "http://172.17.0.1:1"), db_port=15999, key="k"
+    )
+    assert project.stack != "local" and project.stack.startswith("e2e-")
+    assert (project.root / f"Pulumi.{project.stack}.yaml").is_file()
+    assert not (project.root / "Pulumi.local.yaml").exists()
+    run = run_program(project.root, project.stack)
+    assert run.error is None, run.error
+    ours, users = _docker_names(run), _docker_names(stack_run("local"))
+    assert ours == set(project.docker_names) and len(ours) == 9
+    assert not ours & users
+    # Another run gets another stack, so a leftover of an interrupted run is never adopted either.
+    (tmp_path / "other").mkdir()
+    other = Project.create(tmp_path / "other", config_text="", db_port=1, key="k")
+    assert other.stack != project.stack
+
+
+def test_the_e2e_refuses_to_start_where_an_object_with_its_names_exists(tmp_path: Any) -> None:
+    from tests.e2e.harness import Project
+
+    project = Project.create(tmp_path, config_text="", db_port=1, key="k")
+    volume = next(name for name in project.docker_names if name.endswith("-pgdata"))
+    with pytest.raises(RuntimeError, match=f"already has {volume}"):
+        project.refuse_foreign_objects({volume, "plano-local-pgdata", "bridge"})
+    project.refuse_foreign_objects({"plano-local-pgdata", "plano-local-postgres", "bridge"})  # the user's: untouched
+
+
+def test_the_database_port_comes_from_the_harness_not_the_rewritten_stack_file(tmp_path: Any) -> None:
+    """`pulumi stack init` rewrites the stack file with quoted strings ("41234")."""
+    from tests.e2e.harness import Project
+
+    project = Project.create(tmp_path, config_text="", db_port=41234, key="k")
+    stack_file = project.root / f"Pulumi.{project.stack}.yaml"
+    text = stack_file.read_text()
+    assert "plano:localDbPort: 41234" in text
+    stack_file.write_text(text.replace("plano:localDbPort: 41234", 'plano:localDbPort: "41234"'))
+    db = project.database({"db_ca_cert_pem": "ca", "db_password": "pw"}, tmp_path / "db-ca.pem")
+    assert (db.host, db.port, db.sslmode, db.password) == ("127.0.0.1", 41234, "verify-full", "pw")
+    assert (tmp_path / "db-ca.pem").read_text() == "ca"
+    e2e = (PROJECT_DIR / "tests" / "e2e" / "test_local_stack_e2e.py").read_text()
+    assert "localDbPort" not in e2e and "Pulumi." not in e2e
+
+
+def _pytest_line(target: str) -> list[str]:
+    import shlex
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", target], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
+    [line] = [line for line in dry.stdout.splitlines() if " -m pytest " in line]
+    return shlex.split(line)
+
+
+def _collected_e2e(args: list[str]) -> list[str]:
+    """The e2e tests pytest selects with the marker expression of a make target's pytest line."""
+    import subprocess
+    import sys
+
+    after = args[args.index("pytest") + 1 :]
+    selection = ["-m", after[after.index("-m") + 1]] if "-m" in after else []
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *selection, "tests/e2e"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in result.stdout.splitlines() if "test_local_stack_e2e.py::" in line]
+
+
+@pytest.mark.parametrize("target", ["test", "test-fast"])
+def test_make_test_and_test_fast_never_run_the_e2e(target: str) -> None:
+    assert _collected_e2e(_pytest_line(target)) == []
+
+
+def test_make_e2e_runs_the_e2e() -> None:
+    args = _pytest_line("e2e")
+    assert _collected_e2e(args) == [
+        "tests/e2e/test_local_stack_e2e.py::test_multi_turn_state_survives_database_and_plano_restarts"
+    ]

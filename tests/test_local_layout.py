@@ -41,9 +41,12 @@ def test_git_ignores_the_env_file() -> None:
 
 @pytest.mark.parametrize("code", [1, 2, None])
 def test_a_failed_init_step_stops_the_update_with_where_to_look(code: int | None) -> None:
-    with pytest.raises(RuntimeError, match=r"docker logs plano-local-init"):
-        init_exit_checked("plano-local-init", code)
-    assert init_exit_checked("plano-local-init", 0) == "0"
+    urn = "urn:pulumi:local::plano::plano:local:Service$docker:index/container:Container::init"
+    with pytest.raises(RuntimeError, match=r"docker logs plano-local-init") as caught:
+        init_exit_checked("plano-local-init", code, stack="local", urn=urn)
+    # Its exit code stays in state: the message names the command that runs it again.
+    assert f"pulumi up --stack local --replace '{urn}'" in str(caught.value)
+    assert init_exit_checked("plano-local-init", 0, stack="local", urn=urn) == "0"
 
 
 def test_pg_hba_has_no_plain_text_network_rule() -> None:

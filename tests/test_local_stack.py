@@ -12,7 +12,7 @@ import pytest
 from plano_pulumi.core.plano_config import PLANO_INTERNAL_PORTS, SIDECAR_PORT
 from plano_pulumi.core.task_env import CA_BUNDLE_PEM_VAR, CA_BUNDLE_URL_VAR
 from plano_pulumi.core.task_files import INIT_SCRIPT_NAME, render_init_script
-from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT
+from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, START_SCRIPT
 from plano_tools.simulate import MOCK_PASSWORD, MOCK_PRIVATE_KEY, Registered, Run, run_program
 
 from tests.conftest import PROJECT, config_for, containers, env_of, plain, run_with, stack_run
@@ -121,7 +121,13 @@ def test_postgres_accepts_only_tls_with_the_stacks_certificate() -> None:
     assert rules[-1][-1] == "reject" and not [r for r in rules if r[0] == "host"]
     key = uploads[settings["ssl_key_file"]]
     assert key["content"] == MOCK_PRIVATE_KEY
-    assert (key["owner"], key["permissions"]) == ("70", "0600")
+    # The provider's upload writes no owner (its tar header has none): the container's own start
+    # script, its entry point, gives the key to the image's postgres user before the server starts.
+    assert key["permissions"] == "0600" and "owner" not in key
+    assert postgres.inputs["entrypoints"] == ["sh", START_SCRIPT]
+    start = uploads[START_SCRIPT]["content"]
+    assert f'chown postgres:postgres "{settings["ssl_key_file"]}"' in start
+    assert start.index("chown postgres") < start.index("exec docker-entrypoint.sh")
     assert postgres.inputs["image"].startswith("sha256:")
     image = run.one("docker:index/remoteImage:RemoteImage", "image").inputs["name"]
     assert image == "public.ecr.aws/docker/library/postgres:17-alpine"
@@ -295,3 +301,176 @@ def test_named_docker_objects_are_replaced_delete_first() -> None:
     ]
     assert len(named) == 9
     assert [r.name for r in named if not r.delete_before_replace] == []
+
+
+# -- what pulumi-docker does with the inputs (issue 17: findings 7, 8, 9) ------------------------
+
+
+def _run_local_with(monkeypatch: pytest.MonkeyPatch, change: Any) -> Run:
+    """The committed local stack under mocks whose answers ``change(type, name, outputs)`` edits."""
+    from plano_tools import simulate
+
+    original = simulate.OfflineMocks.new_resource
+
+    def new_resource(self: Any, args: Any) -> tuple[str, dict[str, Any]]:
+        rid, outputs = original(self, args)
+        change(args.typ, args.name, outputs)
+        return rid, outputs
+
+    monkeypatch.setattr(simulate.OfflineMocks, "new_resource", new_resource)
+    return run_program(PROJECT, "local")
+
+
+def test_a_failed_init_step_names_the_command_that_runs_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its exit code stays in state until it is replaced, so a plain second `up` fails the same way:
+    the error says the one command that works once the cause is fixed."""
+
+    def init_fails(type_: str, name: str, outputs: dict[str, Any]) -> None:
+        if type_ == CONTAINER and name == "init":
+            outputs["exitCode"] = 3
+
+    run = _run_local_with(monkeypatch, init_fails)
+    assert run.error is not None
+    init = _containers(run)["init"]
+    message = str(run.error)
+    assert "exited with 3" in message and "docker logs plano-local-init" in message
+    assert f"pulumi up --stack local --replace '{init.urn}'" in message
+
+
+def test_a_new_ca_replaces_pgbouncer_which_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The init step writes the CA into PgBouncer's volume; PgBouncer reads it only at start, so its
+    own inputs must change with the CA (pulumi-docker replaces a container whose labels change)."""
+    from plano_pulumi.local.spec import INPUTS_LABEL
+
+    def new_ca(type_: str, name: str, outputs: dict[str, Any]) -> None:
+        if type_ == "tls:index/selfSignedCert:SelfSignedCert":
+            outputs["certPem"] = "-----BEGIN CERTIFICATE-----\nmock renewed ca\n-----END CERTIFICATE-----\n"
+
+    before = _containers(stack_run("local"))
+    after_run = _run_local_with(monkeypatch, new_ca)
+    assert after_run.error is None, after_run.error
+    after = _containers(after_run)
+
+    def labels(container: Registered) -> dict[str, str]:
+        return {label["label"]: label["value"] for label in plain(container.inputs.get("labels") or [])}
+
+    assert _env(before["init"])[CA_BUNDLE_PEM_VAR] != _env(after["init"])[CA_BUNDLE_PEM_VAR]
+    assert labels(before["pgbouncer"]) != labels(after["pgbouncer"])
+    assert labels(before["pgbouncer"])[INPUTS_LABEL] != labels(after["pgbouncer"])[INPUTS_LABEL]
+    # Plano does not read the CA: it keeps running.
+    assert labels(before["plano"]) == labels(after["plano"])
+
+
+def test_stopping_gives_the_grace_docker_is_told_and_health_checks_read_back_unchanged() -> None:
+    """pulumi-docker stops a container it deletes or replaces with a timeout of 0 unless
+    destroy_grace_seconds is set; Docker's provider reads health check durations back as Go prints
+    them ("1m30s"), so any other spelling is a difference on every `pulumi up`."""
+    from plano_pulumi.local.spec import go_duration
+
+    def seconds(text: str) -> int:
+        total, number = 0, ""
+        for char in text:
+            if char.isdigit():
+                number += char
+            else:
+                total += int(number) * {"h": 3600, "m": 60, "s": 1}[char]
+                number = ""
+        return total
+
+    found = _containers(stack_run("local"))
+    graced = {name: c.inputs.get("stopTimeout") for name, c in found.items() if c.inputs.get("stopTimeout")}
+    assert set(graced) == {"postgres", "pgbouncer", "plano"}
+    for name, timeout in graced.items():
+        assert found[name].inputs.get("destroyGraceSeconds") == timeout, name
+    checked = {name: c.inputs["healthcheck"] for name, c in found.items() if c.inputs.get("healthcheck")}
+    assert set(checked) == {"postgres", "pgbouncer", "plano"}
+    for name, check in checked.items():
+        for key in ("interval", "timeout", "startPeriod"):
+            assert check[key] == go_duration(seconds(check[key])), (name, key, check[key])
+    assert checked["plano"]["startPeriod"] == "1m30s"
+    assert [go_duration(s) for s in (0, 5, 60, 90, 3600, 3725)] == ["0s", "5s", "1m0s", "1m30s", "1h0m0s", "1h2m5s"]
+
+
+def test_the_program_deploys_exactly_the_container_descriptions_the_engine_tests_run() -> None:
+    """One description per container (local/spec.py): the pulumi-docker inputs are made from it."""
+    from plano_pulumi.core.naming import Names
+    from plano_pulumi.core.task_files import task_files
+    from plano_pulumi.local.layout import LocalNames
+    from plano_pulumi.local.spec import init_spec, pgbouncer_spec, plano_spec, postgres_spec, task_spec
+
+    from tests.integration.servers import stack_settings
+
+    settings = stack_settings("local")
+    db, names = settings.database, LocalNames(Names("plano", "local"))
+    files = task_files(settings.plano.text, settings.database, DB_HOSTNAME, POSTGRES_PORT)
+    image = settings.service
+    specs = {
+        "postgres": postgres_spec(
+            name=names.container("postgres"),
+            data_volume=names.data_volume,
+            image="postgres",
+            network=names.network,
+            db_name=db.name,
+            db_user=db.user,
+            password="p",
+            host_port=settings.local.db_port,
+            server_cert_pem="c",
+            server_key_pem="k",
+        ),
+        "task": task_spec(names, image=image.init_image, network=names.network, listeners=settings.plano.listeners),
+        "init": init_spec(
+            names,
+            image=image.init_image,
+            files=files,
+            db_host=DB_HOSTNAME,
+            db_port=POSTGRES_PORT,
+            db_name=db.name,
+            db_user=db.user,
+            app_user=db.app_user,
+            tls_mode=db.tls_mode,
+            ca_cert_pem="ca",
+            db_password="p",
+            app_password="a",
+        ),
+        "pgbouncer": pgbouncer_spec(
+            names, image=image.pgbouncer_image, files=files, ca_cert_pem="ca", app_user=db.app_user, db_name=db.name
+        ),
+        "plano": plano_spec(
+            names,
+            image=image.image,
+            files=files,
+            health_port=settings.plano.health_listener.port,
+            environment={},
+            secrets={},
+        ),
+    }
+    found = _containers(stack_run("local"))
+    assert set(found) == set(specs)
+    for role, spec in specs.items():
+        inputs = plain(found[role].inputs)
+        assert inputs["name"] == spec.name, role
+        assert inputs.get("entrypoints") == (list(spec.entrypoint) if spec.entrypoint else None), role
+        assert (inputs.get("command") or []) == list(spec.command), role
+        assert [(p["internal"], p["external"], p["ip"]) for p in inputs.get("ports") or []] == [
+            (p.internal, p.external, p.ip) for p in spec.ports
+        ], role
+        assert [(u["file"], u["permissions"]) for u in inputs.get("uploads") or []] == [
+            (f.path, f"{f.mode:04o}") for f in spec.files
+        ], role
+        assert [(v["containerPath"], bool(v.get("readOnly"))) for v in inputs.get("volumes") or []] == [
+            (v.path, v.read_only) for v in spec.volumes
+        ], role
+        check = inputs.get("healthcheck")
+        assert (check["tests"] if check else None) == (list(spec.healthcheck.test) if spec.healthcheck else None), role
+        assert inputs.get("stopSignal") == spec.stop_signal and inputs.get("stopTimeout") == spec.stop_timeout_s, role
+        assert inputs.get("restart") == spec.restart and bool(inputs.get("init")) == spec.init, role
+        if spec.shares_network_of:
+            assert inputs["networkMode"] == f"container:{found[spec.shares_network_of].id}", role
+        else:
+            [network] = inputs["networksAdvanced"]
+            assert network.get("aliases", []) == list(spec.aliases), role
+        env_names = sorted(line.split("=", 1)[0] for line in inputs.get("envs") or [])
+        expected = sorted(spec.env) if role != "plano" else sorted({*spec.env, "DB_PASS"})
+        if role == "plano":  # the stack's provider keys come on top of the description's own
+            env_names = [n for n in env_names if not n.endswith("_API_KEY")]
+        assert env_names == expected, role

@@ -123,3 +123,40 @@ def test_a_workstation_run_without_servers_ends_with_the_skip_banner(failing_ins
     assert "Install: scripts/ensure-test-servers.sh failed (exit 100)" in banner
     assert "make servers" in banner
     assert result.stdout.rstrip().endswith("!" * 20)  # the last thing on the screen
+
+
+@pytest.fixture
+def failing_docker_install(failing_install: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The servers are there (a PgBouncer >= 1.21 in the cache); docker.io and debootstrap are not,
+    and apt-get cannot install them."""
+    bin_dir = Path(failing_install["PATH"].split(":", 1)[0])
+    (bin_dir / "dpkg-query").write_text(
+        '#!/bin/sh\ncase "$3" in docker.io|debootstrap) exit 1 ;; *) printf "install ok installed" ;; esac\n'
+    )
+    (bin_dir / "python").write_text(
+        '#!/bin/sh\necho "pytest ran: ROOTFS=${PLANO_TEST_ROOTFS:-} DOCKER_SKIP=${PLANO_DOCKER_SKIP_REASON:-}"\n'
+    )
+    pgbouncer = Path(failing_install["PLANO_TEST_CACHE"]) / "pgbouncer" / "pgbouncer"
+    pgbouncer.parent.mkdir(parents=True)
+    pgbouncer.write_text('#!/bin/sh\necho "PgBouncer 1.24.1"\n')
+    pgbouncer.chmod(0o755)
+    return failing_install
+
+
+def test_ci_make_test_fails_when_the_docker_engine_tests_cannot_get_their_images(
+    failing_docker_install: dict[str, str],
+) -> None:
+    result = make_test({**failing_docker_install, "CI": "true"})
+    assert result.returncode != 0
+    assert "pytest ran" not in result.stdout
+    assert "ensure-test-images: installing docker.io debootstrap" in result.stderr
+    assert "CI=true: failing instead of skipping the Docker engine tests" in result.stderr
+
+
+def test_workstation_make_test_skips_the_docker_engine_tests_with_the_reason(
+    failing_docker_install: dict[str, str],
+) -> None:
+    result = make_test(failing_docker_install)
+    assert result.returncode == 0, result.stderr
+    assert "pytest ran: ROOTFS= DOCKER_SKIP=scripts/ensure-test-images.sh failed (exit 100" in result.stdout
+    assert "the Docker engine tests will SKIP" in result.stderr

@@ -2,14 +2,18 @@
 
 A copy of the project in a temporary directory, with its own file backend (``PULUMI_BACKEND_URL``,
 the same as ``pulumi login --local`` without touching the caller's login), a throwaway passphrase,
-a stack file for ``local`` that points Plano at the mock provider, and helpers to run the CLI,
-Docker and HTTP requests with timeouts.
+a stack of its own (``e2e-<random>``, never the user's ``local``: its Docker names differ, so it
+cannot adopt the user's kept data volume or delete it) whose file is the committed local stack's
+settings pointed at the mock provider, and helpers to run the CLI, Docker and HTTP requests with
+timeouts. Before `pulumi up` it refuses to start when any container, volume or network with its
+names already exists on the engine: it only ever touches what it created.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -22,10 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from plano_pulumi.core.naming import Names
+from plano_pulumi.local.layout import LOOPBACK, LocalNames
+
+from tests.e2e.psql import Database
 
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).with_name("plano_config.template.yaml")
-STACK = "local"
+LOCAL_STACK = "local"  # the committed stack whose settings the e2e stack takes (never deployed here)
+STACK_PREFIX = "e2e-"
 KEY_NAME = "MOCK_PROVIDER_KEY"
 MODEL = "mock-small"
 # Set where the end-to-end test must run (make e2e, the workflow job): missing tools fail it.
@@ -40,7 +49,7 @@ def render_test_config(listener_port: int, mock_base_url: str) -> str:
 
 def stack_file(*, config_file: str, db_port: int) -> dict[str, Any]:
     """Pulumi.local.yaml for the test: the committed local stack's settings, pointed at the mock."""
-    committed = yaml.safe_load((PROJECT / f"Pulumi.{STACK}.yaml").read_text(encoding="utf-8"))
+    committed = yaml.safe_load((PROJECT / f"Pulumi.{LOCAL_STACK}.yaml").read_text(encoding="utf-8"))
     config = dict(committed["config"])
     config.update(
         {
@@ -101,16 +110,50 @@ def mock_address() -> tuple[str, str]:
     return "127.0.0.1", "host.docker.internal"
 
 
+def new_stack_name() -> str:
+    return f"{STACK_PREFIX}{secrets.token_hex(4)}"
+
+
+def docker_names(project: str, stack: str) -> list[str]:
+    """Every container, volume and network name the local program gives this stack."""
+    names = LocalNames(Names(project, stack))
+    return [
+        *(names.container(role) for role in ("postgres", "task", "init", "pgbouncer", "plano")),
+        names.data_volume,
+        names.config_volume("plano"),
+        names.config_volume("pgbouncer"),
+        names.network,
+    ]
+
+
+def clashes(ours: list[str], existing: set[str]) -> list[str]:
+    return sorted(set(ours) & existing)
+
+
+def existing_docker_names() -> set[str]:
+    """The names of every container, volume and network on the engine (the edge)."""
+    found: set[str] = set()
+    for args in (
+        ["ps", "-a", "--format", "{{.Names}}"],
+        ["volume", "ls", "-q"],
+        ["network", "ls", "--format", "{{.Name}}"],
+    ):
+        found |= set(docker(*args).split())
+    return found
+
+
 @dataclass
 class Project:
-    """A copy of the project with its own state directory; every CLI call runs here."""
+    """A copy of the project with its own state directory and stack; every CLI call runs here."""
 
     root: Path
     env: dict[str, str]
     db_port: int
+    """The port the harness gave PostgreSQL on 127.0.0.1 (plano:localDbPort)."""
+    stack: str
 
     @classmethod
-    def create(cls, base: Path, *, config_text: str, db_port: int, key: str) -> Project:
+    def create(cls, base: Path, *, config_text: str, db_port: int, key: str, stack: str | None = None) -> Project:
         root = base / "project"
         root.mkdir()
         for name in PROJECT_FILES:
@@ -118,8 +161,9 @@ class Project:
         shutil.copytree(PROJECT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
         (root / ".venv").symlink_to((PROJECT / ".venv").resolve())
         (root / "e2e_plano_config.yaml").write_text(config_text, encoding="utf-8")
-        stack = stack_file(config_file="e2e_plano_config.yaml", db_port=db_port)
-        (root / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
+        stack = stack or new_stack_name()
+        settings = stack_file(config_file="e2e_plano_config.yaml", db_port=db_port)
+        (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
         state = base / "state"
         state.mkdir()
         env = {
@@ -129,7 +173,27 @@ class Project:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             KEY_NAME: key,
         }
-        return cls(root, env, db_port)
+        return cls(root, env, db_port, stack)
+
+    @property
+    def docker_names(self) -> list[str]:
+        project = yaml.safe_load((self.root / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+        return docker_names(str(project), self.stack)
+
+    def refuse_foreign_objects(self, existing: set[str]) -> None:
+        """Stop before `pulumi up` when the engine already has an object with one of our names."""
+        found = clashes(self.docker_names, existing)
+        if found:
+            raise RuntimeError(
+                f"the engine already has {', '.join(found)}: the end-to-end test creates and deletes only its "
+                "own objects, so it stops here (remove them, or run it again: the stack name is random)"
+            )
+
+    def database(self, outputs: dict[str, Any], ca_file: Path) -> Database:
+        """PostgreSQL as published for this stack: the port the harness chose (the stack file, which
+        `pulumi stack init` rewrites, is not read back), the CA and password from the outputs."""
+        ca_file.write_text(str(outputs["db_ca_cert_pem"]))
+        return Database(LOOPBACK, self.db_port, "plano", "plano", str(outputs["db_password"]), ca_file)
 
     def pulumi(self, *args: str, timeout_s: float = 1200) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -146,7 +210,7 @@ class Project:
         return result
 
     def outputs(self) -> dict[str, Any]:
-        out = self.pulumi("stack", "output", "--stack", STACK, "--json", "--show-secrets").stdout
+        out = self.pulumi("stack", "output", "--stack", self.stack, "--json", "--show-secrets").stdout
         return dict(json.loads(out))
 
 

@@ -15,9 +15,10 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 
 REPLY_PREFIX = "mock-reply"
 
@@ -82,6 +83,31 @@ def _sse(completion: dict[str, Any]) -> bytes:
     return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
 
 
+def read_body(headers: Mapping[str, str], stream: BinaryIO) -> bytes:
+    """The request body, sent with a Content-Length or chunked.
+
+    Plano's llm_gateway filter removes Content-Length, so Envoy sends the provider
+    ``Transfer-Encoding: chunked``: each chunk is a hex size line, the data and CRLF; a zero size
+    ends the body (after optional trailer lines and an empty line).
+    """
+    encoding = {k.lower(): v for k, v in headers.items()}.get("transfer-encoding", "")
+    if "chunked" not in encoding.lower():
+        length = int({k.lower(): v for k, v in headers.items()}.get("content-length") or 0)
+        return stream.read(length)
+    body = bytearray()
+    while True:
+        size_line = stream.readline()
+        if not size_line:
+            raise ValueError("the chunked body ended without its last chunk")
+        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            while stream.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+        body += stream.read(size)
+        stream.readline()  # the CRLF after the chunk's data
+
+
 def make_handler(log: ProviderLog) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -105,8 +131,7 @@ def make_handler(log: ProviderLog) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b'{"error": "not found"}')
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+            raw = read_body(dict(self.headers.items()), self.rfile)
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:

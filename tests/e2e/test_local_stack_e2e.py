@@ -1,4 +1,8 @@
-"""End to end: `pulumi up --stack local` on a Docker engine, then multi-turn state through Plano.
+"""End to end: `pulumi up` of the local profile on a Docker engine, then multi-turn state through Plano.
+
+The stack is its own (``e2e-<random>``, the committed local stack's settings): it never shares a
+Docker name with the user's ``local`` stack, and it stops before `pulumi up` if one of its names
+is taken. Only ``make e2e`` (and the workflow's e2e job) select it; ``make test`` deselects it.
 
 Runs the real images with the rendered files: a Responses API request through Plano's listener, a
 follow-up with ``previous_response_id`` whose upstream request must carry the first turn (Plano
@@ -26,9 +30,9 @@ from tests.e2e.harness import (
     MODEL,
     PROJECT,
     REQUIRED_ENV,
-    STACK,
     Project,
     docker,
+    existing_docker_names,
     free_port,
     missing_tools,
     mock_address,
@@ -85,18 +89,20 @@ def stack(preconditions: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with MockProvider(bind) as mock:
         config = render_test_config(free_port(), f"http://{seen_as}:{mock.port}")
         project = Project.create(base, config_text=config, db_port=free_port(), key=key)
-        project.pulumi("stack", "init", STACK)
+        project.refuse_foreign_objects(existing_docker_names())
+        project.pulumi("stack", "init", project.stack)
         stack = Stack(project, mock, key)
         try:
-            project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
+            project.pulumi("up", "--stack", project.stack, "--yes", "--skip-preview")
             stack.outputs = project.outputs()
             yield stack
         finally:
             record = PROJECT / "out" / "e2e"
             record.mkdir(parents=True, exist_ok=True)
             (record / "provider-requests.json").write_text(json.dumps(mock.log.as_json(), indent=2, default=str))
-            project.pulumi("destroy", "--stack", STACK, "--yes", "--skip-preview")
-            project.pulumi("stack", "rm", STACK, "--yes")
+            # Its own state, its own stack: destroy deletes only what this `up` created.
+            project.pulumi("destroy", "--stack", project.stack, "--yes", "--skip-preview")
+            project.pulumi("stack", "rm", project.stack, "--yes")
 
 
 def _follow_up_keeps_history(stack: Stack, question: str, *, attempts: int = 3) -> None:
@@ -119,15 +125,6 @@ def _rows_eventually(db: Database, response_id: str, timeout_s: float = 15) -> i
     return rows
 
 
-def _database(stack: Stack, tmp: Path) -> Database:
-    ca = tmp / "db-ca.pem"
-    ca.write_text(stack.outputs["db_ca_cert_pem"])
-    port = int(
-        stack.project.root.joinpath(f"Pulumi.{STACK}.yaml").read_text().split("plano:localDbPort:")[1].split()[0]
-    )
-    return Database("127.0.0.1", port, "plano", "plano", stack.outputs["db_password"], ca)
-
-
 def test_multi_turn_state_survives_database_and_plano_restarts(stack: Stack, tmp_path: Path) -> None:
     names = stack.outputs["container_names"]
     first = stack.ask("My name is Ada. Please remember it.", attempts=5)
@@ -135,7 +132,7 @@ def test_multi_turn_state_survives_database_and_plano_restarts(stack: Stack, tmp
     stack.last_id = str(first["id"])
 
     _follow_up_keeps_history(stack, "What is my name?")
-    db = _database(stack, tmp_path)
+    db = stack.project.database(stack.outputs, tmp_path / "db-ca.pem")
     assert _rows_eventually(db, str(first["id"])) == 1
     assert _rows_eventually(db, stack.last_id) == 1
 

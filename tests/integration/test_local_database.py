@@ -112,11 +112,32 @@ def test_init_with_the_wrong_ca_fails_without_showing_the_password(servers: Stat
     assert servers.password not in init.stdout + init.stderr
 
 
+def _entrypoint_shim(shims: Path, reached: Path) -> None:
+    """The image's docker-entrypoint.sh, to its documented contract: with ``postgres`` first, as
+    root, it runs the command as the postgres user (on an existing data directory, as it is);
+    the server's own start is only recorded."""
+    shims.mkdir()
+    (shims / "docker-entrypoint.sh").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = postgres ] && [ "${2:-}" = --single ]; then exec runuser -u postgres -- "$@"; fi\n'
+        f'echo "$@" > {reached}\n'
+    )
+    (shims / "docker-entrypoint.sh").chmod(0o755)
+
+
+def _root_owned_key(tmp_path: Path) -> Path:
+    """The key as the Docker provider uploads it: root's, whatever owner it was given."""
+    key = tmp_path / "server.key"
+    key.write_text("not a real key")
+    key.chmod(0o644)
+    return key
+
+
 def test_a_kept_data_directory_gets_the_new_stacks_password(servers: StatePath, tmp_path: Path) -> None:
     """The PostgreSQL container's start script on a data directory made with another password.
 
-    ``su-exec`` and ``docker-entrypoint.sh`` (the image's) are stood in for: the first runs the
-    command as the database's system user, the second only records that it was reached.
+    Only the image's documented entry point is used (stood in for by ``_entrypoint_shim``): no
+    su-exec, which postgres:17-alpine no longer ships, nor gosu.
     """
     if servers.tools.system_user is None:
         pytest.skip("needs root, to act as the container's entry point does")
@@ -130,15 +151,12 @@ def test_a_kept_data_directory_gets_the_new_stacks_password(servers: StatePath, 
         password=servers.password,
     )
     pg.init()  # the "old stack's" data directory: its superuser has pg.admin_password
-    shims = tmp_path / "bin"
-    shims.mkdir()
-    reached = tmp_path / "entrypoint-reached"
-    (shims / "su-exec").write_text('#!/bin/sh\nuser="$1"; shift\nexec runuser -u "$user" -- "$@"\n')
-    (shims / "docker-entrypoint.sh").write_text(f'#!/bin/sh\necho "$@" > {reached}\n')
-    for shim in shims.iterdir():
-        shim.chmod(0o755)
+    shims, reached = tmp_path / "bin", tmp_path / "entrypoint-reached"
+    _entrypoint_shim(shims, reached)
+    key = _root_owned_key(tmp_path)
     script = tmp_path / "start.sh"
-    script.write_text(render_postgres_start_script())
+    script.write_text(render_postgres_start_script(server_key=str(key)))
+    assert "su-exec" not in script.read_text() and "gosu" not in script.read_text()
     new_password = "NewStackPassw0rd" + servers.password[:8]
     result = subprocess.run(
         ["sh", str(script), *postgres_command()],
@@ -156,6 +174,8 @@ def test_a_kept_data_directory_gets_the_new_stacks_password(servers: StatePath, 
     assert result.returncode == 0, result.stderr
     assert new_password not in result.stdout + result.stderr
     assert reached.read_text().split()[0] == "postgres"  # the image's entry point gets the server's arguments
+    # What PostgreSQL requires of its key: the server's user owns it, nobody else can read it.
+    assert (key.stat().st_uid, key.stat().st_mode & 0o777) == (servers.tools.uid, 0o600)
     try:
         pg.start()
         with pg.connect(dbname="postgres", user=ADMIN_USER, password=new_password) as conn:
@@ -166,17 +186,20 @@ def test_a_kept_data_directory_gets_the_new_stacks_password(servers: StatePath, 
         pg.stop()
 
 
-def test_a_new_data_directory_is_left_to_the_image(tmp_path: Path) -> None:
-    reached = tmp_path / "entrypoint-reached"
-    shims = tmp_path / "bin"
-    shims.mkdir()
-    (shims / "docker-entrypoint.sh").write_text(f'#!/bin/sh\necho "$@" > {reached}\n')
-    (shims / "docker-entrypoint.sh").chmod(0o755)
+def test_a_new_data_directory_is_left_to_the_image(servers: StatePath, tmp_path: Path) -> None:
+    if servers.tools.system_user is None:
+        pytest.skip("needs root, to act as the container's entry point does")
+    shims, reached = tmp_path / "bin", tmp_path / "entrypoint-reached"
+    _entrypoint_shim(shims, reached)
     script = tmp_path / "start.sh"
-    script.write_text(render_postgres_start_script())
+    script.write_text(render_postgres_start_script(server_key=str(_root_owned_key(tmp_path))))
     result = subprocess.run(
         ["sh", str(script), "postgres"],
-        env={"PATH": f"{shims}:/usr/bin:/bin", "PGDATA": str(tmp_path / "empty"), "POSTGRES_USER": "plano"},
+        env={
+            "PATH": f"{shims}:/usr/bin:/bin:/usr/sbin:/sbin",
+            "PGDATA": str(tmp_path / "empty"),
+            "POSTGRES_USER": "plano",
+        },
         capture_output=True,
         text=True,
         timeout=30,

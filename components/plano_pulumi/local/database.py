@@ -4,7 +4,9 @@ Creates the database password (random, alphanumeric, as on AWS), the image pull,
 volume (kept when the stack is destroyed unless ``plano:localKeepDataVolume`` is false) and the
 official PostgreSQL container: ``ssl = on`` with the certificate ``DatabaseCertificates`` issues,
 a ``pg_hba.conf`` that rejects every connection without TLS, published on 127.0.0.1 only; on a kept
-data volume the container first sets the stack's current password (``render_postgres_start_script``). The
+data volume the container first sets the stack's current password, and it gives the private key to
+the image's postgres user before the server starts (``render_postgres_start_script``). The
+container is ``spec.postgres_spec``, the description the Docker engine tests run. The
 password and the private key are secret container inputs (encrypted in Pulumi state), never in an
 image or a file of the repository.
 """
@@ -18,20 +20,9 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from plano_pulumi.core.passwords import DB_PASSWORD_RULES
-from plano_pulumi.local.layout import (
-    DB_HOSTNAME,
-    HBA_FILE,
-    PG_DATA_DIR,
-    POSTGRES_PORT,
-    POSTGRES_UID,
-    SERVER_CERT,
-    SERVER_KEY,
-    START_SCRIPT,
-    database_ports,
-    postgres_command,
-    render_pg_hba,
-    render_postgres_start_script,
-)
+from plano_pulumi.local.containers import container
+from plano_pulumi.local.layout import DB_HOSTNAME, POSTGRES_PORT
+from plano_pulumi.local.spec import postgres_spec
 
 
 @dataclass(frozen=True)
@@ -82,55 +73,26 @@ class LocalDatabase(pulumi.ComponentResource):
         )
         self.password = pulumi.Output.secret(password.result)
         self.app_password = pulumi.Output.secret(app_password.result)
-        envs = self.password.apply(
-            lambda secret: [
-                f"POSTGRES_DB={args.db_name}",
-                f"POSTGRES_USER={args.db_user}",
-                f"POSTGRES_PASSWORD={secret}",
-                f"PGDATA={PG_DATA_DIR}",
-                "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256",
-            ]
-        )
-        container = docker.Container(
-            "postgres",
+        spec = postgres_spec(
             name=args.container_name,
-            image=image.image_id,
-            hostname=DB_HOSTNAME,
-            entrypoints=["sh", START_SCRIPT],
-            command=postgres_command(),
-            envs=envs,
-            uploads=[
-                docker.ContainerUploadArgs(file=SERVER_CERT, content=args.server_cert_pem),
-                # PostgreSQL refuses a key that others can read; it runs as uid 70 in the image.
-                docker.ContainerUploadArgs(
-                    file=SERVER_KEY,
-                    content=pulumi.Output.secret(args.server_key_pem),
-                    owner=str(POSTGRES_UID),
-                    permissions="0600",
-                ),
-                docker.ContainerUploadArgs(file=HBA_FILE, content=render_pg_hba()),
-                docker.ContainerUploadArgs(file=START_SCRIPT, content=render_postgres_start_script()),
-            ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=PG_DATA_DIR)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[DB_HOSTNAME])],
-            ports=[
-                docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip)
-                for p in database_ports(args.host_port)
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", args.db_user, "-d", args.db_name],
-                interval="5s",
-                timeout="5s",
-                retries=10,
-                start_period="10s",
-            ),
-            wait=True,  # dependents start once the server accepts connections
-            wait_timeout=120,
-            restart="unless-stopped",
-            destroy_grace_seconds=30,
-            opts=named,
+            data_volume=args.data_volume_name,
+            image=args.image,
+            network=args.network,
+            db_name=args.db_name,
+            db_user=args.db_user,
+            password=self.password,
+            host_port=args.host_port,
+            server_cert_pem=args.server_cert_pem,
+            server_key_pem=args.server_key_pem,
+        )
+        # The key is among the uploads: Pulumi then keeps them all as a secret input.
+        postgres = container(
+            "postgres",
+            spec,
+            image_id=image.image_id,
+            opts=named.merge(pulumi.ResourceOptions(depends_on=[volume])),
         )
         self.host = pulumi.Output.from_input(DB_HOSTNAME)
-        self.port = container.name.apply(lambda _: POSTGRES_PORT)
+        self.port = postgres.name.apply(lambda _: POSTGRES_PORT)
         # Registered so `pulumi stack` shows where the database is; the password stays secret.
         self.register_outputs({"host": self.host, "port": self.port})

@@ -25,7 +25,6 @@ from plano_pulumi.core.plano_config import Listener
 LOOPBACK = "127.0.0.1"
 # The official image, from ECR Public's mirror of Docker's library (no Docker Hub pull limits).
 POSTGRES_REPOSITORY = "public.ecr.aws/docker/library/postgres"
-POSTGRES_UID = 70  # the postgres user of the official Alpine images
 POSTGRES_PORT = 5432
 # The database's name on the stack's network; the server certificate is issued for it.
 DB_HOSTNAME = "postgres"
@@ -55,31 +54,33 @@ hostnossl  all       all   all      reject
 """
 
 
-def render_postgres_start_script() -> str:
-    """The PostgreSQL container's entry point: the stack's password first, then the image's own.
+def render_postgres_start_script(server_key: str = SERVER_KEY) -> str:
+    """The PostgreSQL container's entry point: the key's owner, the stack's password, then the image's.
 
-    The image applies POSTGRES_PASSWORD only when it creates the data directory. The data volume
-    outlives the stack by default, and a new stack generates a new password, so on an existing data
-    directory this sets the role's password to the current one before the server starts: through a
-    private socket of a server that listens on no TCP port, with a throwaway trust rule for that
-    socket only. The password never appears in a command line (psql reads the statement on stdin).
+    Runs as root, as the official image starts. First it gives the server's private key to the
+    image's ``postgres`` user with mode 0600, which PostgreSQL requires: the Docker provider uploads
+    files as root whatever owner it is given. Then, because the image applies POSTGRES_PASSWORD only
+    when it creates the data directory and the data volume outlives the stack by default (a new
+    stack generates a new password), on an existing data directory it sets the bootstrap
+    superuser's password to the current one before the server starts. It does so with nothing but
+    the image's documented entry point: ``docker-entrypoint.sh postgres ...`` switches to the
+    postgres user (with whatever tool that image ships: su-exec before 17, gosu since) and, on an
+    existing data directory, runs the command: here PostgreSQL's single-user mode, which reads the
+    statement on stdin (the password is in no command line; no server listens meanwhile).
+    ``exit_on_error`` makes a failed statement fail the start; ``log_min_error_statement=panic``
+    keeps the statement (and the password) out of the log.
     """
-    return r"""#!/bin/sh
-# Rendered by this project: re-apply the stack's password to a kept data directory, then start.
+    return rf"""#!/bin/sh
+# Rendered by this project: the key's owner, the stack's password on a kept data directory, then
+# the image's own entry point. Uses only the image's documented entry point and PostgreSQL.
 set -eu
+chown postgres:postgres "{server_key}"
+chmod 0600 "{server_key}"
 if [ -s "$PGDATA/PG_VERSION" ]; then
-    maintenance="$(mktemp -d)"
-    port="${PGPORT:-5432}"  # names the socket only: this server listens on no TCP port
-    printf 'local all all trust\n' > "$maintenance/pg_hba.conf"
-    chown -R postgres "$maintenance"
-    options="-c listen_addresses= -c port=$port -c unix_socket_directories=$maintenance"
-    su-exec postgres pg_ctl -D "$PGDATA" -w -l "$maintenance/log" \
-        -o "$options -c hba_file=$maintenance/pg_hba.conf" start
     # printf is the shell's own: the password is in no process's command line. It is alphanumeric.
     printf "ALTER ROLE current_user PASSWORD '%s';\n" "$POSTGRES_PASSWORD" |
-        su-exec postgres psql -X -q -v ON_ERROR_STOP=1 -h "$maintenance" -p "$port" -U "$POSTGRES_USER" -d postgres -f -
-    su-exec postgres pg_ctl -D "$PGDATA" -w -m fast stop
-    rm -rf "$maintenance"
+        docker-entrypoint.sh postgres --single -D "$PGDATA" -c exit_on_error=on \
+            -c log_min_error_statement=panic postgres > /dev/null
 fi
 exec docker-entrypoint.sh "$@"
 """
