@@ -4,7 +4,7 @@ The component package (``settings/limits.py`` SECRET_LOOKING refuses such names 
 plano:environment) and the policy pack (``policy/secret_names.py``, validators.py refuses them in a
 container's plain environment and labels) each ship this module: the pack is published on its own
 (``pulumi policy publish`` uploads its folder only) and the package is installed on its own, so
-neither can import the other. tests/test_policy.py keeps the two files' code identical.
+neither can import the other. tests/policy/test_policy.py keeps the two files' code identical.
 """
 
 from __future__ import annotations

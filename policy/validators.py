@@ -66,7 +66,7 @@ PUBLIC_INGRESS_TAG = "public-ingress"
 PUBLIC_INGRESS_ALLOWED = "allowed"
 
 # Ports Plano binds inside the task and that must never be published (components/plano_pulumi/core/plano_config.py,
-# PLANO_INTERNAL_PORTS; tests/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
+# PLANO_INTERNAL_PORTS; tests/policy/test_policy.py keeps the two equal). 9901 is Envoy's admin port, whose
 # /config_dump shows the substituted config, secrets included.
 INTERNAL_PORTS: frozenset[int] = frozenset({9091, 9092, 9901, 10001, 11000, 12001})
 # The collector sidecar's ports (components/plano_pulumi/core/collector.py, COLLECTOR_PORTS; a test

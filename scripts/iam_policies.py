@@ -16,7 +16,7 @@ roles, a trust policy (``<role>.trust.json``, OIDC, the job's ``sub`` claim):
 
 The actions come from ``RESOURCE_ACTIONS`` (per resource type the program registers: what
 reading it and what changing it needs), ``INVOKE_ACTIONS`` (the data sources it calls) and
-``CLI_ACTIONS`` (the ``aws`` commands in scripts/). tests/test_iam_policies.py derives the types
+``CLI_ACTIONS`` (the ``aws`` commands in scripts/). tests/scripts/test_iam_policies.py derives the types
 from the program run under mocks and the commands from the scripts and checks each role's document
 covers what its jobs call, that preview roles only read, and that nothing a pull request can run
 reaches prod's state or key. Replace the upper-case placeholders (YOUR-STATE-BUCKET, ACCOUNT,

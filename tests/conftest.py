@@ -37,7 +37,8 @@ GET_SERVERS = (
     "Get them with `make servers` (scripts/ensure-test-servers.sh: Debian or Ubuntu, apt-get as root or "
     "through sudo), then run `make test` again. Under CI=true these tests fail instead of skipping."
 )
-# The RDS path with the dev profile (dev itself defaults to Aurora Serverless: tests/test_review_environments.py).
+# The RDS path with the dev profile (dev itself defaults to Aurora Serverless:
+# tests/stacks/test_review_environments.py).
 DEV_RDS = "dev-rds"
 DB_STACKS = (DEV_RDS, "prod")
 
@@ -196,5 +197,5 @@ def any_stack(request: pytest.FixtureRequest) -> Run:
 
 @pytest.fixture(params=DB_STACKS)
 def rds_stack(request: pytest.FixtureRequest) -> Run:
-    """Stacks on the RDS engine (dev's Aurora engine: tests/test_review_environments.py)."""
+    """Stacks on the RDS engine (dev's Aurora engine: tests/stacks/test_review_environments.py)."""
     return stack_run(request.param)

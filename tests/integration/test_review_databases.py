@@ -7,7 +7,7 @@ settings for ``pr-<n>`` with ``plano:sharedDatabase`` set, and its init containe
 definition's, run with busybox sh like every init in these tests.
 
 The servers run PostgreSQL 15, where CREATEROLE reaches every non-superuser role: the program
-refuses review databases on a server older than 16 (tests/test_review_databases.py), and
+refuses review databases on a server older than 16 (tests/aws/test_review_databases.py), and
 ``test_on_15_createrole_reaches_devs_roles`` shows why.
 """
 

@@ -12,7 +12,7 @@ shortened, so the same stack always gets the same names and two stacks never sha
 - every hashed or shortened name holds such a part, every kept one does not, so the two kinds
   never meet, kept names are the stack names themselves, and hashed ones differ by their hash.
 
-Limits are the services' own rules, listed in ``LIMITS``. tests/test_guardrails.py checks the names
+Limits are the services' own rules, listed in ``LIMITS``. tests/core/test_guardrails.py checks the names
 are injective over a large generated set of stack names.
 """
 

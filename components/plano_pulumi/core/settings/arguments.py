@@ -6,7 +6,7 @@ in any language say the same things with the same words, and both go through ``l
 so every consumer gets the same one-line errors before any resource exists.
 
 ``components/plano_pulumi/args.py`` is generated from ``KEYS`` by ``args_module_source`` (``python
--m plano_tools sync-args``; tests/test_arguments.py keeps it current).
+-m plano_tools sync-args``; tests/core/test_arguments.py keeps it current).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Checked for every stack file in the repository, and for a review stack (pr-<number>), which
 starts from a copy of the dev stack's config and, as scripts/ci/review-stack.sh sets it up, keeps
-its database on dev's server (dropped by the janitor, tests/test_review_stack_script.py).
+its database on dev's server (dropped by the janitor, tests/scripts/test_review_stack_script.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ALB = "aws:lb/loadBalancer:LoadBalancer"
 
 def _run(stack: str) -> Run:
     if stack.startswith("pr-"):
-        from tests.test_review_environments import SHARED_DATABASE, SHARED_NETWORK
+        from tests.stacks.test_review_environments import SHARED_DATABASE, SHARED_NETWORK
 
         return run_program(PROJECT, stack, config=config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE}))
     # prod: the prepared fixture (config_for), as prod refuses the shipped documentation placeholders.

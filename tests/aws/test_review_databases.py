@@ -23,7 +23,7 @@ from plano_pulumi.core.review_database import (
 from plano_tools.plan import plan_document
 
 from tests.conftest import containers, env_of, plain, run_with, stack_run
-from tests.test_review_environments import (
+from tests.stacks.test_review_environments import (
     DEV_DB_ADDRESS,
     DEV_DB_GROUP,
     DEV_KEY_ARNS,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT, config_for, run_with, stack_run
-from tests.test_workflows import JOBS, ROLE_VARS, _environment, _reachable_from_pull_requests, _role_var, _runs
+from tests.scripts.test_workflows import JOBS, ROLE_VARS, _environment, _reachable_from_pull_requests, _role_var, _runs
 
 IAM_DIR = PROJECT / "docs" / "iam"
 SCRIPTS = PROJECT / "scripts"

@@ -235,13 +235,13 @@ def test_password_appears_nowhere_in_plain_text(rds_stack: Run) -> None:
 
 def test_task_runs_init_pgbouncer_and_plano_in_order(any_stack: Run) -> None:
     defs = containers(any_stack)
-    # prod adds the collector sidecar (plano:metricsCollector; tests/test_monitoring.py).
+    # prod adds the collector sidecar (plano:metricsCollector; tests/aws/test_monitoring.py).
     assert set(defs) - {"collector"} == {"init", "pgbouncer", "plano"}
     assert defs["init"]["essential"] is False
     assert {"containerName": "init", "condition": "SUCCESS"} in defs["pgbouncer"]["dependsOn"]
     assert {"containerName": "pgbouncer", "condition": "HEALTHY"} in defs["plano"]["dependsOn"]
     probe = defs["pgbouncer"]["healthCheck"]["command"]
-    # The state probe: Plano's connection is still in the sidecar (tests/test_monitoring.py); it
+    # The state probe: Plano's connection is still in the sidecar (tests/aws/test_monitoring.py); it
     # logs in as Plano's role, a known user, so probes do not log failed logins.
     assert probe[0] == "CMD-SHELL" and "-U plano_app -d pgbouncer" in probe[1] and "-p 6432" in probe[1]
 
@@ -408,7 +408,7 @@ def test_kms_decrypt_only_with_a_customer_key() -> None:
 
 def test_task_role_has_no_permissions_except_ecs_exec_without_a_load_balancer() -> None:
     prod = stack_run("prod")
-    # prod's only task-role policy is the collector's (tests/test_monitoring.py checks its actions).
+    # prod's only task-role policy is the collector's (tests/aws/test_monitoring.py checks its actions).
     assert sorted(p.name for p in prod.of_type(ROLE_POLICY)) == ["execution-policy", "task-collector-policy"]
     assert [p.name for p in run_with("prod", values={"metricsCollector": "off"}).of_type(ROLE_POLICY)] == [
         "execution-policy"

@@ -11,7 +11,7 @@ from plano_pulumi.core.settings.limits import AURORA_AUTO_PAUSE_MIN_MINOR, PINNE
 from plano_tools.simulate import OfflineMocks, Run, run_program
 
 from tests.conftest import PROJECT, config_for, plain
-from tests.test_day_two import EngineInvokeError
+from tests.stacks.test_day_two import EngineInvokeError
 
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 RDS = "aws:rds/instance:Instance"

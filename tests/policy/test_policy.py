@@ -618,7 +618,7 @@ def test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images(
     """The prod file as shipped, prepared (tests/fixtures/stacks/prepared: placeholders replaced,
     images not yet pinned but the init image): the digest policy names the three unpinned images
     (Plano, PgBouncer, the collector) and nothing else fails. (The shipped file itself is refused
-    before any resource: tests/test_prod_preparation.py.)"""
+    before any resource: tests/stacks/test_prod_preparation.py.)"""
     messages = check(resources_of(stack_run("prod")))
     assert violated_policies(messages) == {DIGEST_POLICY}, report(messages)
     assert len(messages) == 3, report(messages)
@@ -923,7 +923,8 @@ BREAKAGES = [
 
 def compliant_base(stack: str) -> Resources:
     """The stack's resources, passing the whole pack (prod with its images pinned by digest)."""
-    # dev's RDS path: the breakages below are RDS invariants (the Aurora path: tests/test_review_environments.py).
+    # dev's RDS path: the breakages below are RDS invariants (the Aurora path:
+    # tests/stacks/test_review_environments.py).
     run = run_with("prod", values=PINNED) if stack == "prod" else stack_run(DEV_RDS if stack == "dev" else stack)
     return copy.deepcopy(resources_of(run))
 

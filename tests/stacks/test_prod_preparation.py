@@ -28,14 +28,14 @@ from tests.conftest import FIXTURE_STACKS, PREPARED_STACKS, PROJECT, example_run
 
 # Tests that plan prod and once read the committed Pulumi.prod.yaml (its example values).
 AFFECTED = [
-    "tests/test_render.py::test_rendered_files_are_what_the_task_carries",
-    "tests/test_plan.py::test_plan_text_groups_resources_by_component_and_ends_with_the_cost",
-    "tests/test_stacks.py::test_images_come_from_config_and_prod_warns_unless_pinned",
-    "tests/test_stacks.py::test_alb_admits_only_allowed_cidrs",
-    "tests/test_policy.py::test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images",
-    "tests/test_policy.py::test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images",
-    "tests/test_policy.py::test_offline_command_checks_plan_files",
-    "tests/test_policy.py::test_breaking_an_invariant_fails_with_the_policy_name"
+    "tests/tools/test_render.py::test_rendered_files_are_what_the_task_carries",
+    "tests/tools/test_plan.py::test_plan_text_groups_resources_by_component_and_ends_with_the_cost",
+    "tests/stacks/test_stacks.py::test_images_come_from_config_and_prod_warns_unless_pinned",
+    "tests/stacks/test_stacks.py::test_alb_admits_only_allowed_cidrs",
+    "tests/policy/test_policy.py::test_committed_prod_file_fails_at_most_the_digest_policy_for_its_unpinned_images",
+    "tests/policy/test_policy.py::test_example_prod_file_fails_only_the_digest_policy_for_its_unpinned_images",
+    "tests/policy/test_policy.py::test_offline_command_checks_plan_files",
+    "tests/policy/test_policy.py::test_breaking_an_invariant_fails_with_the_policy_name"
     "[internet into the load balancer without consent]",
 ]
 REAL_CIDR = "10.40.0.0/16"

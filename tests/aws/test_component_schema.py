@@ -203,7 +203,7 @@ import os
 import subprocess
 import sys
 from plano_pulumi.provider import PlanoProvider
-from tests.test_component_schema import construct_from_another_language
+from tests.aws.test_component_schema import construct_from_another_language
 construct_from_another_language(PlanoProvider())
 """
 

@@ -27,7 +27,7 @@ from policy import validators as v
 from policy.secret_names import SECRET_NAME_WORDS
 from policy.validators import Context, check, violated_policies
 from tests.conftest import run_with
-from tests.test_policy import DROP, PROD_TAGS, Resources, compliant_base, edit_containers, find, report
+from tests.policy.test_policy import DROP, PROD_TAGS, Resources, compliant_base, edit_containers, find, report
 
 SERVICE_POLICY = "service-ingress-only-from-load-balancer"
 SECRETS_POLICY = "no-secrets-in-container-environment"

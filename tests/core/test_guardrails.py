@@ -13,7 +13,7 @@ root, with a table of cases per class (forms the issue lists and others of the s
 10. errors stay one line and name the key at fault; paths, local.env and sizes never traceback;
 11. keys a profile ignores are still checked, with a warning; time zones from the shipped list.
 
-Class 5 (hostile registries and plans) is in tests/test_hostile_tools.py and
+Class 5 (hostile registries and plans) is in tests/tools/test_hostile_tools.py and
 tests/integration/test_pin_images.py; the property tests are at the end of this file.
 """
 
@@ -47,7 +47,7 @@ from plano_tools.simulate import unwrap_secrets
 from policy import validators as v
 from policy.validators import Context, check, violated_policies
 from tests.conftest import PROJECT, run_with, stack_run
-from tests.test_policy import PINNED, Resources, edit_containers, find, report, resources_of
+from tests.policy.test_policy import PINNED, Resources, edit_containers, find, report, resources_of
 
 # Fakes with a secret's shape, built at run time (no secret-looking literal in the repository).
 KEY_LIKE = "sk-proj-" + "Qw7" * 16

@@ -24,7 +24,7 @@ from plano_pulumi.core.settings import RawConfig
 from plano_tools.simulate import read_stack_config, run_program
 
 from tests.conftest import PROJECT
-from tests.test_prod_preparation import prepare_prod
+from tests.stacks.test_prod_preparation import prepare_prod
 
 BEFORE_THE_PACKAGE = "7fc4744e7e45f76a0837f6dd53877d538dd90d08"
 """The last commit whose __main__.py built the components itself (the stacks as users deployed them)."""

@@ -16,7 +16,7 @@ from plano_tools.simulate import MOCK_PASSWORD, Run, run_program
 
 from policy.validators import check
 from tests.conftest import PROJECT, config_for, plain, run_with, stack_run
-from tests.test_policy import resources_of
+from tests.policy.test_policy import resources_of
 
 VPC = "vpc-0a1b2c3d4e5f60718"
 PUBLIC = ["subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60712"]

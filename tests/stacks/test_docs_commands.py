@@ -45,13 +45,13 @@ ELSEWHERE = {
     "make bench": "needs the servers; prints figures, not a test",
     "make bench-tests": "runs the whole suite twice; prints figures, not a test",
     "make setup": "make test runs it first",
-    "make servers": "make test runs it (tests/test_test_servers.py checks its failure paths)",
-    "make refresh-prices": "needs network to AWS (tests/test_refresh_prices.py runs the script on a recording)",
-    ".venv/bin/python scripts/refresh_prices.py": "needs network to AWS (tests/test_refresh_prices.py)",
+    "make servers": "make test runs it (tests/scripts/test_test_servers.py checks its failure paths)",
+    "make refresh-prices": "needs network to AWS (tests/tools/test_refresh_prices.py runs the script on a recording)",
+    ".venv/bin/python scripts/refresh_prices.py": "needs network to AWS (tests/tools/test_refresh_prices.py)",
     "pulumi ": "needs the Pulumi CLI and a state backend",
     "aws ": "needs AWS credentials",
-    "scripts/destroy-stack.sh ": "needs the Pulumi CLI (tests/test_destroy_stack.py runs it against a stand-in pulumi)",
-    "$(pulumi stack output port_forward_command": "needs AWS (tests/test_port_forward.py runs the output)",
+    "scripts/destroy-stack.sh ": "needs the Pulumi CLI (tests/scripts/test_destroy_stack.py: a stand-in pulumi)",
+    "$(pulumi stack output port_forward_command": "needs AWS (tests/scripts/test_port_forward.py runs the output)",
     "curl ": "needs a deployed stack",
     "docker ": "needs a Docker engine and registry access",
     "export ": "sets variables for the commands after it",
@@ -259,7 +259,7 @@ def _committed_as_prepared(stack: str) -> RawConfig:
     placeholders replaced), since prod refuses them before anything else is read."""
     if stack != "prod":
         return read_stack_config(PROJECT, stack)
-    from tests.test_prod_preparation import prepare_prod
+    from tests.stacks.test_prod_preparation import prepare_prod
 
     with tempfile.TemporaryDirectory() as folder:
         text = (PROJECT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
