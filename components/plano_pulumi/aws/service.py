@@ -33,9 +33,9 @@ from plano_pulumi.aws.iam import (
     check_role_policy_size,
     collector_policy,
     ecs_exec_policy,
-    ecs_tasks_trust_policy,
     execution_role_policy,
 )
+from plano_pulumi.aws.trust import TaskTrust, ecs_task_trust
 from plano_pulumi.core.collector import collector_config_yaml
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.plano_config import Listener
@@ -173,9 +173,9 @@ class PlanoService(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        trust, partition = self._trust_policy()
-        execution_role = self._execution_role(trust, partition, log_group)
-        task_role, task_role_policy = self._task_role(trust)
+        trust = ecs_task_trust(self, args.region)
+        execution_role = self._execution_role(trust, log_group)
+        task_role, task_role_policy = self._task_role(trust.policy)
         metrics_log_group = self._collector_logs(task_role) if args.collector_image else None
         task = self._task_definition(execution_role, task_role, self._container_definitions(log_group))
         service = self._service(cluster, task, first=[providers, *args.depends_on, *filter(None, [task_role_policy])])
@@ -224,26 +224,14 @@ class PlanoService(pulumi.ComponentResource):
         )
         return cluster, providers
 
-    def _trust_policy(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """The roles' trust policy (ECS tasks of this account and region) and the partition."""
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = self._args.region
-        trust = pulumi.Output.all(identity.account_id, partition.partition).apply(
-            lambda v: json.dumps(ecs_tasks_trust_policy(v[0], v[1], region))
-        )
-        return trust, partition.partition
-
-    def _execution_role(
-        self, trust: pulumi.Output[str], partition: pulumi.Output[str], log_group: aws.cloudwatch.LogGroup
-    ) -> aws.iam.Role:
+    def _execution_role(self, trust: TaskTrust, log_group: aws.cloudwatch.LogGroup) -> aws.iam.Role:
         """The role ECS starts the tasks with: logs, exactly this task's secrets, KMS/ECR when needed."""
         args = self._args
         execution_role = aws.iam.Role(
             "execution-role",
             name=args.names.execution_role,
             description="ECS starts Plano tasks with this role: logs, this task's secrets",
-            assume_role_policy=trust,
+            assume_role_policy=trust.policy,
             tags=args.tags,
             opts=self._child,
         )
@@ -256,7 +244,7 @@ class PlanoService(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             "execution-policy",
             role=execution_role.id,
-            policy=pulumi.Output.all(log_group.arn, partition, *secret_arns).apply(
+            policy=pulumi.Output.all(log_group.arn, trust.partition, *secret_arns).apply(
                 lambda v: check_role_policy_size(
                     json.dumps(
                         execution_role_policy(
