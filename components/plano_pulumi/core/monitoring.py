@@ -296,55 +296,83 @@ def _rate(key: str, title: str, errors: str, lb: str, thresholds: Thresholds, pe
     )
 
 
+_GE, _LT = "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+
+
 def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec]:
     """Every alarm of a stack, in runbook order."""
     t = thresholds
-    ge, lt = "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+    return [
+        *_load_balancer_alarms(stack, t),
+        *_service_alarms(stack, t),
+        *_database_alarms(stack, t),
+        _alarm(
+            "state-path",
+            "State path errors",
+            Metric(metric_namespace(stack.base), STATE_PATH_METRIC, {}, "Sum", 60),
+            _GE,
+            t.state_path_errors,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            unit_text="log lines in one minute",
+        ),
+    ]
+
+
+def _load_balancer_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """5xx rates of the balancer and of Plano, and each target group's health (none without a balancer)."""
+    ge, lt = _GE, _LT
     specs: list[AlarmSpec] = []
-    if stack.load_balancer:
+    if not stack.load_balancer:
+        return specs
+    specs.append(
+        _rate("alb-5xx", "Load balancer 5xx rate", "HTTPCode_ELB_5XX_Count", stack.load_balancer, t, t.alb_5xx_percent)
+    )
+    specs.append(
+        _rate(
+            "target-5xx",
+            "Plano 5xx rate",
+            "HTTPCode_Target_5XX_Count",
+            stack.load_balancer,
+            t,
+            t.target_5xx_percent,
+        )
+    )
+    for listener, target_group in sorted(stack.target_groups.items()):
+        dims = {"TargetGroup": target_group, "LoadBalancer": stack.load_balancer}
         specs.append(
-            _rate(
-                "alb-5xx", "Load balancer 5xx rate", "HTTPCode_ELB_5XX_Count", stack.load_balancer, t, t.alb_5xx_percent
+            _alarm(
+                f"unhealthy-targets:{listener}",
+                f"Unhealthy targets ({listener})",
+                Metric("AWS/ApplicationELB", "UnHealthyHostCount", dims, "Maximum", 60),
+                ge,
+                t.unhealthy_targets,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                unit_text="targets for 3 minutes",
             )
         )
         specs.append(
-            _rate(
-                "target-5xx",
-                "Plano 5xx rate",
-                "HTTPCode_Target_5XX_Count",
-                stack.load_balancer,
-                t,
-                t.target_5xx_percent,
+            _alarm(
+                f"no-healthy-targets:{listener}",
+                f"No healthy target ({listener})",
+                Metric("AWS/ApplicationELB", "HealthyHostCount", dims, "Minimum", 60),
+                lt,
+                1,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                # No data from a target group means nothing reports healthy.
+                treat_missing_data="breaching",
+                unit_text="healthy targets for 2 minutes",
             )
         )
-        for listener, target_group in sorted(stack.target_groups.items()):
-            dims = {"TargetGroup": target_group, "LoadBalancer": stack.load_balancer}
-            specs.append(
-                _alarm(
-                    f"unhealthy-targets:{listener}",
-                    f"Unhealthy targets ({listener})",
-                    Metric("AWS/ApplicationELB", "UnHealthyHostCount", dims, "Maximum", 60),
-                    ge,
-                    t.unhealthy_targets,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=3,
-                    unit_text="targets for 3 minutes",
-                )
-            )
-            specs.append(
-                _alarm(
-                    f"no-healthy-targets:{listener}",
-                    f"No healthy target ({listener})",
-                    Metric("AWS/ApplicationELB", "HealthyHostCount", dims, "Minimum", 60),
-                    lt,
-                    1,
-                    evaluation_periods=2,
-                    datapoints_to_alarm=2,
-                    # No data from a target group means nothing reports healthy.
-                    treat_missing_data="breaching",
-                    unit_text="healthy targets for 2 minutes",
-                )
-            )
+    return specs
+
+
+def _service_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """Missing tasks (with Container Insights), crash loops, CPU and memory of the service."""
+    ge = _GE
+    specs: list[AlarmSpec] = []
     service_dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     if stack.container_insights:
         specs.append(
@@ -399,6 +427,13 @@ def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec
             unit_text="% for 15 minutes",
         )
     )
+    return specs
+
+
+def _database_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """CPU, capacity (Aurora) or free storage (RDS), and connections near the limit."""
+    ge, lt = _GE, _LT
+    specs: list[AlarmSpec] = []
     aurora = stack.db_engine == "aurora-serverless"
     db_dims = {"DBClusterIdentifier": stack.db_identifier} if aurora else {"DBInstanceIdentifier": stack.db_identifier}
     specs.append(
@@ -456,18 +491,6 @@ def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec
                 unit_text=f"connections ({t.db_connections_percent:g}% of about {limit})",
             )
         )
-    specs.append(
-        _alarm(
-            "state-path",
-            "State path errors",
-            Metric(metric_namespace(stack.base), STATE_PATH_METRIC, {}, "Sum", 60),
-            ge,
-            t.state_path_errors,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            unit_text="log lines in one minute",
-        )
-    )
     return specs
 
 
