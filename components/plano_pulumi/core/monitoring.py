@@ -618,62 +618,84 @@ def dashboard_body(
 ) -> dict[str, Any]:
     """The stack's dashboard: requests, errors and latency per listener, state-path errors,
     tasks, database load; Plano's own metrics when the collector runs."""
-    widgets: list[dict[str, Any]] = []
-    lb = stack.load_balancer
-    if lb:
-        per_listener = sorted(stack.target_groups.items())
-        widgets.append(
-            _widget(
-                "Requests per listener",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB", "RequestCount", {"TargetGroup": tg, "LoadBalancer": lb}, label=name
-                    )
-                    for name, tg in per_listener
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Errors (5xx)",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, label="load balancer"
-                    ),
-                    _metric_row("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", {"LoadBalancer": lb}, label="Plano"),
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Latency per listener (p50, p99)",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB",
-                        "TargetResponseTime",
-                        {"TargetGroup": tg, "LoadBalancer": lb},
-                        stat=stat,
-                        label=f"{name} {stat}",
-                    )
-                    for name, tg in per_listener
-                    for stat in ("p50", "p99")
-                ],
-                region,
-                stat="p99",
-            )
-        )
-    widgets.append(
+    widgets = [
+        *_load_balancer_widgets(stack, region),
         _widget(
             "State-path errors (log lines)",
             [_metric_row(metric_namespace(stack.base), STATE_PATH_METRIC, {}, label="state path")],
             region,
             stat="Sum",
+        ),
+        *_service_widgets(stack, region),
+        _database_widget(stack, region),
+        *(_collector_widgets(stack, region, collector_namespace) if collector_namespace else []),
+        _state_path_log_widget(stack, region, state_patterns),
+    ]
+    # Lay the widgets out two per row.
+    x = y = 0
+    for widget in widgets:
+        if x + widget["width"] > 24:
+            x, y = 0, y + 6
+        widget["x"], widget["y"] = x, y
+        x += widget["width"]
+    return {"widgets": widgets}
+
+
+def _load_balancer_widgets(stack: MonitoredStack, region: str) -> list[dict[str, Any]]:
+    """Requests, 5xx errors and latency per listener (none without a load balancer)."""
+    widgets: list[dict[str, Any]] = []
+    lb = stack.load_balancer
+    if not lb:
+        return widgets
+    per_listener = sorted(stack.target_groups.items())
+    widgets.append(
+        _widget(
+            "Requests per listener",
+            [
+                _metric_row("AWS/ApplicationELB", "RequestCount", {"TargetGroup": tg, "LoadBalancer": lb}, label=name)
+                for name, tg in per_listener
+            ],
+            region,
+            stat="Sum",
         )
     )
+    widgets.append(
+        _widget(
+            "Errors (5xx)",
+            [
+                _metric_row(
+                    "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, label="load balancer"
+                ),
+                _metric_row("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", {"LoadBalancer": lb}, label="Plano"),
+            ],
+            region,
+            stat="Sum",
+        )
+    )
+    widgets.append(
+        _widget(
+            "Latency per listener (p50, p99)",
+            [
+                _metric_row(
+                    "AWS/ApplicationELB",
+                    "TargetResponseTime",
+                    {"TargetGroup": tg, "LoadBalancer": lb},
+                    stat=stat,
+                    label=f"{name} {stat}",
+                )
+                for name, tg in per_listener
+                for stat in ("p50", "p99")
+            ],
+            region,
+            stat="p99",
+        )
+    )
+    return widgets
+
+
+def _service_widgets(stack: MonitoredStack, region: str) -> list[dict[str, Any]]:
+    """Tasks (running, desired, stopped by failure), and the service's CPU and memory."""
+    widgets: list[dict[str, Any]] = []
     service_dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     task_metrics = [_metric_row(metric_namespace(stack.base), STOPPED_TASKS_METRIC, {}, label="stopped by failure")]
     if stack.container_insights:
@@ -695,6 +717,11 @@ def dashboard_body(
             period=300,
         )
     )
+    return widgets
+
+
+def _database_widget(stack: MonitoredStack, region: str) -> dict[str, Any]:
+    """CPU, connections and (Aurora) capacity of the database."""
     aurora = stack.db_engine == "aurora-serverless"
     db_dims = {"DBClusterIdentifier": stack.db_identifier} if aurora else {"DBInstanceIdentifier": stack.db_identifier}
     db_metrics = [
@@ -703,67 +730,62 @@ def dashboard_body(
     ]
     if aurora:
         db_metrics.append(_metric_row("AWS/RDS", "ServerlessDatabaseCapacity", db_dims, label="ACU", yAxis="right"))
-    widgets.append(_widget("Database load", db_metrics, region, stat="Average", period=300))
-    if collector_namespace:
-        dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
-        widgets.append(
-            _widget(
-                "Plano: LLM upstream requests and tokens",
-                [
-                    [
-                        {
-                            "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,error_class}} "
-                            "MetricName=\"brightstaff_llm_upstream_requests_total\"', 'Sum', 60)",
-                            "label": "upstream",
-                            "id": "u",
-                        }
-                    ],
-                    [
-                        {
-                            "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,kind}} "
-                            "MetricName=\"brightstaff_llm_tokens_total\"', 'Sum', 60)",
-                            "label": "tokens",
-                            "id": "t",
-                        }
-                    ],
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Plano: time to first token (s)",
-                [
-                    _metric_row(
-                        collector_namespace, "brightstaff_llm_time_to_first_token_seconds", dims, label="average"
-                    )
-                ],
-                region,
-                stat="Average",
-            )
-        )
+    return _widget("Database load", db_metrics, region, stat="Average", period=300)
+
+
+def _collector_widgets(stack: MonitoredStack, region: str, collector_namespace: str) -> list[dict[str, Any]]:
+    """Plano's own metrics, from the collector: upstream requests, tokens, time to first token."""
+    widgets: list[dict[str, Any]] = []
+    dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     widgets.append(
-        {
-            "type": "log",
-            "width": 24,
-            "height": 6,
-            "properties": {
-                "title": "State-path log lines",
-                "region": region,
-                "view": "table",
-                "query": state_path_query(stack.log_group, state_patterns),
-            },
-        }
+        _widget(
+            "Plano: LLM upstream requests and tokens",
+            [
+                [
+                    {
+                        "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,error_class}} "
+                        "MetricName=\"brightstaff_llm_upstream_requests_total\"', 'Sum', 60)",
+                        "label": "upstream",
+                        "id": "u",
+                    }
+                ],
+                [
+                    {
+                        "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,kind}} "
+                        "MetricName=\"brightstaff_llm_tokens_total\"', 'Sum', 60)",
+                        "label": "tokens",
+                        "id": "t",
+                    }
+                ],
+            ],
+            region,
+            stat="Sum",
+        )
     )
-    # Lay the widgets out two per row.
-    x = y = 0
-    for widget in widgets:
-        if x + widget["width"] > 24:
-            x, y = 0, y + 6
-        widget["x"], widget["y"] = x, y
-        x += widget["width"]
-    return {"widgets": widgets}
+    widgets.append(
+        _widget(
+            "Plano: time to first token (s)",
+            [_metric_row(collector_namespace, "brightstaff_llm_time_to_first_token_seconds", dims, label="average")],
+            region,
+            stat="Average",
+        )
+    )
+    return widgets
+
+
+def _state_path_log_widget(stack: MonitoredStack, region: str, state_patterns: Sequence[LogPattern]) -> dict[str, Any]:
+    """The state-path log lines themselves, as a Logs Insights table."""
+    return {
+        "type": "log",
+        "width": 24,
+        "height": 6,
+        "properties": {
+            "title": "State-path log lines",
+            "region": region,
+            "view": "table",
+            "query": state_path_query(stack.log_group, state_patterns),
+        },
+    }
 
 
 def state_path_query(log_group: str, patterns: Sequence[LogPattern] = STATE_PATH_PATTERNS) -> str:
