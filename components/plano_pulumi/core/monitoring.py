@@ -478,20 +478,23 @@ def _database_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
         )
         memory_gib = CLASS_MEMORY_GIB.get(stack.db_instance_class, 0)
     if memory_gib:
-        limit = max_connections(memory_gib)
-        specs.append(
-            _alarm(
-                "db-connections",
-                "Database connections near the limit",
-                Metric("AWS/RDS", "DatabaseConnections", db_dims, "Maximum", 300),
-                ge,
-                math.floor(limit * t.db_connections_percent / 100),
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-                unit_text=f"connections ({t.db_connections_percent:g}% of about {limit})",
-            )
-        )
+        specs.append(_connections_alarm(db_dims, memory_gib, t))
     return specs
+
+
+def _connections_alarm(db_dims: Mapping[str, str], memory_gib: float, t: Thresholds) -> AlarmSpec:
+    """Connections near max_connections, which PostgreSQL on RDS derives from the memory."""
+    limit = max_connections(memory_gib)
+    return _alarm(
+        "db-connections",
+        "Database connections near the limit",
+        Metric("AWS/RDS", "DatabaseConnections", db_dims, "Maximum", 300),
+        _GE,
+        math.floor(limit * t.db_connections_percent / 100),
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+        unit_text=f"connections ({t.db_connections_percent:g}% of about {limit})",
+    )
 
 
 def connection_alarm_gap(engine: str, instance_class: str) -> str | None:

@@ -106,17 +106,8 @@ def _load_settings(
     monitoring = _monitoring(read, profile, service, region, warnings)
 
     config_file, source, document = _read_plano_config(read, base_dir, config_text)
-    plano = _checked_plano_config(
-        document,
-        source,
-        database=database,
-        own_database=own_database,
-        service=service,
-        secrets=secrets,
-        monitoring=monitoring,
-        profile=profile,
-        warnings=warnings,
-    )
+    areas = (database, own_database, service, secrets, monitoring)
+    plano = _checked_plano_config(document, source, *areas, profile=profile, warnings=warnings)
     if region:  # the local profile has no region and no AWS ARNs
         check_arn_regions(region, ingress, secrets)
     check_ingress_quotas(ingress, plano.listeners, source=source)
@@ -174,12 +165,12 @@ def _read_plano_config(read: _Reader, base_dir: Path, config_text: str | None) -
 def _checked_plano_config(
     document: dict[str, Any],
     source: str,
-    *,
     database: DatabaseSettings,
     own_database: DatabaseSettings,
     service: ServiceSettings,
     secrets: SecretSettings,
     monitoring: MonitoringSettings,
+    *,
     profile: Profile,
     warnings: list[str],
 ) -> RenderedPlanoConfig:
