@@ -158,6 +158,15 @@ def _short(value: Any) -> str:
 def plan_text(document: dict[str, Any]) -> str:
     """Resources grouped by component with the settings a reviewer cares about, then the cost."""
     lines = [f"Offline plan for stack {document['stack']} (profile {document['profile']})", ""]
+    lines += _notes(document)
+    lines += _components(document)
+    lines += _cost(document["cost"])
+    return "\n".join(lines) + "\n"
+
+
+def _notes(document: dict[str, Any]) -> list[str]:
+    """Warnings, stale prices and the schedule, each followed by a blank line."""
+    lines: list[str] = []
     warnings = document.get("warnings", [])
     if warnings:
         lines.append(f"Warnings ({len(warnings)}), as `pulumi preview` shows them:")
@@ -182,6 +191,12 @@ def plan_text(document: dict[str, Any]) -> str:
             "`pulumi stack output wake_command | bash` starts them now)"
         )
         lines.append("")
+    return lines
+
+
+def _components(document: dict[str, Any]) -> list[str]:
+    """Each component with the resources it creates and their reviewed settings."""
+    lines: list[str] = []
     groups: dict[str, list[dict[str, Any]]] = {}
     for resource in document["resources"]:
         if resource["parent"] is not None:
@@ -199,7 +214,12 @@ def plan_text(document: dict[str, Any]) -> str:
             detail = ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
             lines.append(f"  + {child['type'].split(':')[-1]:<28} {child['name']}" + (f"  {detail}" if detail else ""))
         lines.append("")
-    cost = document["cost"]
+    return lines
+
+
+def _cost(cost: dict[str, Any]) -> list[str]:
+    """The monthly estimate, the idle day, each priced and unpriced line, and the assumptions."""
+    lines: list[str] = []
     unpriced = cost.get("unpriced", [])
     partial = f" PARTIAL: {len(unpriced)} lines not priced, left out of the total" if unpriced else ""
     lines.append(
@@ -217,7 +237,7 @@ def plan_text(document: dict[str, Any]) -> str:
         missing = f" (no price: {', '.join(item['missing'])})" if item["missing"] else ""
         lines.append(f"  {'not priced':>9}  {item['what']}{missing}")
     lines.append("Assumes: " + "; ".join(cost["assumptions"]))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _prices_age(cost: dict[str, Any]) -> str:

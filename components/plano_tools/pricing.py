@@ -468,7 +468,6 @@ class _Model:
             reason = f"the cost model prices Linux on X86_64 or ARM64, not {os_family}/{arch_name}"
             self.gap(service, f"Fargate {os_family} {arch_name} tasks of {_label(service)}", reason)
             return
-        arch = _ARCHITECTURES[arch_name]
         vcpu = _num(t.get("cpu")) / 1024
         memory_gb = _num(t.get("memory")) / 1024
         if vcpu <= 0 or memory_gb <= 0:
@@ -484,26 +483,10 @@ class _Model:
             reason = f"the cost model prices Fargate and Fargate Spot only, not {provider}"
             self.gap(service, f"{_plural(split.pop(provider), 'task')} of {_label(service)} on {provider}", reason)
         for provider, count in split.items():
-            label = "Fargate" if provider == "FARGATE" else "Fargate Spot"
-            tasks_text = _plural(count, "task")
-            cpu_usd = self._fargate_rate(provider, arch, "vcpu-hour") * vcpu * count * hours
-            self.add(service, f"{label} {arch_name} {_qty(vcpu)} vCPU × {tasks_text}, {_qty(hours)} h", cpu_usd)
-            mem_usd = self._fargate_rate(provider, arch, "gb-hour") * memory_gb * count * hours
-            self.add(
-                service, f"{label} {arch_name} {_qty(memory_gb)} GB memory × {tasks_text}, {_qty(hours)} h", mem_usd
+            monthly += self._fargate_tasks(
+                service, provider, count, arch_name, vcpu=vcpu, memory_gb=memory_gb, hours=hours
             )
-            monthly += cpu_usd + mem_usd if not math.isnan(cpu_usd + mem_usd) else 0.0
-            if provider == "FARGATE_SPOT":
-                self.assume("Fargate Spot prices are a snapshot (AWS changes them with spare capacity)")
-        network = _inputs(service).get("networkConfiguration") or {}
-        if network.get("assignPublicIp") and tasks > 0:
-            ip_usd = self.price("ipv4.hour") * tasks * hours
-            self.add(
-                service,
-                f"Public IPv4 address × {_qty(tasks)} (tasks, assignPublicIp), {_qty(hours)} h",
-                ip_usd,
-            )
-            monthly += ip_usd if not math.isnan(ip_usd) else 0.0
+        monthly += self._public_ips(service, tasks, hours)
         ephemeral = _num((t.get("ephemeralStorage") or {}).get("sizeInGib"))
         if ephemeral > 20:
             self.assume(f"{_label(task)}: ephemeral storage beyond the included 20 GiB is not priced")
@@ -515,6 +498,38 @@ class _Model:
             )
         else:
             self.assume(f"{_label(service)}: priced at its desired count of {_plural(tasks, 'task')}")
+
+    def _fargate_tasks(
+        self,
+        service: dict[str, Any],
+        provider: str,
+        count: float,
+        arch_name: str,
+        *,
+        vcpu: float,
+        memory_gb: float,
+        hours: float,
+    ) -> float:
+        """The vCPU and memory lines of ``count`` tasks on one capacity provider; their monthly sum."""
+        arch = _ARCHITECTURES[arch_name]
+        label = "Fargate" if provider == "FARGATE" else "Fargate Spot"
+        tasks_text = _plural(count, "task")
+        cpu_usd = self._fargate_rate(provider, arch, "vcpu-hour") * vcpu * count * hours
+        self.add(service, f"{label} {arch_name} {_qty(vcpu)} vCPU × {tasks_text}, {_qty(hours)} h", cpu_usd)
+        mem_usd = self._fargate_rate(provider, arch, "gb-hour") * memory_gb * count * hours
+        self.add(service, f"{label} {arch_name} {_qty(memory_gb)} GB memory × {tasks_text}, {_qty(hours)} h", mem_usd)
+        if provider == "FARGATE_SPOT":
+            self.assume("Fargate Spot prices are a snapshot (AWS changes them with spare capacity)")
+        return cpu_usd + mem_usd if not math.isnan(cpu_usd + mem_usd) else 0.0
+
+    def _public_ips(self, service: dict[str, Any], tasks: float, hours: float) -> float:
+        """A public IPv4 address per task when the tasks get one (no NAT); its monthly cost."""
+        network = _inputs(service).get("networkConfiguration") or {}
+        if not (network.get("assignPublicIp") and tasks > 0):
+            return 0.0
+        ip_usd = self.price("ipv4.hour") * tasks * hours
+        self.add(service, f"Public IPv4 address × {_qty(tasks)} (tasks, assignPublicIp), {_qty(hours)} h", ip_usd)
+        return ip_usd if not math.isnan(ip_usd) else 0.0
 
     def load_balancer(self, resource: dict[str, Any]) -> None:
         inputs = _inputs(resource)

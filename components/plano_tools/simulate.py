@@ -178,74 +178,62 @@ class OfflineMocks(Mocks):
 
         t, name, inputs = args.typ, args.name, dict(args.inputs)
         plain = {k: (rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v) for k, v in inputs.items()}
-        rid = _fake_id(t, name)
-        out: dict[str, Any] = {}
-        physical = plain.get("name") or plain.get("identifier") or plain.get("clusterIdentifier") or f"{name}-{rid[:7]}"
-        if t == "random:index/randomPassword:RandomPassword":
-            # One known value for the master password; others differ by name and keepers, so
-            # tests can tell the passwords apart and see a rotation.
-            keepers = json.dumps(plain.get("keepers") or {}, sort_keys=True)
-            tag = hashlib.sha256(f"{name}/{keepers}".encode()).hexdigest()[:12]
-            out["result"] = MOCK_PASSWORD if name == "password" and keepers == "{}" else f"Mock{tag}Pw"
-        elif t == "aws:secretsmanager/secretVersion:SecretVersion":
-            # Secrets Manager gives every new value a new version id.
-            value = json.dumps(plain.get("secretString"), sort_keys=True, default=str)
-            out["version_id"] = out["versionId"] = hashlib.sha256(f"{name}/{value}".encode()).hexdigest()[:32]
-        elif t == "random:index/randomId:RandomId":
-            out["hex"] = rid[:8]
-        elif t == "aws:ec2/vpc:Vpc":
-            rid = f"vpc-{rid}"
-        elif t == "aws:ec2/subnet:Subnet":
-            rid = f"subnet-{rid}"
-        elif t == "aws:ec2/securityGroup:SecurityGroup":
-            rid = f"sg-{rid}"
-        elif t == "aws:rds/instance:Instance":
-            out.update(
-                address=f"{physical}.c0abcdefghij.{self.region}.rds.amazonaws.com",
-                port=5432,
-                arn=self.arn("rds", f"db:{physical}"),
-            )
-        elif t == "aws:rds/cluster:Cluster":
-            out.update(
-                endpoint=f"{physical}.cluster-c0abcdefghij.{self.region}.rds.amazonaws.com",
-                port=5432,
-                arn=self.arn("rds", f"cluster:{physical}"),
-            )
-        elif t == "aws:secretsmanager/secret:Secret":
-            rid = self.arn("secretsmanager", f"secret:{physical}-AbCdEf")
-            out["arn"] = rid
-        elif t == "aws:lb/loadBalancer:LoadBalancer":
-            out.update(
-                dns_name=f"{physical}-1234567890.{self.region}.elb.amazonaws.com",
-                dnsName=f"{physical}-1234567890.{self.region}.elb.amazonaws.com",
-            )
-            rid = self.arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{rid[:16]}")
-            out["arn"] = rid
-            out["arnSuffix"] = rid.split(":loadbalancer/", 1)[1]  # CloudWatch's LoadBalancer dimension
-        elif t == "aws:lb/targetGroup:TargetGroup":
-            rid = self.arn("elasticloadbalancing", f"targetgroup/{physical}/{rid[:16]}")
-            out["arn"] = rid
-            out["arnSuffix"] = rid.rsplit(":", 1)[1]  # CloudWatch's TargetGroup dimension
-        elif t == "aws:iam/role:Role":
-            out["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
-        elif t == "aws:cloudwatch/logGroup:LogGroup":
-            out["arn"] = self.arn("logs", f"log-group:{physical}")
-        elif t == "aws:ecs/cluster:Cluster":
-            out["arn"] = self.arn("ecs", f"cluster/{physical}")
-        elif t == "aws:ecs/taskDefinition:TaskDefinition":
-            out["arn"] = self.arn("ecs", f"task-definition/{plain.get('family', name)}:1")
-        elif t == "docker:index/container:Container":
-            out["exitCode"] = 0 if plain.get("mustRun") is False else None  # a run-once container succeeded
-        elif t == "docker:index/remoteImage:RemoteImage":
-            out["imageId"] = f"sha256:{hashlib.sha256(str(plain.get('name')).encode()).hexdigest()}"
-        elif t == "tls:index/privateKey:PrivateKey":
-            out["privateKeyPem"] = MOCK_PRIVATE_KEY
-        elif t in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
-            out["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock {name}\n-----END CERTIFICATE-----\n"
-        elif t == "tls:index/certRequest:CertRequest":
-            out["certRequestPem"] = f"mock certificate request {name}"
+        fake = _fake_id(t, name)
+        physical = (
+            plain.get("name") or plain.get("identifier") or plain.get("clusterIdentifier") or f"{name}-{fake[:7]}"
+        )
+        rid = self._resource_id(t, physical, fake)
+        out = {**_generated_values(t, name, plain, fake), **self._aws_attributes(t, name, physical, plain, rid)}
         out.setdefault("arn", self.arn("mock", f"{t.split(':')[-1].lower()}/{physical}"))
         return rid, {**inputs, **out}
+
+    def _resource_id(self, t: str, physical: str, fake: str) -> str:
+        """The id AWS would give: a prefixed id, or the ARN for the types whose id is their ARN."""
+        prefixes = {
+            "aws:ec2/vpc:Vpc": "vpc",
+            "aws:ec2/subnet:Subnet": "subnet",
+            "aws:ec2/securityGroup:SecurityGroup": "sg",
+        }
+        if t in prefixes:
+            return f"{prefixes[t]}-{fake}"
+        if t == "aws:secretsmanager/secret:Secret":
+            return self.arn("secretsmanager", f"secret:{physical}-AbCdEf")
+        if t == "aws:lb/loadBalancer:LoadBalancer":
+            return self.arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{fake[:16]}")
+        if t == "aws:lb/targetGroup:TargetGroup":
+            return self.arn("elasticloadbalancing", f"targetgroup/{physical}/{fake[:16]}")
+        return fake
+
+    def _aws_attributes(self, t: str, name: str, physical: str, plain: dict[str, Any], rid: str) -> dict[str, Any]:
+        """Endpoints and ARNs of the AWS resources the program reads back."""
+        if t == "aws:rds/instance:Instance":
+            return {
+                "address": f"{physical}.c0abcdefghij.{self.region}.rds.amazonaws.com",
+                "port": 5432,
+                "arn": self.arn("rds", f"db:{physical}"),
+            }
+        if t == "aws:rds/cluster:Cluster":
+            return {
+                "endpoint": f"{physical}.cluster-c0abcdefghij.{self.region}.rds.amazonaws.com",
+                "port": 5432,
+                "arn": self.arn("rds", f"cluster:{physical}"),
+            }
+        if t == "aws:lb/loadBalancer:LoadBalancer":
+            dns = f"{physical}-1234567890.{self.region}.elb.amazonaws.com"
+            # arnSuffix: CloudWatch's LoadBalancer dimension.
+            return {"dns_name": dns, "dnsName": dns, "arn": rid, "arnSuffix": rid.split(":loadbalancer/", 1)[1]}
+        if t == "aws:lb/targetGroup:TargetGroup":
+            return {"arn": rid, "arnSuffix": rid.rsplit(":", 1)[1]}  # CloudWatch's TargetGroup dimension
+        arns = {
+            "aws:secretsmanager/secret:Secret": lambda: rid,
+            "aws:iam/role:Role": lambda: f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}",
+            "aws:cloudwatch/logGroup:LogGroup": lambda: self.arn("logs", f"log-group:{physical}"),
+            "aws:ecs/cluster:Cluster": lambda: self.arn("ecs", f"cluster/{physical}"),
+            "aws:ecs/taskDefinition:TaskDefinition": lambda: self.arn(
+                "ecs", f"task-definition/{plain.get('family', name)}:1"
+            ),
+        }
+        return {"arn": arns[t]()} if t in arns else {}
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token = args.token
@@ -270,6 +258,35 @@ class OfflineMocks(Mocks):
             return {"instanceArns": [], "instanceIdentifiers": [], "filters": args.args.get("filters", [])}, []
         # Anything else cannot be answered offline.
         raise LookupError(f"{token} cannot be answered offline")
+
+
+def _generated_values(t: str, name: str, plain: dict[str, Any], fake: str) -> dict[str, Any]:
+    """What providers generate (passwords, ids, version ids, exit codes, keys and certificates),
+    deterministic so runs compare."""
+    out: dict[str, Any] = {}
+    if t == "random:index/randomPassword:RandomPassword":
+        # One known value for the master password; others differ by name and keepers, so
+        # tests can tell the passwords apart and see a rotation.
+        keepers = json.dumps(plain.get("keepers") or {}, sort_keys=True)
+        tag = hashlib.sha256(f"{name}/{keepers}".encode()).hexdigest()[:12]
+        out["result"] = MOCK_PASSWORD if name == "password" and keepers == "{}" else f"Mock{tag}Pw"
+    elif t == "aws:secretsmanager/secretVersion:SecretVersion":
+        # Secrets Manager gives every new value a new version id.
+        value = json.dumps(plain.get("secretString"), sort_keys=True, default=str)
+        out["version_id"] = out["versionId"] = hashlib.sha256(f"{name}/{value}".encode()).hexdigest()[:32]
+    elif t == "random:index/randomId:RandomId":
+        out["hex"] = fake[:8]
+    elif t == "docker:index/container:Container":
+        out["exitCode"] = 0 if plain.get("mustRun") is False else None  # a run-once container succeeded
+    elif t == "docker:index/remoteImage:RemoteImage":
+        out["imageId"] = f"sha256:{hashlib.sha256(str(plain.get('name')).encode()).hexdigest()}"
+    elif t == "tls:index/privateKey:PrivateKey":
+        out["privateKeyPem"] = MOCK_PRIVATE_KEY
+    elif t in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+        out["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock {name}\n-----END CERTIFICATE-----\n"
+    elif t == "tls:index/certRequest:CertRequest":
+        out["certRequestPem"] = f"mock certificate request {name}"
+    return out
 
 
 def _monitor_class() -> type:
@@ -313,24 +330,7 @@ def _monitor_class() -> type:
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             self.transforms[response.urn] = (own, request.parent)
             if request.type != "pulumi:pulumi:Stack":
-                inputs = rpc.deserialize_properties(request.object)
-                self.records.append(
-                    Registered(
-                        type=request.type,
-                        name=request.name,
-                        urn=response.urn,
-                        parent=request.parent,
-                        inputs=dict(inputs),
-                        id=response.id,
-                        protect=bool(request.protect),
-                        ignore_changes=tuple(request.ignoreChanges),
-                        delete_before_replace=bool(request.deleteBeforeReplace),
-                        retain_on_delete=bool(request.retainOnDelete),
-                        depends_on=tuple(request.dependencies),
-                        alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")),
-                        aliases=tuple(_alias_spec(a) for a in request.aliases),
-                    )
-                )
+                self.records.append(_registered(request, response, rpc.deserialize_properties(request.object)))
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -340,6 +340,25 @@ def _monitor_class() -> type:
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     return RecordingMonitor
+
+
+def _registered(request: Any, response: Any, inputs: dict[str, Any]) -> Registered:
+    """One registration as the tests read it: type, name, parent, inputs and options."""
+    return Registered(
+        type=request.type,
+        name=request.name,
+        urn=response.urn,
+        parent=request.parent,
+        inputs=dict(inputs),
+        id=response.id,
+        protect=bool(request.protect),
+        ignore_changes=tuple(request.ignoreChanges),
+        delete_before_replace=bool(request.deleteBeforeReplace),
+        retain_on_delete=bool(request.retainOnDelete),
+        depends_on=tuple(request.dependencies),
+        alias_parents=tuple(a.spec.parentUrn for a in request.aliases if a.HasField("spec")),
+        aliases=tuple(_alias_spec(a) for a in request.aliases),
+    )
 
 
 def _alias_spec(alias: Any) -> dict[str, Any]:

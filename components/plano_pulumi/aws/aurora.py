@@ -27,6 +27,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from plano_pulumi.aws.credentials import DatabaseCredentials
 from plano_pulumi.aws.database import (
     AURORA_TYPE,
     AUTO_MINOR_VERSION_UPGRADE,
@@ -38,9 +39,7 @@ from plano_pulumi.aws.database import (
     final_snapshot_identifier,
     moved_from,
     parameter_group_parameters,
-    subnet_group_name,
 )
-from plano_pulumi.aws.review_provisioning import provide_for_review_stacks
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.settings import DatabaseSettings, ProfilePolicy
 
@@ -74,46 +73,54 @@ class AuroraServerless(PostgresComponent):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(AURORA_TYPE, name, None, opts)
-        db, policy, names = args.settings, args.policy, args.names
-        child = pulumi.ResourceOptions(parent=self)
         # Children that keep their AWS name across an engine switch move over from the RDS component.
         aliases = moved_from(self, AURORA_TYPE, DATABASE_TYPE)
-        kms = args.kms_key_arn or None
-
-        subnet_group = aws.rds.SubnetGroup(
-            "subnets",
-            name=subnet_group_name(names, db.engine, args.vpc_id),
-            subnet_ids=args.subnet_ids,
-            description="Private subnets of the Plano state database",
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
-        )
-        family = db.cluster_parameter_group_family
-        parameters = aws.rds.ClusterParameterGroup(
-            "parameters",
-            name=names.db_parameter_group(family),
-            family=family,
-            description="Plano state: TLS only, pg_cron for retention",
-            parameters=[aws.rds.ClusterParameterGroupParameterArgs(**p) for p in parameter_group_parameters(db)],
-            tags=args.tags,
-            opts=child,
-        )
+        subnet_group = self._subnet_group(args, aliases)
+        parameters = self._parameter_group(args)
         # The same credentials as the RDS path; switching the engine moves them over (same passwords).
         credentials = database_credentials(self, args, aliases)
-        exports = aurora_log_exports(policy)
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"rds-{log}",
-                name=cluster_log_group(names, log),
-                retention_in_days=args.log_retention_days,
-                tags=args.tags,
-                opts=child,
-            )
-            for log in exports
-        ]
-        final_snapshot = None if policy.skip_final_snapshot else final_snapshot_identifier(names, self)
+        exports = aurora_log_exports(args.policy)
+        log_groups = self._export_log_groups(args, {log: cluster_log_group(args.names, log) for log in exports})
+        cluster = self._cluster(args, subnet_group, parameters, credentials, log_groups)
+        self._instances(args, cluster, subnet_group)
+        self.log_group_names = [cluster_log_group(args.names, log) for log in exports]
+        self._publish(
+            args,
+            credentials,
+            host=cluster.endpoint,
+            port=cluster.port,
+            identifier=cluster.cluster_identifier,
+            aliases=aliases,
+        )
 
-        cluster = aws.rds.Cluster(
+    def _parameter_group(self, args: DatabaseArgs) -> aws.rds.ClusterParameterGroup:
+        """TLS only (``rds.force_ssl``) and pg_cron preloaded: the same parameters as the RDS path."""
+        family = args.settings.cluster_parameter_group_family
+        return aws.rds.ClusterParameterGroup(
+            "parameters",
+            name=args.names.db_parameter_group(family),
+            family=family,
+            description="Plano state: TLS only, pg_cron for retention",
+            parameters=[
+                aws.rds.ClusterParameterGroupParameterArgs(**p) for p in parameter_group_parameters(args.settings)
+            ],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _cluster(
+        self,
+        args: DatabaseArgs,
+        subnet_group: aws.rds.SubnetGroup,
+        parameters: aws.rds.ClusterParameterGroup,
+        credentials: DatabaseCredentials,
+        log_groups: list[aws.cloudwatch.LogGroup],
+    ) -> aws.rds.Cluster:
+        """The Serverless v2 cluster: encrypted, admitting only the service's security group; the
+        profile decides deletion protection, snapshots and log exports."""
+        db, policy, names = args.settings, args.policy, args.names
+        final_snapshot = None if policy.skip_final_snapshot else final_snapshot_identifier(names, self)
+        return aws.rds.Cluster(
             "cluster",
             cluster_identifier=names.db_identifier,
             engine="aurora-postgresql",
@@ -128,7 +135,7 @@ class AuroraServerless(PostgresComponent):
             vpc_security_group_ids=[args.security_group_id],
             db_cluster_parameter_group_name=parameters.name,
             storage_encrypted=True,
-            kms_key_id=kms,
+            kms_key_id=args.kms_key_arn or None,
             serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
                 **scaling_configuration(db)  # type: ignore[arg-type]
             ),
@@ -139,13 +146,17 @@ class AuroraServerless(PostgresComponent):
             final_snapshot_identifier=final_snapshot,
             delete_automated_backups=policy.skip_final_snapshot,
             apply_immediately=policy.apply_immediately,
-            enabled_cloudwatch_logs_exports=list(exports),
+            enabled_cloudwatch_logs_exports=list(aurora_log_exports(policy)),
             tags=args.tags,
             # Fixed identifier: a replacement must delete the old cluster first (prod: `protect` stops it).
             opts=pulumi.ResourceOptions(
                 parent=self, protect=policy.protect, depends_on=log_groups, delete_before_replace=True
             ),
         )
+
+    def _instances(self, args: DatabaseArgs, cluster: aws.rds.Cluster, subnet_group: aws.rds.SubnetGroup) -> None:
+        """One ``db.serverless`` writer; in prod a second instance for failover."""
+        policy, names = args.policy, args.names
         # The writer, and in prod a reader in promotion tier 1 (it follows the writer's capacity and
         # takes over on failover, like RDS Multi-AZ).
         for index in range(2 if policy.multi_az else 1):
@@ -167,32 +178,3 @@ class AuroraServerless(PostgresComponent):
                 tags=args.tags,
                 opts=pulumi.ResourceOptions(parent=self, protect=policy.protect, delete_before_replace=True),
             )
-
-        credentials.store(host=cluster.endpoint, port=cluster.port, engine="postgres")
-        self.secret_values = credentials.values
-        self.secret_version_ids = credentials.version_ids
-        provide_for_review_stacks(
-            self,
-            db,
-            names=names,
-            host=cluster.endpoint,
-            port=cluster.port,
-            kms_key_arn=args.kms_key_arn,
-            recovery_window_days=policy.secret_recovery_window_days,
-            tags=args.tags,
-            aliases=aliases,
-        )
-
-        self.address = cluster.endpoint
-        self.port = cluster.port
-        self.secret_arn = credentials.master_secret_arn
-        self.secret_name = credentials.master_secret_name
-        self.app_secret_arn = credentials.app_secret_arn
-        self.app_secret_name = credentials.app_secret_name
-        self.app_user = credentials.app_user
-        self.identifier = cluster.cluster_identifier
-        self.log_group_names = [cluster_log_group(names, log) for log in exports]
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs(
-            {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}
-        )

@@ -111,8 +111,16 @@ def db_password_value_from(secret_arn: str) -> str:
 
 
 def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
-    master_password_ref = db_password_value_from(inputs.db_password_arn)
-    app_password_ref = db_password_value_from(inputs.app_password_arn)
+    """The task's containers: init (runs once), pgbouncer (the TLS sidecar), plano, and the
+    collector when configured."""
+    definitions = [_init_container(inputs), _pgbouncer_container(inputs), _plano_container(inputs)]
+    if inputs.collector_config:
+        definitions.append(collector_container(inputs))
+    return definitions
+
+
+def _init_environment(inputs: TaskInputs) -> dict[str, str]:
+    """The init step's plain environment: the database to prepare, and where the CA bundle is."""
     init_env = init_environment(
         inputs.files,
         db_host=inputs.db_host,
@@ -126,13 +134,20 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         init_env["PGDATABASE"] = inputs.init_db_name
     if inputs.tls_mode is TlsMode.VERIFY_FULL:
         init_env[CA_BUNDLE_URL_VAR] = rds_ca_bundle_url(inputs.region)
-    init = {
+    return init_env
+
+
+def _init_container(inputs: TaskInputs) -> dict[str, Any]:
+    """Writes the config files into the volumes and prepares the database, then exits."""
+    master_password_ref = db_password_value_from(inputs.db_password_arn)
+    app_password_ref = db_password_value_from(inputs.app_password_arn)
+    return {
         "name": "init",
         "image": inputs.init_image,
         "essential": False,
         "entryPoint": ["sh", "-c"],
         "command": [inputs.files[INIT_SCRIPT_NAME]],
-        "environment": _env(init_env),
+        "environment": _env(_init_environment(inputs)),
         # The master password serves DDL and grants; the app role's goes into PgBouncer's userlist.
         "secrets": [
             {"name": "PGPASSWORD", "valueFrom": master_password_ref},
@@ -145,7 +160,11 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         ],
         "logConfiguration": _logs(inputs, "init"),
     }
-    pgbouncer = {
+
+
+def _pgbouncer_container(inputs: TaskInputs) -> dict[str, Any]:
+    """The TLS sidecar Plano connects to on loopback; healthy once it reaches the database."""
+    return {
         "name": "pgbouncer",
         "image": inputs.pgbouncer_image,
         "essential": True,
@@ -175,10 +194,13 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "stopTimeout": STOP_TIMEOUT_S,
         "logConfiguration": _logs(inputs, "pgbouncer"),
     }
+
+
+def _plano_container(inputs: TaskInputs) -> dict[str, Any]:
     # Plano logs in as its own role: it never receives the master password.
-    secrets = [{"name": DB_PASSWORD_VAR, "valueFrom": app_password_ref}]
+    secrets = [{"name": DB_PASSWORD_VAR, "valueFrom": db_password_value_from(inputs.app_password_arn)}]
     secrets += [{"name": name, "valueFrom": arn} for name, arn in sorted(inputs.provider_key_arns.items())]
-    plano = {
+    return {
         "name": "plano",
         "image": inputs.plano_image,
         "essential": True,
@@ -206,10 +228,6 @@ def container_definitions(inputs: TaskInputs) -> list[dict[str, Any]]:
         "stopTimeout": STOP_TIMEOUT_S,
         "logConfiguration": _logs(inputs, "plano"),
     }
-    definitions = [init, pgbouncer, plano]
-    if inputs.collector_config:
-        definitions.append(collector_container(inputs))
-    return definitions
 
 
 def collector_container(inputs: TaskInputs) -> dict[str, Any]:

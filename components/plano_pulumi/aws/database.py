@@ -20,6 +20,7 @@ groups the stack owns (so they have a retention).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -261,35 +262,80 @@ class PostgresComponent(pulumi.ComponentResource):
     provisioner_secret_arn: pulumi.Output[str] | None = None
     """The provisioning role's secret when this server carries review databases (plano:dbReviewStacks)."""
 
+    def _subnet_group(self, args: DatabaseArgs, aliases: list[pulumi.Alias]) -> aws.rds.SubnetGroup:
+        """A DB subnet group over the private subnets (both engines: the same AWS name)."""
+        return aws.rds.SubnetGroup(
+            "subnets",
+            name=subnet_group_name(args.names, args.settings.engine, args.vpc_id),
+            subnet_ids=args.subnet_ids,
+            description="Private subnets of the Plano state database",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
+        )
+
+    def _export_log_groups(
+        self, args: DatabaseArgs, log_group_names: Mapping[str, str]
+    ) -> list[aws.cloudwatch.LogGroup]:
+        """Log groups of the exported PostgreSQL logs (log -> group name), with the stack's retention."""
+        return [
+            aws.cloudwatch.LogGroup(
+                f"rds-{log}",
+                name=group,
+                retention_in_days=args.log_retention_days,
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for log, group in log_group_names.items()
+        ]
+
+    def _publish(
+        self,
+        args: DatabaseArgs,
+        credentials: DatabaseCredentials,
+        *,
+        host: pulumi.Output[str],
+        port: pulumi.Output[int],
+        identifier: pulumi.Output[str],
+        aliases: list[pulumi.Alias],
+    ) -> None:
+        """Once the server exists: its endpoint into the secrets, the review stacks' provisioning
+        (plano:dbReviewStacks), and the outputs either engine gives the rest of the stack."""
+        credentials.store(host=host, port=port, engine="postgres")
+        self.secret_values = credentials.values
+        self.secret_version_ids = credentials.version_ids
+        provide_for_review_stacks(
+            self,
+            args.settings,
+            names=args.names,
+            host=host,
+            port=port,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=args.policy.secret_recovery_window_days,
+            tags=args.tags,
+            aliases=aliases,
+        )
+        self.address = host
+        self.port = port
+        self.secret_arn = credentials.master_secret_arn
+        self.secret_name = credentials.master_secret_name
+        self.app_secret_arn = credentials.app_secret_arn
+        self.app_secret_name = credentials.app_secret_name
+        self.app_user = credentials.app_user
+        self.identifier = identifier
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}
+        )
+
 
 class Database(PostgresComponent):
     """RDS PostgreSQL with enforced TLS, and its credentials in Secrets Manager."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(DATABASE_TYPE, name, None, opts)
-        db, policy, names = args.settings, args.policy, args.names
-        child = pulumi.ResourceOptions(parent=self)
         aliases = moved_from(self, DATABASE_TYPE, AURORA_TYPE)
-        kms = args.kms_key_arn or None
-
-        subnet_group = aws.rds.SubnetGroup(
-            "subnets",
-            name=subnet_group_name(names, db.engine, args.vpc_id),
-            subnet_ids=args.subnet_ids,
-            description="Private subnets of the Plano state database",
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
-        )
-        parameters = aws.rds.ParameterGroup(
-            "parameters",
-            name=names.db_parameter_group(db.parameter_group_family),
-            family=db.parameter_group_family,
-            description="Plano state: TLS only, pg_cron for retention",
-            parameters=[aws.rds.ParameterGroupParameterArgs(**p) for p in parameter_group_parameters(db)],
-            tags=args.tags,
-            # A new family gets a new name: create the new group before the old one goes.
-            opts=child,
-        )
+        subnet_group = self._subnet_group(args, aliases)
+        parameters = self._parameter_group(args)
         # The passwords and their secrets do not depend on the engine (credentials.py).
         credentials = database_credentials(
             self,
@@ -297,20 +343,47 @@ class Database(PostgresComponent):
             aliases,
             aliases_parent=self,  # the master password and secret were this component's children
         )
+        log_groups = self._export_log_groups(
+            args, {log: args.names.rds_log_group(log) for log in args.policy.log_exports}
+        )
+        instance = self._instance(args, subnet_group, parameters, credentials, log_groups)
+        self._publish(
+            args,
+            credentials,
+            host=instance.address,
+            port=instance.port,
+            identifier=instance.identifier,
+            aliases=aliases,
+        )
 
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"rds-{log}",
-                name=names.rds_log_group(log),
-                retention_in_days=args.log_retention_days,
-                tags=args.tags,
-                opts=child,
-            )
-            for log in policy.log_exports
-        ]
+    def _parameter_group(self, args: DatabaseArgs) -> aws.rds.ParameterGroup:
+        """TLS only (``rds.force_ssl``) and pg_cron preloaded for the retention job."""
+        db, names = args.settings, args.names
+        return aws.rds.ParameterGroup(
+            "parameters",
+            name=names.db_parameter_group(db.parameter_group_family),
+            family=db.parameter_group_family,
+            description="Plano state: TLS only, pg_cron for retention",
+            parameters=[aws.rds.ParameterGroupParameterArgs(**p) for p in parameter_group_parameters(db)],
+            tags=args.tags,
+            # A new family gets a new name: create the new group before the old one goes.
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _instance(
+        self,
+        args: DatabaseArgs,
+        subnet_group: aws.rds.SubnetGroup,
+        parameters: aws.rds.ParameterGroup,
+        credentials: DatabaseCredentials,
+        log_groups: list[aws.cloudwatch.LogGroup],
+    ) -> aws.rds.Instance:
+        """The RDS instance: private, encrypted, TLS-only; the profile decides Multi-AZ, deletion
+        protection, snapshots, Performance Insights and log exports."""
+        db, policy, names = args.settings, args.policy, args.names
+        kms = args.kms_key_arn or None
         final_snapshot = None if policy.skip_final_snapshot else final_snapshot_identifier(names, self)
-
-        instance = aws.rds.Instance(
+        return aws.rds.Instance(
             "instance",
             identifier=names.db_identifier,
             engine="postgres",
@@ -353,32 +426,4 @@ class Database(PostgresComponent):
             opts=pulumi.ResourceOptions(
                 parent=self, protect=policy.protect, depends_on=log_groups, delete_before_replace=True
             ),
-        )
-
-        credentials.store(host=instance.address, port=instance.port, engine="postgres")
-        self.secret_values = credentials.values
-        self.secret_version_ids = credentials.version_ids
-        provide_for_review_stacks(
-            self,
-            db,
-            names=names,
-            host=instance.address,
-            port=instance.port,
-            kms_key_arn=args.kms_key_arn,
-            recovery_window_days=policy.secret_recovery_window_days,
-            tags=args.tags,
-            aliases=aliases,
-        )
-
-        self.address = instance.address
-        self.port = instance.port
-        self.secret_arn = credentials.master_secret_arn
-        self.secret_name = credentials.master_secret_name
-        self.app_secret_arn = credentials.app_secret_arn
-        self.app_secret_name = credentials.app_secret_name
-        self.app_user = credentials.app_user
-        self.identifier = instance.identifier
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs(
-            {"address": self.address, "port": self.port, "secret_arn": self.secret_arn, "identifier": self.identifier}
         )

@@ -14,6 +14,7 @@ balancer. Without a zone the user creates the record (a CNAME to the ``alb_dns_n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -132,9 +133,26 @@ class LoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:ingress:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
         https = bool(args.certificate_arn)
-        alb = aws.lb.LoadBalancer(
+        alb = self._load_balancer()
+        groups = {listener.name: self._target_group(listener) for listener in args.listeners}
+        self.listeners = [self._listener(alb, plan, groups) for plan in alb_listeners(args.listeners, https=https)]
+        self.dns_record = self._dns_record(alb) if args.hosted_zone_id else None
+
+        self.dns_name = alb.dns_name
+        self.target_group_arns = {name: group.arn for name, group in groups.items()}
+        self.arn_suffix = alb.arn_suffix
+        self.target_group_arn_suffixes = {name: group.arn_suffix for name, group in groups.items()}
+        domain = args.domain_name
+        self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(domain or dns, args.listeners, https=https))
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs({"dns_name": self.dns_name, "endpoint_urls": self.endpoint_urls})
+
+    def _load_balancer(self) -> aws.lb.LoadBalancer:
+        args = self._args
+        return aws.lb.LoadBalancer(
             "alb",
             name=args.names.alb,
             load_balancer_type="application",
@@ -148,73 +166,62 @@ class LoadBalancer(pulumi.ComponentResource):
             # The name is fixed, so a replacement (plano:albInternal) must delete the old one first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        groups: dict[str, aws.lb.TargetGroup] = {}
-        for listener in args.listeners:
-            groups[listener.name] = aws.lb.TargetGroup(
-                f"tg-{listener.port}",
-                name=args.names.target_group(listener.port),
-                port=listener.port,
+
+    def _target_group(self, listener: Listener) -> aws.lb.TargetGroup:
+        """The tasks' addresses on one Plano listener, health-checked on /healthz."""
+        args = self._args
+        return aws.lb.TargetGroup(
+            f"tg-{listener.port}",
+            name=args.names.target_group(listener.port),
+            port=listener.port,
+            protocol="HTTP",
+            target_type="ip",  # Fargate tasks register by their ENI address
+            vpc_id=args.vpc_id,
+            deregistration_delay=args.deregistration_delay_s,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                path="/healthz",
+                port=str(listener.port if listener.serves_healthz else args.health_port),
                 protocol="HTTP",
-                target_type="ip",  # Fargate tasks register by their ENI address
-                vpc_id=args.vpc_id,
-                deregistration_delay=args.deregistration_delay_s,
-                health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    path="/healthz",
-                    port=str(listener.port if listener.serves_healthz else args.health_port),
-                    protocol="HTTP",
-                    matcher="200",
-                    interval=15,
-                    timeout=5,
-                    healthy_threshold=2,
-                    unhealthy_threshold=3,
-                ),
-                tags=args.tags,
-                opts=child,
-            )
-        listeners: list[aws.lb.Listener] = []
-        for plan in alb_listeners(args.listeners, https=https):
-            if plan.target is None:
-                action = aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        port="443", protocol="HTTPS", status_code="HTTP_301"
-                    ),
-                )
-            else:
-                action = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=groups[plan.target.name].arn)
-            listener_resource = aws.lb.Listener(
-                f"listener-{plan.port}",
-                load_balancer_arn=alb.arn,
-                port=plan.port,
-                protocol=plan.protocol,
-                ssl_policy=TLS_POLICY if plan.protocol == "HTTPS" else None,
-                certificate_arn=args.certificate_arn if plan.protocol == "HTTPS" else None,
-                default_actions=[action],
-                tags=args.tags,
-                opts=child,
-            )
-            listeners.append(listener_resource)
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=args.tags,
+            opts=self._child,
+        )
 
-        self.dns_record = None
-        if args.hosted_zone_id:
-            # An alias, not a CNAME: it works at a zone apex and follows the load balancer's addresses.
-            self.dns_record = aws.route53.Record(
-                "dns",
-                zone_id=args.hosted_zone_id,
-                name=args.domain_name,
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)
-                ],
-                opts=child,
+    def _listener(
+        self, alb: aws.lb.LoadBalancer, plan: AlbListener, groups: Mapping[str, aws.lb.TargetGroup]
+    ) -> aws.lb.Listener:
+        """One load balancer port: forward to its target group, or redirect HTTP to HTTPS."""
+        if plan.target is None:
+            action = aws.lb.ListenerDefaultActionArgs(
+                type="redirect",
+                redirect=aws.lb.ListenerDefaultActionRedirectArgs(port="443", protocol="HTTPS", status_code="HTTP_301"),
             )
+        else:
+            action = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=groups[plan.target.name].arn)
+        return aws.lb.Listener(
+            f"listener-{plan.port}",
+            load_balancer_arn=alb.arn,
+            port=plan.port,
+            protocol=plan.protocol,
+            ssl_policy=TLS_POLICY if plan.protocol == "HTTPS" else None,
+            certificate_arn=self._args.certificate_arn if plan.protocol == "HTTPS" else None,
+            default_actions=[action],
+            tags=self._args.tags,
+            opts=self._child,
+        )
 
-        self.listeners = listeners
-        self.dns_name = alb.dns_name
-        self.target_group_arns = {name: group.arn for name, group in groups.items()}
-        self.arn_suffix = alb.arn_suffix
-        self.target_group_arn_suffixes = {name: group.arn_suffix for name, group in groups.items()}
-        domain = args.domain_name
-        self.endpoint_urls = alb.dns_name.apply(lambda dns: endpoint_urls(domain or dns, args.listeners, https=https))
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs({"dns_name": self.dns_name, "endpoint_urls": self.endpoint_urls})
+    def _dns_record(self, alb: aws.lb.LoadBalancer) -> aws.route53.Record:
+        """An alias, not a CNAME: it works at a zone apex and follows the load balancer's addresses."""
+        return aws.route53.Record(
+            "dns",
+            zone_id=self._args.hosted_zone_id,
+            name=self._args.domain_name,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)],
+            opts=self._child,
+        )

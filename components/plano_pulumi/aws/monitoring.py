@@ -87,6 +87,24 @@ class MonitoringArgs:
     """Tags for every resource that takes them."""
 
 
+def _monitored_stack(args: MonitoringArgs) -> MonitoredStack:
+    """What the alarms and the dashboard watch, with placeholders for the ARN suffixes."""
+    return MonitoredStack(
+        base=args.base,
+        cluster=args.cluster_name,
+        service=args.service_name,
+        log_group=args.log_group_name,
+        db_engine=args.db_engine,
+        db_identifier=args.db_identifier,
+        db_instance_class=args.db_instance_class,
+        db_allocated_storage_gb=args.db_allocated_storage_gb,
+        db_max_acu=args.db_max_acu,
+        load_balancer=_LB if args.load_balancer_arn_suffix is not None else "",
+        target_groups={listener: _tg(listener) for listener in args.target_group_arn_suffixes},
+        container_insights=args.container_insights,
+    )
+
+
 class Monitoring(pulumi.ComponentResource):
     """The stack's alarms, their topic, the state-path metrics and the dashboard."""
 
@@ -103,34 +121,42 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("plano:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = metric_namespace(args.base)
-        stack = MonitoredStack(
-            base=args.base,
-            cluster=args.cluster_name,
-            service=args.service_name,
-            log_group=args.log_group_name,
-            db_engine=args.db_engine,
-            db_identifier=args.db_identifier,
-            db_instance_class=args.db_instance_class,
-            db_allocated_storage_gb=args.db_allocated_storage_gb,
-            db_max_acu=args.db_max_acu,
-            load_balancer=_LB if args.load_balancer_arn_suffix is not None else "",
-            target_groups={listener: _tg(listener) for listener in args.target_group_arn_suffixes},
-            container_insights=args.container_insights,
-        )
+        stack = _monitored_stack(args)
         placeholders: dict[str, pulumi.Input[str]] = {_tg(k): v for k, v in args.target_group_arn_suffixes.items()}
         if args.load_balancer_arn_suffix is not None:
             placeholders[_LB] = args.load_balancer_arn_suffix
 
-        if args.alarm_topic_arn:
-            topic_arn: pulumi.Output[str] = pulumi.Output.from_input(args.alarm_topic_arn)
-        else:
-            topic = aws.sns.Topic("alarms", name=f"{args.base}-alarms", tags=args.tags, opts=child)
-            topic_arn = topic.arn
-            for index, email in enumerate(args.alarm_emails):
-                aws.sns.TopicSubscription(
-                    f"alarms-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
-                )
+        topic_arn = self._topic_arn(args, child)
+        self._state_path_filters(args, namespace, child)
+        self._stopped_tasks(args, namespace, child)
 
+        self.alarm_names = []
+        for spec in alarm_specs(stack, args.thresholds):
+            alarm = self._alarm(spec, args.base, topic_arn, placeholders, child)
+            self.alarm_names.append(alarm.name)
+
+        dashboard = self._dashboard(args, stack, placeholders, child)
+        self.topic_arn = topic_arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.dashboard_url = dashboard.dashboard_name.apply(lambda n: dashboard_url(args.region, n))
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "dashboard_url": self.dashboard_url}
+        )
+
+    def _topic_arn(self, args: MonitoringArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The user's topic (plano:alarmTopicArn), or a topic of the stack's own with the e-mail subscriptions."""
+        if args.alarm_topic_arn:
+            return pulumi.Output.from_input(args.alarm_topic_arn)
+        topic = aws.sns.Topic("alarms", name=f"{args.base}-alarms", tags=args.tags, opts=child)
+        for index, email in enumerate(args.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"alarms-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        return topic.arn
+
+    def _state_path_filters(self, args: MonitoringArgs, namespace: str, child: pulumi.ResourceOptions) -> None:
+        """A metric of the log lines that say the state path (Plano - PgBouncer - database) broke."""
         for pattern in STATE_PATH_PATTERNS:
             aws.cloudwatch.LogMetricFilter(
                 f"state-path-{pattern.container}",
@@ -143,14 +169,13 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self._stopped_tasks(args, namespace, child)
-
-        self.alarm_names = []
-        for spec in alarm_specs(stack, args.thresholds):
-            alarm = self._alarm(spec, args.base, topic_arn, placeholders, child)
-            self.alarm_names.append(alarm.name)
-
-        dashboard_name = f"{args.base}-plano"
+    def _dashboard(
+        self,
+        args: MonitoringArgs,
+        stack: MonitoredStack,
+        placeholders: Mapping[str, pulumi.Input[str]],
+        child: pulumi.ResourceOptions,
+    ) -> aws.cloudwatch.Dashboard:
         body = pulumi.Output.all(*placeholders.values()).apply(
             lambda values: json.dumps(
                 _resolved(
@@ -159,15 +184,8 @@ class Monitoring(pulumi.ComponentResource):
                 )
             )
         )
-        dashboard = aws.cloudwatch.Dashboard(
-            "dashboard", dashboard_name=dashboard_name, dashboard_body=body, opts=child
-        )
-        self.topic_arn = topic_arn
-        self.dashboard_name = dashboard.dashboard_name
-        self.dashboard_url = dashboard.dashboard_name.apply(lambda n: dashboard_url(args.region, n))
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs(
-            {"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "dashboard_url": self.dashboard_url}
+        return aws.cloudwatch.Dashboard(
+            "dashboard", dashboard_name=f"{args.base}-plano", dashboard_body=body, opts=child
         )
 
     def _stopped_tasks(self, args: MonitoringArgs, namespace: str, child: pulumi.ResourceOptions) -> None:

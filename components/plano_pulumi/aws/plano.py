@@ -353,41 +353,13 @@ class PlanoOnAws(pulumi.ComponentResource):
 
     def _outputs(self) -> None:
         s, service, database, keys = self.settings, self.service, self.database, self.provider_keys
-        primary = primary_listener(s.plano.listeners)
-        if self.load_balancer is not None:
-            self.endpoint_urls = self.load_balancer.endpoint_urls
-            self.alb_dns_name = self.load_balancer.dns_name
-            self.endpoint_url = self.endpoint_urls.apply(lambda urls: urls[primary.name])
-        else:
-            self.endpoint_url = pulumi.Output.from_input(
-                f"http://localhost:{primary.port} (after the port_forward_command)"
-            )
-            self.port_forward_command = pulumi.Output.concat(
-                f"scripts/port-forward.sh --region {s.region} ",
-                service.cluster_name,
-                " ",
-                service.service_name,
-                f" {primary.port}",
-            )
+        self._endpoint_outputs()
         if self.schedule is not None and s.schedule is not None:
             self.wake_command = self.schedule.wake_command
         if self.monitoring is not None:
             self.dashboard_url = self.monitoring.dashboard_url
             self.alarm_topic_arn = self.monitoring.topic_arn
-        if self.review_janitor_task is not None and database.provisioner_secret_arn is not None:
-            max_review_stacks = s.database.review_stacks
-            self.review_database = pulumi.Output.all(
-                database.address, database.port, self.firewall.db_security_group_id, database.provisioner_secret_arn
-            ).apply(
-                lambda v: {
-                    "address": v[0],
-                    "port": v[1],
-                    "securityGroupId": v[2],
-                    "provisionerSecretArn": v[3],
-                    "maxReviewStacks": max_review_stacks,
-                }
-            )
-            self.review_janitor = self.review_janitor_task.run
+        self._review_outputs()
         self.profile = pulumi.Output.from_input(s.profile.value)
         self.db_address = database.address
         self.db_secret_arn = database.secret_arn
@@ -414,6 +386,45 @@ class PlanoOnAws(pulumi.ComponentResource):
             setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
         # Registered so `pulumi stack output` and other languages (through the plugin) see them.
         self.register_outputs({name: getattr(self, name) for name in self.output_names()})
+
+    def _endpoint_outputs(self) -> None:
+        """Where clients reach Plano: the load balancer's URLs, or localhost through a port forward."""
+        s, service = self.settings, self.service
+        primary = primary_listener(s.plano.listeners)
+        if self.load_balancer is not None:
+            self.endpoint_urls = self.load_balancer.endpoint_urls
+            self.alb_dns_name = self.load_balancer.dns_name
+            self.endpoint_url = self.endpoint_urls.apply(lambda urls: urls[primary.name])
+        else:
+            self.endpoint_url = pulumi.Output.from_input(
+                f"http://localhost:{primary.port} (after the port_forward_command)"
+            )
+            self.port_forward_command = pulumi.Output.concat(
+                f"scripts/port-forward.sh --region {s.region} ",
+                service.cluster_name,
+                " ",
+                service.service_name,
+                f" {primary.port}",
+            )
+
+    def _review_outputs(self) -> None:
+        """What review stacks need from this one (plano:dbReviewStacks): the server and the janitor."""
+        database = self.database
+        if self.review_janitor_task is None or database.provisioner_secret_arn is None:
+            return
+        max_review_stacks = self.settings.database.review_stacks
+        self.review_database = pulumi.Output.all(
+            database.address, database.port, self.firewall.db_security_group_id, database.provisioner_secret_arn
+        ).apply(
+            lambda v: {
+                "address": v[0],
+                "port": v[1],
+                "securityGroupId": v[2],
+                "provisionerSecretArn": v[3],
+                "maxReviewStacks": max_review_stacks,
+            }
+        )
+        self.review_janitor = self.review_janitor_task.run
 
     def output_names(self) -> list[str]:
         """The documented outputs (the class's annotations) this instance has."""

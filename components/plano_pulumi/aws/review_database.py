@@ -29,8 +29,9 @@ import pulumi_random as random
 
 from plano_pulumi.aws.credentials import password_keepers
 from plano_pulumi.aws.database import PostgresComponent
-from plano_pulumi.aws.iam import check_role_policy_size, ecs_tasks_trust_policy, execution_role_policy
+from plano_pulumi.aws.iam import check_role_policy_size, execution_role_policy
 from plano_pulumi.aws.review_provisioning import secret_json
+from plano_pulumi.aws.trust import ecs_task_trust
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.passwords import DB_PASSWORD_RULES
 from plano_pulumi.core.review_database import (
@@ -177,65 +178,9 @@ class ReviewJanitor(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReviewJanitorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:database:ReviewJanitor", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        names = args.names
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        trust = pulumi.Output.all(identity.account_id, partition.partition).apply(
-            lambda v: json.dumps(ecs_tasks_trust_policy(v[0], v[1], args.region))
-        )
-        role = aws.iam.Role(
-            "janitor-execution-role",
-            name=names.name("iam_role", "review-janitor"),
-            description="ECS starts the review-database janitor with this role: its logs, the provisioning secret",
-            assume_role_policy=trust,
-            tags=args.tags,
-            opts=child,
-        )
-        log_group_arn = pulumi.Output.all(partition.partition, identity.account_id, args.log_group_name).apply(
-            lambda v: f"arn:{v[0]}:logs:{args.region}:{v[1]}:log-group:{v[2]}"
-        )
-        aws.iam.RolePolicy(
-            "janitor-execution-policy",
-            role=role.id,
-            policy=pulumi.Output.all(log_group_arn, partition.partition, args.provisioner_secret_arn).apply(
-                lambda v: check_role_policy_size(
-                    json.dumps(
-                        execution_role_policy(
-                            log_group_arn=v[0],
-                            partition=v[1],
-                            secret_arns=[v[2]],
-                            kms_key_arn=args.kms_key_arn,
-                            region=args.region,
-                            images=[args.image],
-                        )
-                    )
-                )
-            ),
-            opts=child,
-        )
-        definitions = pulumi.Output.all(
-            args.log_group_name, args.db_host, args.db_port, args.provisioner_secret_arn
-        ).apply(
-            lambda v: json.dumps(
-                janitor_container_definitions(args, log_group=v[0], host=v[1], port=int(v[2]), secret_arn=v[3])
-            )
-        )
-        task = aws.ecs.TaskDefinition(
-            "janitor-task",
-            family=names.name("ecs", "review-janitor"),
-            cpu="256",
-            memory="512",
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture=args.architecture
-            ),
-            execution_role_arn=role.arn,
-            container_definitions=definitions,
-            tags=args.tags,
-            opts=child,
-        )
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        task = self._task_definition(self._execution_role())
         self.task_definition_arn = task.arn
         self.run = pulumi.Output.all(args.cluster_name, task.arn, args.subnet_ids, args.security_group_id).apply(
             lambda v: {
@@ -251,6 +196,68 @@ class ReviewJanitor(pulumi.ComponentResource):
         )
         # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
         self.register_outputs({"task_definition_arn": self.task_definition_arn})
+
+    def _execution_role(self) -> aws.iam.Role:
+        """The role ECS starts the janitor with: its logs and the provisioning secret, nothing else."""
+        args = self._args
+        trust = ecs_task_trust(self, args.region)
+        role = aws.iam.Role(
+            "janitor-execution-role",
+            name=args.names.name("iam_role", "review-janitor"),
+            description="ECS starts the review-database janitor with this role: its logs, the provisioning secret",
+            assume_role_policy=trust.policy,
+            tags=args.tags,
+            opts=self._child,
+        )
+        log_group_arn = pulumi.Output.all(trust.partition, trust.account_id, args.log_group_name).apply(
+            lambda v: f"arn:{v[0]}:logs:{args.region}:{v[1]}:log-group:{v[2]}"
+        )
+        aws.iam.RolePolicy(
+            "janitor-execution-policy",
+            role=role.id,
+            policy=pulumi.Output.all(log_group_arn, trust.partition, args.provisioner_secret_arn).apply(
+                lambda v: check_role_policy_size(
+                    json.dumps(
+                        execution_role_policy(
+                            log_group_arn=v[0],
+                            partition=v[1],
+                            secret_arns=[v[2]],
+                            kms_key_arn=args.kms_key_arn,
+                            region=args.region,
+                            images=[args.image],
+                        )
+                    )
+                )
+            ),
+            opts=self._child,
+        )
+        return role
+
+    def _task_definition(self, role: aws.iam.Role) -> aws.ecs.TaskDefinition:
+        """A quarter vCPU running the janitor's one container (janitor_container_definitions)."""
+        args = self._args
+        definitions = pulumi.Output.all(
+            args.log_group_name, args.db_host, args.db_port, args.provisioner_secret_arn
+        ).apply(
+            lambda v: json.dumps(
+                janitor_container_definitions(args, log_group=v[0], host=v[1], port=int(v[2]), secret_arn=v[3])
+            )
+        )
+        return aws.ecs.TaskDefinition(
+            "janitor-task",
+            family=args.names.name("ecs", "review-janitor"),
+            cpu="256",
+            memory="512",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=args.architecture
+            ),
+            execution_role_arn=role.arn,
+            container_definitions=definitions,
+            tags=args.tags,
+            opts=self._child,
+        )
 
 
 def janitor_container_definitions(

@@ -75,8 +75,7 @@ class ReviewProvisioning(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReviewProvisioningArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:database:ReviewProvisioning", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        names = args.names
+        child = self._child = pulumi.ResourceOptions(parent=self)
         self.user = provisioner_role_name(args.master_user)
         password = random.RandomPassword(
             "provisioner-password",
@@ -88,19 +87,40 @@ class ReviewProvisioning(pulumi.ComponentResource):
         salt = random.RandomId(
             "provisioner-salt", byte_length=16, keepers=password_keepers(args.password_version), opts=child
         )
-        secret = aws.secretsmanager.Secret(
-            "provisioner-secret",
-            name=names.path("secret", "db-provisioner"),
-            description="Review stacks' provisioning role (CREATEDB, CREATEROLE) on this stack's database: "
-            "review stacks' init steps and the janitor only",
+        value = self._provisioner_secret(args, password)
+        verifier_value = self._verifier_secret(args, password, salt)
+        self.values = [value, verifier_value]
+        self.version_ids = [value.version_id, verifier_value.version_id]
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs({"secret_arn": self.secret_arn, "user": self.user})
+
+    def _secret(
+        self, args: ReviewProvisioningArgs, resource_name: str, path: str, description: str
+    ) -> aws.secretsmanager.Secret:
+        return aws.secretsmanager.Secret(
+            resource_name,
+            name=args.names.path("secret", path),
+            description=description,
             kms_key_id=args.kms_key_arn or None,
             recovery_window_in_days=args.recovery_window_days,
             tags=args.tags,
-            opts=child,
+            opts=self._child,
+        )
+
+    def _provisioner_secret(
+        self, args: ReviewProvisioningArgs, password: random.RandomPassword
+    ) -> aws.secretsmanager.SecretVersion:
+        """The role's credentials (RDS-style JSON), readable only by this project's review stacks."""
+        secret = self._secret(
+            args,
+            "provisioner-secret",
+            "db-provisioner",
+            "Review stacks' provisioning role (CREATEDB, CREATEROLE) on this stack's database: "
+            "review stacks' init steps and the janitor only",
         )
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        project_slug = _slug(names.project)
+        project_slug = _slug(args.names.project)
         aws.secretsmanager.SecretPolicy(
             "provisioner-secret-policy",
             secret_arn=secret.arn,
@@ -109,40 +129,38 @@ class ReviewProvisioning(pulumi.ComponentResource):
                     provisioner_secret_policy(project_slug=project_slug, account_id=v[0], partition=v[1])
                 )
             ),
-            opts=child,
+            opts=self._child,
         )
-        value = aws.secretsmanager.SecretVersion(
+        self.secret_arn = secret.arn
+        return aws.secretsmanager.SecretVersion(
             "provisioner-secret-value",
             secret_id=secret.id,
             secret_string=secret_json(
                 host=args.host, port=args.port, dbname=MAINTENANCE_DB, username=self.user, password=password.result
             ),
-            opts=child,
+            opts=self._child,
         )
-        verifier_secret = aws.secretsmanager.Secret(
+
+    def _verifier_secret(
+        self, args: ReviewProvisioningArgs, password: random.RandomPassword, salt: random.RandomId
+    ) -> aws.secretsmanager.SecretVersion:
+        """The password's SCRAM verifier: dev's own init step sets the role's password from it."""
+        verifier_secret = self._secret(
+            args,
             "provisioner-verifier",
-            name=names.path("secret", "db-provisioner-verifier"),
-            description="SCRAM verifier of the provisioning role's password: this stack's init step only",
-            kms_key_id=args.kms_key_arn or None,
-            recovery_window_in_days=args.recovery_window_days,
-            tags=args.tags,
-            opts=child,
+            "db-provisioner-verifier",
+            "SCRAM verifier of the provisioning role's password: this stack's init step only",
         )
         verifier = pulumi.Output.all(password.result, salt.hex).apply(
             lambda v: scram_sha256_verifier(v[0], bytes.fromhex(v[1]))
         )
-        verifier_value = aws.secretsmanager.SecretVersion(
+        self.verifier_secret_arn = verifier_secret.arn
+        return aws.secretsmanager.SecretVersion(
             "provisioner-verifier-value",
             secret_id=verifier_secret.id,
             secret_string=pulumi.Output.secret(verifier),  # type: ignore[arg-type]
-            opts=child,
+            opts=self._child,
         )
-        self.secret_arn = secret.arn
-        self.verifier_secret_arn = verifier_secret.arn
-        self.values = [value, verifier_value]
-        self.version_ids = [value.version_id, verifier_value.version_id]
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs({"secret_arn": self.secret_arn, "user": self.user})
 
 
 def provide_for_review_stacks(

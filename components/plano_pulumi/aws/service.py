@@ -33,9 +33,9 @@ from plano_pulumi.aws.iam import (
     check_role_policy_size,
     collector_policy,
     ecs_exec_policy,
-    ecs_tasks_trust_policy,
     execution_role_policy,
 )
+from plano_pulumi.aws.trust import TaskTrust, ecs_task_trust
 from plano_pulumi.core.collector import collector_config_yaml
 from plano_pulumi.core.naming import Names
 from plano_pulumi.core.plano_config import Listener
@@ -163,47 +163,77 @@ class PlanoService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:service:PlanoService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        names = args.names
-        exec_enabled = not args.target_group_arns
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        cluster, providers = self._cluster()
+        log_group = aws.cloudwatch.LogGroup(
+            "logs",
+            name=args.names.log_group,
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        trust = ecs_task_trust(self, args.region)
+        execution_role = self._execution_role(trust, log_group)
+        task_role, task_role_policy = self._task_role(trust.policy)
+        metrics_log_group = self._collector_logs(task_role) if args.collector_image else None
+        task = self._task_definition(execution_role, task_role, self._container_definitions(log_group))
+        service = self._service(cluster, task, first=[providers, *args.depends_on, *filter(None, [task_role_policy])])
+        if args.autoscaling:
+            self._autoscaling(cluster, service)
 
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.log_group_name = log_group.name
+        self.task_definition_arn = task.arn
+        self.metrics_log_group_name = metrics_log_group.name if metrics_log_group else None
+        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "log_group_name": self.log_group_name,
+                "task_definition_arn": self.task_definition_arn,
+            }
+        )
+
+    @property
+    def _exec_enabled(self) -> bool:
+        """ECS Exec is on only without a load balancer."""
+        return not self._args.target_group_arns
+
+    def _cluster(self) -> tuple[aws.ecs.Cluster, aws.ecs.ClusterCapacityProviders]:
+        """The cluster, with both Fargate and Fargate Spot available."""
+        args = self._args
         cluster = aws.ecs.Cluster(
             "cluster",
-            name=names.cluster,
+            name=args.names.cluster,
             settings=[
                 aws.ecs.ClusterSettingArgs(
                     name="containerInsights", value="enabled" if args.container_insights else "disabled"
                 )
             ],
             tags=args.tags,
-            opts=child,
+            opts=self._child,
         )
         providers = aws.ecs.ClusterCapacityProviders(
             "capacity",
             cluster_name=cluster.name,
             capacity_providers=["FARGATE", "FARGATE_SPOT"],
-            opts=child,
+            opts=self._child,
         )
-        log_group = aws.cloudwatch.LogGroup(
-            "logs",
-            name=names.log_group,
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
+        return cluster, providers
 
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        trust = pulumi.Output.all(identity.account_id, partition.partition).apply(
-            lambda v: json.dumps(ecs_tasks_trust_policy(v[0], v[1], args.region))
-        )
+    def _execution_role(self, trust: TaskTrust, log_group: aws.cloudwatch.LogGroup) -> aws.iam.Role:
+        """The role ECS starts the tasks with: logs, exactly this task's secrets, KMS/ECR when needed."""
+        args = self._args
         execution_role = aws.iam.Role(
             "execution-role",
-            name=names.execution_role,
+            name=args.names.execution_role,
             description="ECS starts Plano tasks with this role: logs, this task's secrets",
-            assume_role_policy=trust,
+            assume_role_policy=trust.policy,
             tags=args.tags,
-            opts=child,
+            opts=self._child,
         )
         secret_arns = [
             args.db_secret_arn,
@@ -214,7 +244,7 @@ class PlanoService(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             "execution-policy",
             role=execution_role.id,
-            policy=pulumi.Output.all(log_group.arn, partition.partition, *secret_arns).apply(
+            policy=pulumi.Output.all(log_group.arn, trust.partition, *secret_arns).apply(
                 lambda v: check_role_policy_size(
                     json.dumps(
                         execution_role_policy(
@@ -228,58 +258,70 @@ class PlanoService(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=child,
+            opts=self._child,
         )
+        return execution_role
+
+    def _task_role(self, trust: pulumi.Output[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy | None]:
+        """The role the tasks run with: no permissions but ECS Exec's (without a load balancer)."""
+        args = self._args
         task_role = aws.iam.Role(
             "task-role",
-            name=names.task_role,
+            name=args.names.task_role,
             description="Plano tasks run with this role: no AWS permissions"
-            + ("" if not exec_enabled else " except ECS Exec")
+            + ("" if not self._exec_enabled else " except ECS Exec")
             + ("" if not args.collector_image else " except the collector's metrics and traces"),
             assume_role_policy=trust,
             tags=args.tags,
-            opts=child,
+            opts=self._child,
         )
         task_role_policy = None
-        if exec_enabled:
+        if self._exec_enabled:
             task_role_policy = aws.iam.RolePolicy(
-                "task-exec-policy", role=task_role.id, policy=json.dumps(ecs_exec_policy()), opts=child
+                "task-exec-policy", role=task_role.id, policy=json.dumps(ecs_exec_policy()), opts=self._child
             )
+        return task_role, task_role_policy
 
-        collector = bool(args.collector_image)
-        metrics_log_group = None
-        if collector:
-            # The collector's EMF events: a log group of the stack's own, with its retention, so the
-            # collector needs no right to create one.
-            metrics_log_group = aws.cloudwatch.LogGroup(
-                "metrics-logs",
-                name=f"{names.log_group}/metrics",
-                retention_in_days=args.log_retention_days,
-                tags=args.tags,
-                opts=child,
-            )
-            aws.iam.RolePolicy(
-                "task-collector-policy",
-                role=task_role.id,
-                policy=metrics_log_group.arn.apply(lambda arn: json.dumps(collector_policy(arn, tracing=args.tracing))),
-                opts=child,
-            )
-        collector_yaml = (
-            collector_config_yaml(
-                region=args.region,
-                namespace=args.metrics_namespace,
-                log_group=f"{names.log_group}/metrics",
-                cluster=names.cluster,
-                service=names.service,
-                tracing=args.tracing,
-            )
-            if collector
-            else ""
+    def _collector_logs(self, task_role: aws.iam.Role) -> aws.cloudwatch.LogGroup:
+        """The collector's EMF events: a log group of the stack's own, with its retention, so the
+        collector needs no right to create one; the task role may write there (and to X-Ray)."""
+        args = self._args
+        metrics_log_group = aws.cloudwatch.LogGroup(
+            "metrics-logs",
+            name=f"{args.names.log_group}/metrics",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=self._child,
+        )
+        aws.iam.RolePolicy(
+            "task-collector-policy",
+            role=task_role.id,
+            policy=metrics_log_group.arn.apply(lambda arn: json.dumps(collector_policy(arn, tracing=args.tracing))),
+            opts=self._child,
+        )
+        return metrics_log_group
+
+    def _collector_yaml(self) -> str:
+        """The collector sidecar's config ("" without the collector)."""
+        args = self._args
+        if not args.collector_image:
+            return ""
+        return collector_config_yaml(
+            region=args.region,
+            namespace=args.metrics_namespace,
+            log_group=f"{args.names.log_group}/metrics",
+            cluster=args.names.cluster,
+            service=args.names.service,
+            tracing=args.tracing,
         )
 
+    def _container_definitions(self, log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
+        """The init, pgbouncer and plano (and collector) containers as ECS JSON (containers.py)."""
+        args = self._args
+        collector_yaml = self._collector_yaml()
         provider_names = sorted(args.provider_key_arns)
         init_secret_names = sorted(args.init_secret_arns)
-        definitions = pulumi.Output.all(
+        return pulumi.Output.all(
             log_group.name,
             args.db_host,
             args.db_port,
@@ -321,9 +363,14 @@ class PlanoService(pulumi.ComponentResource):
                 )
             )
         )
-        task = aws.ecs.TaskDefinition(
+
+    def _task_definition(
+        self, execution_role: aws.iam.Role, task_role: aws.iam.Role, definitions: pulumi.Output[str]
+    ) -> aws.ecs.TaskDefinition:
+        args = self._args
+        return aws.ecs.TaskDefinition(
             "task",
-            family=names.task_family,
+            family=args.names.task_family,
             cpu=str(args.cpu),
             memory=str(args.memory),
             network_mode="awsvpc",
@@ -339,13 +386,19 @@ class PlanoService(pulumi.ComponentResource):
                 aws.ecs.TaskDefinitionVolumeArgs(name=PGBOUNCER_VOLUME),
             ],
             tags=args.tags,
-            opts=child,
+            opts=self._child,
         )
 
+    def _service(
+        self, cluster: aws.ecs.Cluster, task: aws.ecs.TaskDefinition, first: Sequence[pulumi.Resource]
+    ) -> aws.ecs.Service:
+        """The Fargate service: circuit breaker with rollback, ECS Exec only without a load
+        balancer, redeployed when a secret value changes, created after ``first``."""
+        args = self._args
         spot = args.capacity is Capacity.FARGATE_SPOT
-        service = aws.ecs.Service(
+        return aws.ecs.Service(
             "service",
-            name=names.service,
+            name=args.names.service,
             cluster=cluster.arn,
             task_definition=task.arn,
             desired_count=args.desired_count,
@@ -375,59 +428,46 @@ class PlanoService(pulumi.ComponentResource):
             triggers=service_triggers(args.secret_version_ids),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            enable_execute_command=exec_enabled,
+            enable_execute_command=self._exec_enabled,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
             wait_for_steady_state=False,
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[providers, *args.depends_on, *([task_role_policy] if task_role_policy else [])],
+                depends_on=list(first),
                 # The autoscaler (or the schedule) owns the task count once it is on.
                 ignore_changes=["desiredCount"] if args.autoscaling or args.scheduled else None,
             ),
         )
 
-        if args.autoscaling:
-            target = aws.appautoscaling.Target(
-                "scaling-target",
-                service_namespace="ecs",
-                scalable_dimension="ecs:service:DesiredCount",
-                resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-                min_capacity=args.desired_count,
-                max_capacity=args.max_count,
-                opts=child,
-            )
-            aws.appautoscaling.Policy(
-                "scale-on-cpu",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=CPU_TARGET_PERCENT,
-                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type="ECSServiceAverageCPUUtilization"
-                    ),
-                    scale_in_cooldown=300,
-                    scale_out_cooldown=60,
+    def _autoscaling(self, cluster: aws.ecs.Cluster, service: aws.ecs.Service) -> None:
+        """CPU target tracking between desired_count and max_count."""
+        args = self._args
+        target = aws.appautoscaling.Target(
+            "scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+            min_capacity=args.desired_count,
+            max_capacity=args.max_count,
+            opts=self._child,
+        )
+        aws.appautoscaling.Policy(
+            "scale-on-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=CPU_TARGET_PERCENT,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"
                 ),
-                opts=child,
-            )
-
-        self.cluster_name = cluster.name
-        self.service_name = service.name
-        self.log_group_name = log_group.name
-        self.task_definition_arn = task.arn
-        self.metrics_log_group_name = metrics_log_group.name if metrics_log_group else None
-        # Registering outputs marks the component complete in the engine and shows them in `pulumi stack`.
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "service_name": self.service_name,
-                "log_group_name": self.log_group_name,
-                "task_definition_arn": self.task_definition_arn,
-            }
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            ),
+            opts=self._child,
         )
 
 

@@ -127,63 +127,11 @@ def collector_config(
     tracing: bool,
 ) -> dict[str, Any]:
     """The ADOT collector's configuration (what ``AOT_CONFIG_CONTENT`` carries, as a mapping)."""
-    relabel_service = [
-        {"target_label": "ClusterName", "replacement": cluster},
-        {"target_label": "ServiceName", "replacement": service},
-    ]
-    scrape = {
-        "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
-        "scrape_timeout": "10s",
-    }
     config: dict[str, Any] = {
         "extensions": {"health_check": {"endpoint": f"{LOOPBACK}:{HEALTH_PORT}"}},
-        "receivers": {
-            "prometheus": {
-                "config": {
-                    "global": scrape,
-                    "scrape_configs": [
-                        {
-                            "job_name": "brightstaff",
-                            "metrics_path": "/metrics",
-                            "static_configs": [{"targets": [BRIGHTSTAFF_METRICS]}],
-                            "relabel_configs": relabel_service,
-                            "metric_relabel_configs": [
-                                {"source_labels": ["__name__"], "regex": _keep("brightstaff"), "action": "keep"}
-                            ],
-                        },
-                        {
-                            "job_name": "envoy",
-                            "metrics_path": "/stats/prometheus",
-                            "static_configs": [{"targets": [ENVOY_ADMIN]}],
-                            "relabel_configs": relabel_service,
-                            "metric_relabel_configs": [
-                                {"source_labels": ["__name__"], "regex": _keep("envoy"), "action": "keep"}
-                            ],
-                        },
-                    ],
-                }
-            }
-        },
+        "receivers": {"prometheus": _prometheus_receiver(cluster, service)},
         "processors": {"batch/metrics": {"timeout": "60s"}},
-        "exporters": {
-            "awsemf": {
-                "region": region,
-                "namespace": namespace,
-                "log_group_name": log_group,
-                "log_stream_name": "{TaskId}",
-                # Only the declared dimension sets: no per-task or per-instance series.
-                "dimension_rollup_option": "NoDimensionRollup",
-                "resource_to_telemetry_conversion": {"enabled": False},
-                "metric_declarations": [
-                    {
-                        "dimensions": [[*SERVICE_DIMENSIONS, *metric.labels]],
-                        # A search, anchored at the start; no `$`: the collector expands `$` in its config.
-                        "metric_name_selectors": [f"^{metric.name}"],
-                    }
-                    for metric in METRICS
-                ],
-            }
-        },
+        "exporters": {"awsemf": _emf_exporter(region, namespace, log_group)},
         "service": {
             "extensions": ["health_check"],
             "pipelines": {
@@ -194,15 +142,78 @@ def collector_config(
         },
     }
     if tracing:
-        config["receivers"]["otlp"] = {"protocols": {"grpc": {"endpoint": f"{LOOPBACK}:{OTLP_GRPC_PORT}"}}}
-        config["processors"]["batch/traces"] = {"timeout": "1s", "send_batch_size": 50}
-        config["exporters"]["awsxray"] = {"region": region}
-        config["service"]["pipelines"]["traces"] = {
-            "receivers": ["otlp"],
-            "processors": ["batch/traces"],
-            "exporters": ["awsxray"],
-        }
+        _add_traces_pipeline(config, region)
     return config
+
+
+def _prometheus_receiver(cluster: str, service: str) -> dict[str, Any]:
+    """Scrapes brightstaff's and Envoy's Prometheus endpoints, keeping only the metrics we chart."""
+    relabel_service = [
+        {"target_label": "ClusterName", "replacement": cluster},
+        {"target_label": "ServiceName", "replacement": service},
+    ]
+    scrape = {
+        "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
+        "scrape_timeout": "10s",
+    }
+    return {
+        "config": {
+            "global": scrape,
+            "scrape_configs": [
+                {
+                    "job_name": "brightstaff",
+                    "metrics_path": "/metrics",
+                    "static_configs": [{"targets": [BRIGHTSTAFF_METRICS]}],
+                    "relabel_configs": relabel_service,
+                    "metric_relabel_configs": [
+                        {"source_labels": ["__name__"], "regex": _keep("brightstaff"), "action": "keep"}
+                    ],
+                },
+                {
+                    "job_name": "envoy",
+                    "metrics_path": "/stats/prometheus",
+                    "static_configs": [{"targets": [ENVOY_ADMIN]}],
+                    "relabel_configs": relabel_service,
+                    "metric_relabel_configs": [
+                        {"source_labels": ["__name__"], "regex": _keep("envoy"), "action": "keep"}
+                    ],
+                },
+            ],
+        }
+    }
+
+
+def _emf_exporter(region: str, namespace: str, log_group: str) -> dict[str, Any]:
+    """Writes the metrics as CloudWatch embedded metric format log events (one stream per task)."""
+    return {
+        "region": region,
+        "namespace": namespace,
+        "log_group_name": log_group,
+        "log_stream_name": "{TaskId}",
+        # Only the declared dimension sets: no per-task or per-instance series.
+        "dimension_rollup_option": "NoDimensionRollup",
+        "resource_to_telemetry_conversion": {"enabled": False},
+        "metric_declarations": [
+            {
+                "dimensions": [[*SERVICE_DIMENSIONS, *metric.labels]],
+                # A search, anchored at the start; no `$`: the collector expands `$` in its config.
+                "metric_name_selectors": [f"^{metric.name}"],
+            }
+            for metric in METRICS
+        ],
+    }
+
+
+def _add_traces_pipeline(config: dict[str, Any], region: str) -> None:
+    """Plano's OTLP traces, received on loopback and sent to X-Ray."""
+    config["receivers"]["otlp"] = {"protocols": {"grpc": {"endpoint": f"{LOOPBACK}:{OTLP_GRPC_PORT}"}}}
+    config["processors"]["batch/traces"] = {"timeout": "1s", "send_batch_size": 50}
+    config["exporters"]["awsxray"] = {"region": region}
+    config["service"]["pipelines"]["traces"] = {
+        "receivers": ["otlp"],
+        "processors": ["batch/traces"],
+        "exporters": ["awsxray"],
+    }
 
 
 def collector_config_yaml(**kwargs: Any) -> str:

@@ -296,55 +296,83 @@ def _rate(key: str, title: str, errors: str, lb: str, thresholds: Thresholds, pe
     )
 
 
+_GE, _LT = "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+
+
 def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec]:
     """Every alarm of a stack, in runbook order."""
     t = thresholds
-    ge, lt = "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+    return [
+        *_load_balancer_alarms(stack, t),
+        *_service_alarms(stack, t),
+        *_database_alarms(stack, t),
+        _alarm(
+            "state-path",
+            "State path errors",
+            Metric(metric_namespace(stack.base), STATE_PATH_METRIC, {}, "Sum", 60),
+            _GE,
+            t.state_path_errors,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            unit_text="log lines in one minute",
+        ),
+    ]
+
+
+def _load_balancer_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """5xx rates of the balancer and of Plano, and each target group's health (none without a balancer)."""
+    ge, lt = _GE, _LT
     specs: list[AlarmSpec] = []
-    if stack.load_balancer:
+    if not stack.load_balancer:
+        return specs
+    specs.append(
+        _rate("alb-5xx", "Load balancer 5xx rate", "HTTPCode_ELB_5XX_Count", stack.load_balancer, t, t.alb_5xx_percent)
+    )
+    specs.append(
+        _rate(
+            "target-5xx",
+            "Plano 5xx rate",
+            "HTTPCode_Target_5XX_Count",
+            stack.load_balancer,
+            t,
+            t.target_5xx_percent,
+        )
+    )
+    for listener, target_group in sorted(stack.target_groups.items()):
+        dims = {"TargetGroup": target_group, "LoadBalancer": stack.load_balancer}
         specs.append(
-            _rate(
-                "alb-5xx", "Load balancer 5xx rate", "HTTPCode_ELB_5XX_Count", stack.load_balancer, t, t.alb_5xx_percent
+            _alarm(
+                f"unhealthy-targets:{listener}",
+                f"Unhealthy targets ({listener})",
+                Metric("AWS/ApplicationELB", "UnHealthyHostCount", dims, "Maximum", 60),
+                ge,
+                t.unhealthy_targets,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                unit_text="targets for 3 minutes",
             )
         )
         specs.append(
-            _rate(
-                "target-5xx",
-                "Plano 5xx rate",
-                "HTTPCode_Target_5XX_Count",
-                stack.load_balancer,
-                t,
-                t.target_5xx_percent,
+            _alarm(
+                f"no-healthy-targets:{listener}",
+                f"No healthy target ({listener})",
+                Metric("AWS/ApplicationELB", "HealthyHostCount", dims, "Minimum", 60),
+                lt,
+                1,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                # No data from a target group means nothing reports healthy.
+                treat_missing_data="breaching",
+                unit_text="healthy targets for 2 minutes",
             )
         )
-        for listener, target_group in sorted(stack.target_groups.items()):
-            dims = {"TargetGroup": target_group, "LoadBalancer": stack.load_balancer}
-            specs.append(
-                _alarm(
-                    f"unhealthy-targets:{listener}",
-                    f"Unhealthy targets ({listener})",
-                    Metric("AWS/ApplicationELB", "UnHealthyHostCount", dims, "Maximum", 60),
-                    ge,
-                    t.unhealthy_targets,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=3,
-                    unit_text="targets for 3 minutes",
-                )
-            )
-            specs.append(
-                _alarm(
-                    f"no-healthy-targets:{listener}",
-                    f"No healthy target ({listener})",
-                    Metric("AWS/ApplicationELB", "HealthyHostCount", dims, "Minimum", 60),
-                    lt,
-                    1,
-                    evaluation_periods=2,
-                    datapoints_to_alarm=2,
-                    # No data from a target group means nothing reports healthy.
-                    treat_missing_data="breaching",
-                    unit_text="healthy targets for 2 minutes",
-                )
-            )
+    return specs
+
+
+def _service_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """Missing tasks (with Container Insights), crash loops, CPU and memory of the service."""
+    ge = _GE
+    specs: list[AlarmSpec] = []
     service_dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     if stack.container_insights:
         specs.append(
@@ -399,6 +427,13 @@ def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec
             unit_text="% for 15 minutes",
         )
     )
+    return specs
+
+
+def _database_alarms(stack: MonitoredStack, t: Thresholds) -> list[AlarmSpec]:
+    """CPU, capacity (Aurora) or free storage (RDS), and connections near the limit."""
+    ge, lt = _GE, _LT
+    specs: list[AlarmSpec] = []
     aurora = stack.db_engine == "aurora-serverless"
     db_dims = {"DBClusterIdentifier": stack.db_identifier} if aurora else {"DBInstanceIdentifier": stack.db_identifier}
     specs.append(
@@ -443,32 +478,23 @@ def alarm_specs(stack: MonitoredStack, thresholds: Thresholds) -> list[AlarmSpec
         )
         memory_gib = CLASS_MEMORY_GIB.get(stack.db_instance_class, 0)
     if memory_gib:
-        limit = max_connections(memory_gib)
-        specs.append(
-            _alarm(
-                "db-connections",
-                "Database connections near the limit",
-                Metric("AWS/RDS", "DatabaseConnections", db_dims, "Maximum", 300),
-                ge,
-                math.floor(limit * t.db_connections_percent / 100),
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-                unit_text=f"connections ({t.db_connections_percent:g}% of about {limit})",
-            )
-        )
-    specs.append(
-        _alarm(
-            "state-path",
-            "State path errors",
-            Metric(metric_namespace(stack.base), STATE_PATH_METRIC, {}, "Sum", 60),
-            ge,
-            t.state_path_errors,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            unit_text="log lines in one minute",
-        )
-    )
+        specs.append(_connections_alarm(db_dims, memory_gib, t))
     return specs
+
+
+def _connections_alarm(db_dims: Mapping[str, str], memory_gib: float, t: Thresholds) -> AlarmSpec:
+    """Connections near max_connections, which PostgreSQL on RDS derives from the memory."""
+    limit = max_connections(memory_gib)
+    return _alarm(
+        "db-connections",
+        "Database connections near the limit",
+        Metric("AWS/RDS", "DatabaseConnections", db_dims, "Maximum", 300),
+        _GE,
+        math.floor(limit * t.db_connections_percent / 100),
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+        unit_text=f"connections ({t.db_connections_percent:g}% of about {limit})",
+    )
 
 
 def connection_alarm_gap(engine: str, instance_class: str) -> str | None:
@@ -595,62 +621,84 @@ def dashboard_body(
 ) -> dict[str, Any]:
     """The stack's dashboard: requests, errors and latency per listener, state-path errors,
     tasks, database load; Plano's own metrics when the collector runs."""
-    widgets: list[dict[str, Any]] = []
-    lb = stack.load_balancer
-    if lb:
-        per_listener = sorted(stack.target_groups.items())
-        widgets.append(
-            _widget(
-                "Requests per listener",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB", "RequestCount", {"TargetGroup": tg, "LoadBalancer": lb}, label=name
-                    )
-                    for name, tg in per_listener
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Errors (5xx)",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, label="load balancer"
-                    ),
-                    _metric_row("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", {"LoadBalancer": lb}, label="Plano"),
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Latency per listener (p50, p99)",
-                [
-                    _metric_row(
-                        "AWS/ApplicationELB",
-                        "TargetResponseTime",
-                        {"TargetGroup": tg, "LoadBalancer": lb},
-                        stat=stat,
-                        label=f"{name} {stat}",
-                    )
-                    for name, tg in per_listener
-                    for stat in ("p50", "p99")
-                ],
-                region,
-                stat="p99",
-            )
-        )
-    widgets.append(
+    widgets = [
+        *_load_balancer_widgets(stack, region),
         _widget(
             "State-path errors (log lines)",
             [_metric_row(metric_namespace(stack.base), STATE_PATH_METRIC, {}, label="state path")],
             region,
             stat="Sum",
+        ),
+        *_service_widgets(stack, region),
+        _database_widget(stack, region),
+        *(_collector_widgets(stack, region, collector_namespace) if collector_namespace else []),
+        _state_path_log_widget(stack, region, state_patterns),
+    ]
+    # Lay the widgets out two per row.
+    x = y = 0
+    for widget in widgets:
+        if x + widget["width"] > 24:
+            x, y = 0, y + 6
+        widget["x"], widget["y"] = x, y
+        x += widget["width"]
+    return {"widgets": widgets}
+
+
+def _load_balancer_widgets(stack: MonitoredStack, region: str) -> list[dict[str, Any]]:
+    """Requests, 5xx errors and latency per listener (none without a load balancer)."""
+    widgets: list[dict[str, Any]] = []
+    lb = stack.load_balancer
+    if not lb:
+        return widgets
+    per_listener = sorted(stack.target_groups.items())
+    widgets.append(
+        _widget(
+            "Requests per listener",
+            [
+                _metric_row("AWS/ApplicationELB", "RequestCount", {"TargetGroup": tg, "LoadBalancer": lb}, label=name)
+                for name, tg in per_listener
+            ],
+            region,
+            stat="Sum",
         )
     )
+    widgets.append(
+        _widget(
+            "Errors (5xx)",
+            [
+                _metric_row(
+                    "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, label="load balancer"
+                ),
+                _metric_row("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", {"LoadBalancer": lb}, label="Plano"),
+            ],
+            region,
+            stat="Sum",
+        )
+    )
+    widgets.append(
+        _widget(
+            "Latency per listener (p50, p99)",
+            [
+                _metric_row(
+                    "AWS/ApplicationELB",
+                    "TargetResponseTime",
+                    {"TargetGroup": tg, "LoadBalancer": lb},
+                    stat=stat,
+                    label=f"{name} {stat}",
+                )
+                for name, tg in per_listener
+                for stat in ("p50", "p99")
+            ],
+            region,
+            stat="p99",
+        )
+    )
+    return widgets
+
+
+def _service_widgets(stack: MonitoredStack, region: str) -> list[dict[str, Any]]:
+    """Tasks (running, desired, stopped by failure), and the service's CPU and memory."""
+    widgets: list[dict[str, Any]] = []
     service_dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     task_metrics = [_metric_row(metric_namespace(stack.base), STOPPED_TASKS_METRIC, {}, label="stopped by failure")]
     if stack.container_insights:
@@ -672,6 +720,11 @@ def dashboard_body(
             period=300,
         )
     )
+    return widgets
+
+
+def _database_widget(stack: MonitoredStack, region: str) -> dict[str, Any]:
+    """CPU, connections and (Aurora) capacity of the database."""
     aurora = stack.db_engine == "aurora-serverless"
     db_dims = {"DBClusterIdentifier": stack.db_identifier} if aurora else {"DBInstanceIdentifier": stack.db_identifier}
     db_metrics = [
@@ -680,67 +733,62 @@ def dashboard_body(
     ]
     if aurora:
         db_metrics.append(_metric_row("AWS/RDS", "ServerlessDatabaseCapacity", db_dims, label="ACU", yAxis="right"))
-    widgets.append(_widget("Database load", db_metrics, region, stat="Average", period=300))
-    if collector_namespace:
-        dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
-        widgets.append(
-            _widget(
-                "Plano: LLM upstream requests and tokens",
-                [
-                    [
-                        {
-                            "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,error_class}} "
-                            "MetricName=\"brightstaff_llm_upstream_requests_total\"', 'Sum', 60)",
-                            "label": "upstream",
-                            "id": "u",
-                        }
-                    ],
-                    [
-                        {
-                            "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,kind}} "
-                            "MetricName=\"brightstaff_llm_tokens_total\"', 'Sum', 60)",
-                            "label": "tokens",
-                            "id": "t",
-                        }
-                    ],
-                ],
-                region,
-                stat="Sum",
-            )
-        )
-        widgets.append(
-            _widget(
-                "Plano: time to first token (s)",
-                [
-                    _metric_row(
-                        collector_namespace, "brightstaff_llm_time_to_first_token_seconds", dims, label="average"
-                    )
-                ],
-                region,
-                stat="Average",
-            )
-        )
+    return _widget("Database load", db_metrics, region, stat="Average", period=300)
+
+
+def _collector_widgets(stack: MonitoredStack, region: str, collector_namespace: str) -> list[dict[str, Any]]:
+    """Plano's own metrics, from the collector: upstream requests, tokens, time to first token."""
+    widgets: list[dict[str, Any]] = []
+    dims = {"ClusterName": stack.cluster, "ServiceName": stack.service}
     widgets.append(
-        {
-            "type": "log",
-            "width": 24,
-            "height": 6,
-            "properties": {
-                "title": "State-path log lines",
-                "region": region,
-                "view": "table",
-                "query": state_path_query(stack.log_group, state_patterns),
-            },
-        }
+        _widget(
+            "Plano: LLM upstream requests and tokens",
+            [
+                [
+                    {
+                        "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,error_class}} "
+                        "MetricName=\"brightstaff_llm_upstream_requests_total\"', 'Sum', 60)",
+                        "label": "upstream",
+                        "id": "u",
+                    }
+                ],
+                [
+                    {
+                        "expression": f"SEARCH('{{{collector_namespace},ClusterName,ServiceName,kind}} "
+                        "MetricName=\"brightstaff_llm_tokens_total\"', 'Sum', 60)",
+                        "label": "tokens",
+                        "id": "t",
+                    }
+                ],
+            ],
+            region,
+            stat="Sum",
+        )
     )
-    # Lay the widgets out two per row.
-    x = y = 0
-    for widget in widgets:
-        if x + widget["width"] > 24:
-            x, y = 0, y + 6
-        widget["x"], widget["y"] = x, y
-        x += widget["width"]
-    return {"widgets": widgets}
+    widgets.append(
+        _widget(
+            "Plano: time to first token (s)",
+            [_metric_row(collector_namespace, "brightstaff_llm_time_to_first_token_seconds", dims, label="average")],
+            region,
+            stat="Average",
+        )
+    )
+    return widgets
+
+
+def _state_path_log_widget(stack: MonitoredStack, region: str, state_patterns: Sequence[LogPattern]) -> dict[str, Any]:
+    """The state-path log lines themselves, as a Logs Insights table."""
+    return {
+        "type": "log",
+        "width": 24,
+        "height": 6,
+        "properties": {
+            "title": "State-path log lines",
+            "region": region,
+            "view": "table",
+            "query": state_path_query(stack.log_group, state_patterns),
+        },
+    }
 
 
 def state_path_query(log_group: str, patterns: Sequence[LogPattern] = STATE_PATH_PATTERNS) -> str:

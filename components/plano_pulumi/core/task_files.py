@@ -95,19 +95,29 @@ class PgBouncerOptions:
     stats_user: str = ""
 
 
-def render_pgbouncer_ini(opts: PgBouncerOptions) -> str:
-    console = ""
-    if opts.stats_user:
-        console = f"""
+def _pgbouncer_console(opts: PgBouncerOptions) -> str:
+    """The console section: only with a stats user (the state probe)."""
+    if not opts.stats_user:
+        return ""
+    return f"""
 ; The state probe (the container's health check) reads SHOW CLIENTS on the `pgbouncer` console as
 ; Plano's role: read-only, and it never opens a server connection (a probe that queried the
 ; database would make PgBouncer fail Plano's queries at once while a failed login is cached).
 stats_users = {opts.stats_user}
 """
+
+
+def _pgbouncer_tls(opts: PgBouncerOptions) -> str:
+    """The server-side TLS lines: the mode, and the CA bundle for verify-full."""
     tls_lines = [f"server_tls_sslmode = {opts.tls_mode.value}"]
     if opts.tls_mode is TlsMode.VERIFY_FULL:
         tls_lines.append(f"server_tls_ca_file = {opts.config_dir}/{CA_BUNDLE_NAME}")
-    tls = "\n".join(tls_lines)
+    return "\n".join(tls_lines)
+
+
+def render_pgbouncer_ini(opts: PgBouncerOptions) -> str:
+    console = _pgbouncer_console(opts)
+    tls = _pgbouncer_tls(opts)
     return f"""\
 ; PgBouncer, the TLS sidecar between Plano and PostgreSQL. Rendered by this project.
 ; Plano {PLANO_VERSION} cannot speak TLS, so it talks plain text to this process on the task's loopback
@@ -252,19 +262,8 @@ CREATE INDEX IF NOT EXISTS idx_conversation_states_updated_at ON {TABLE} (update
 """
 
 
-def render_init_script() -> str:
-    """The init container's program: write the files, then apply the schema over TLS.
-
-    Everything it needs comes from the environment: the files' contents (plain), the database
-    connection (PGHOST, PGPORT, PGDATABASE, PGUSER = the master user, PGSSLMODE), APP_DB_USER,
-    for verify-full the CA as PEM in DB_CA_BUNDLE_PEM (Docker) or else RDS_CA_BUNDLE_URL to
-    download (AWS), and two secrets: PGPASSWORD (master: DDL, grants, Plano's role) and
-    APP_DB_PASSWORD (Plano's role: the userlist and the role's password). It needs sh, psql 15+
-    (for ``\\getenv``) and, for the download, an HTTPS-verifying wget (BusyBox's in Alpine
-    verifies through ssl_client).
-    Output directories and PgBouncer's uid can be overridden, which the tests do.
-    """
-    return f"""\
+# The init script's steps (render_init_script), in order.
+_INIT_WRITE_FILES = f"""\
 #!/bin/sh
 # Init step of the Plano task: writes the rendered files into the task's volumes, then creates
 # Plano's table and the retention job over TLS. Never prints the password (no `set -x`).
@@ -281,6 +280,8 @@ printf '%s' "$PGBOUNCER_INI" > "$PGBOUNCER_DIR/{PGBOUNCER_INI_NAME}"
 # alphanumeric (generated so), so it needs no quoting here.
 printf '"%s" "%s"\\n' "$APP_DB_USER" "${APP_PASSWORD_VAR}" > "$PGBOUNCER_DIR/{USERLIST_NAME}"
 
+"""
+_INIT_CA_BUNDLE = f"""\
 if [ "$PGSSLMODE" = "verify-full" ] && [ -n "${{DB_CA_BUNDLE_PEM:-}}" ]; then
     # The database's own CA, handed over as PEM (the local stack's CA on Docker).
     printf '%s' "$DB_CA_BUNDLE_PEM" > "$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
@@ -304,12 +305,16 @@ elif [ "$PGSSLMODE" = "verify-full" ]; then
     export PGSSLROOTCERT="$PGBOUNCER_DIR/{CA_BUNDLE_NAME}"
 fi
 
+"""
+_INIT_PERMISSIONS = f"""\
 # PgBouncer runs as its own user and must read its files; nobody else may.
 chmod 0400 "$PGBOUNCER_DIR"/*
 chmod 0500 "$PGBOUNCER_DIR"
 chown -R "$PGBOUNCER_UID" "$PGBOUNCER_DIR"
 chmod 0400 "$PLANO_DIR/{PLANO_CONFIG_NAME}"
 
+"""
+_INIT_APPLY_SCHEMA = """\
 # The database may still be coming up (first deploy, failover): retry for about a minute.
 attempt=1
 until printf '%s' "$SCHEMA_SQL" | psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -f - ; do
@@ -322,6 +327,21 @@ until printf '%s' "$SCHEMA_SQL" | psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -f 
 done
 echo "init: files written, schema applied"
 """
+
+
+def render_init_script() -> str:
+    """The init container's program: write the files, then apply the schema over TLS.
+
+    Everything it needs comes from the environment: the files' contents (plain), the database
+    connection (PGHOST, PGPORT, PGDATABASE, PGUSER = the master user, PGSSLMODE), APP_DB_USER,
+    for verify-full the CA as PEM in DB_CA_BUNDLE_PEM (Docker) or else RDS_CA_BUNDLE_URL to
+    download (AWS), and two secrets: PGPASSWORD (master: DDL, grants, Plano's role) and
+    APP_DB_PASSWORD (Plano's role: the userlist and the role's password). It needs sh, psql 15+
+    (for ``\\getenv``) and, for the download, an HTTPS-verifying wget (BusyBox's in Alpine
+    verifies through ssl_client).
+    Output directories and PgBouncer's uid can be overridden, which the tests do.
+    """
+    return _INIT_WRITE_FILES + _INIT_CA_BUNDLE + _INIT_PERMISSIONS + _INIT_APPLY_SCHEMA
 
 
 def render_userlist(user: str, password: str) -> str:

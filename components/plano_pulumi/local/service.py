@@ -88,87 +88,27 @@ class LocalService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("plano:local:Service", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
         # Docker names are unique: a replacement must go before its successor can take the name.
-        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-        names = args.names
-        plano_image, pgbouncer_image, init_image = (
-            docker.RemoteImage(role, name=ref, keep_locally=True, opts=child)
-            for role, ref in (
-                ("plano-image", args.images[0]),
-                ("pgbouncer-image", args.images[1]),
-                ("init-image", args.images[2]),
-            )
-        )
-        plano_volume = docker.Volume("plano-config", name=names.config_volume("plano"), opts=named)
-        pgbouncer_volume = docker.Volume("pgbouncer-config", name=names.config_volume("pgbouncer"), opts=named)
-        files = dict(args.files)
-
+        self._named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        self._files = dict(args.files)
+        plano_image, pgbouncer_image, init_image = self._images()
+        volumes = [
+            docker.Volume("plano-config", name=args.names.config_volume("plano"), opts=self._named),
+            docker.Volume("pgbouncer-config", name=args.names.config_volume("pgbouncer"), opts=self._named),
+        ]
         task = container(
             "task",
-            task_spec(names, image=args.images[2], network=args.network, listeners=args.listeners),
+            task_spec(args.names, image=args.images[2], network=args.network, listeners=args.listeners),
             image_id=init_image.image_id,
-            opts=named.merge(pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+            opts=self._named.merge(pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
         in_task = {"task": task}
-        init = container(
-            "init",
-            init_spec(
-                names,
-                image=args.images[2],
-                files=files,
-                db_host=args.db_host,
-                db_port=args.db_port,
-                db_name=args.db_name,
-                db_user=args.db_user,
-                app_user=args.app_user,
-                tls_mode=args.tls_mode,
-                ca_cert_pem=args.ca_cert_pem,
-                db_password=args.db_password,
-                app_password=args.app_password,
-            ),
-            image_id=init_image.image_id,
-            namespace_of=in_task,
-            opts=named.merge(pulumi.ResourceOptions(depends_on=[plano_volume, pgbouncer_volume])),
-        )
-        stack = pulumi.get_stack()
-        init_ok = pulumi.Output.all(init.name, init.exit_code, init.urn).apply(
-            lambda a: init_exit_checked(a[0], a[1], stack=stack, urn=a[2])
-        )
+        init = self._init(init_image, in_task, volumes)
         # Each waits for the init step, which must have exited 0, and starts on what it wrote.
-        after_init = [docker.ContainerLabelArgs(label=INIT_EXIT_LABEL, value=init_ok)]
-
-        pgbouncer = container(
-            "pgbouncer",
-            pgbouncer_spec(
-                names,
-                image=args.images[1],
-                files=files,
-                ca_cert_pem=args.ca_cert_pem,
-                app_user=args.app_user,
-                db_name=args.db_name,
-            ),
-            image_id=pgbouncer_image.image_id,
-            namespace_of=in_task,
-            extra_labels=after_init,
-            opts=named.merge(pulumi.ResourceOptions(depends_on=[init])),
-        )
-        # Plano logs in as its own role, never as the master user.
-        plano = container(
-            "plano",
-            plano_spec(
-                names,
-                image=args.images[0],
-                files=files,
-                health_port=args.health_port,
-                environment=args.environment,
-                secrets={DB_PASSWORD_VAR: args.app_password, **args.provider_keys},
-            ),
-            image_id=plano_image.image_id,
-            namespace_of=in_task,
-            extra_labels=after_init,
-            opts=named.merge(pulumi.ResourceOptions(depends_on=[pgbouncer])),
-        )
+        after_init = [docker.ContainerLabelArgs(label=INIT_EXIT_LABEL, value=self._init_ok(init))]
+        pgbouncer = self._pgbouncer(pgbouncer_image, in_task, after_init, init)
+        plano = self._plano(plano_image, in_task, after_init, pgbouncer)
         self.task_container_name = task.name
         self.plano_container_name = plano.name
         self.pgbouncer_container_name = pgbouncer.name
@@ -179,4 +119,100 @@ class LocalService(pulumi.ComponentResource):
                 "plano": self.plano_container_name,
                 "pgbouncer": self.pgbouncer_container_name,
             }
+        )
+
+    def _images(self) -> tuple[docker.RemoteImage, docker.RemoteImage, docker.RemoteImage]:
+        """The plano, pgbouncer and init images, pulled and kept."""
+        child = pulumi.ResourceOptions(parent=self)
+        plano, pgbouncer, init = (
+            docker.RemoteImage(role, name=ref, keep_locally=True, opts=child)
+            for role, ref in (
+                ("plano-image", self._args.images[0]),
+                ("pgbouncer-image", self._args.images[1]),
+                ("init-image", self._args.images[2]),
+            )
+        )
+        return plano, pgbouncer, init
+
+    def _init(
+        self, image: docker.RemoteImage, in_task: dict[str, docker.Container], volumes: list[docker.Volume]
+    ) -> docker.Container:
+        """The init step: writes the config files into the volumes and prepares the database."""
+        args = self._args
+        return container(
+            "init",
+            init_spec(
+                args.names,
+                image=args.images[2],
+                files=self._files,
+                db_host=args.db_host,
+                db_port=args.db_port,
+                db_name=args.db_name,
+                db_user=args.db_user,
+                app_user=args.app_user,
+                tls_mode=args.tls_mode,
+                ca_cert_pem=args.ca_cert_pem,
+                db_password=args.db_password,
+                app_password=args.app_password,
+            ),
+            image_id=image.image_id,
+            namespace_of=in_task,
+            opts=self._named.merge(pulumi.ResourceOptions(depends_on=list(volumes))),
+        )
+
+    @staticmethod
+    def _init_ok(init: docker.Container) -> pulumi.Output[str]:
+        """The init step's exit code, checked: a failed init step stops the deployment here."""
+        stack = pulumi.get_stack()
+        return pulumi.Output.all(init.name, init.exit_code, init.urn).apply(
+            lambda a: init_exit_checked(a[0], a[1], stack=stack, urn=a[2])
+        )
+
+    def _pgbouncer(
+        self,
+        image: docker.RemoteImage,
+        in_task: dict[str, docker.Container],
+        after_init: list[docker.ContainerLabelArgs],
+        init: docker.Container,
+    ) -> docker.Container:
+        args = self._args
+        return container(
+            "pgbouncer",
+            pgbouncer_spec(
+                args.names,
+                image=args.images[1],
+                files=self._files,
+                ca_cert_pem=args.ca_cert_pem,
+                app_user=args.app_user,
+                db_name=args.db_name,
+            ),
+            image_id=image.image_id,
+            namespace_of=in_task,
+            extra_labels=after_init,
+            opts=self._named.merge(pulumi.ResourceOptions(depends_on=[init])),
+        )
+
+    def _plano(
+        self,
+        image: docker.RemoteImage,
+        in_task: dict[str, docker.Container],
+        after_init: list[docker.ContainerLabelArgs],
+        pgbouncer: docker.Container,
+    ) -> docker.Container:
+        """Plano logs in as its own role, never as the master user."""
+        args = self._args
+        return container(
+            "plano",
+            plano_spec(
+                args.names,
+                image=args.images[0],
+                files=self._files,
+                health_port=args.health_port,
+                environment=args.environment,
+                secrets={DB_PASSWORD_VAR: args.app_password, **args.provider_keys},
+            ),
+            image_id=image.image_id,
+            namespace_of=in_task,
+            extra_labels=after_init,
+            opts=self._named.merge(pulumi.ResourceOptions(depends_on=[pgbouncer])),
         )

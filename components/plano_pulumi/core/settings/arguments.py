@@ -96,15 +96,7 @@ def raw_config_from_args(args: Mapping[str, Any] | None, *, local: bool) -> Args
     inputs: dict[str, Any] = {}
     config_text: str | None = None
     for given, value in args.items():
-        name = known.get(camel_name(given)) if isinstance(given, str) else None
-        if name is None:
-            guess = difflib.get_close_matches(str(given), sorted(map(field_name, known)), n=1, cutoff=0.6)
-            raise ConfigError(
-                f"args.{given}",
-                "is not an argument of " + ("PlanoOnDocker" if local else "PlanoOnAws"),
-                fix=(f"did you mean {guess[0]}? " if guess else "")
-                + "see the args table in docs/components.md (the same names as the plano: stack keys)",
-            )
+        name = _known_name(given, known, local=local)
         if value is None:
             continue
         if name == CONFIG_TEXT:
@@ -114,14 +106,7 @@ def raw_config_from_args(args: Mapping[str, Any] | None, *, local: bool) -> Args
             secret_keys |= {f"{NAMESPACE}:{camel_name(field_name(str(s)))}" for s in value}
             continue
         if name == "providerKeys" and isinstance(value, Mapping):
-            plain = {}
-            for env_name, key_value in value.items():
-                if is_output(key_value):
-                    inputs[str(env_name)] = key_value
-                    plain[env_name] = PLACEHOLDER_KEY_VALUE
-                else:
-                    plain[env_name] = key_value
-            value = plain
+            value = _provider_keys_carried(value, inputs)
             secret_keys.add(f"{NAMESPACE}:providerKeys")  # always secret, however they were given
         if is_output(value):
             raise ConfigError(
@@ -131,6 +116,40 @@ def raw_config_from_args(args: Mapping[str, Any] | None, *, local: bool) -> Args
                 fix="pass a plain value (only providerKeys values may be Outputs)",
             )
         values[f"{NAMESPACE}:{name}"] = config_string(value)
+    _check_args_together(values, secret_keys, config_text, local=local)
+    return ArgsConfig(RawConfig(values=values, secret_keys=frozenset(secret_keys)), config_text, inputs)
+
+
+def _known_name(given: object, known: Mapping[str, str], *, local: bool) -> str:
+    """The ``plano:`` key an arg names (any case style); an unknown one is refused with the closest."""
+    name = known.get(camel_name(given)) if isinstance(given, str) else None
+    if name is None:
+        guess = difflib.get_close_matches(str(given), sorted(map(field_name, known)), n=1, cutoff=0.6)
+        raise ConfigError(
+            f"args.{given}",
+            "is not an argument of " + ("PlanoOnDocker" if local else "PlanoOnAws"),
+            fix=(f"did you mean {guess[0]}? " if guess else "")
+            + "see the args table in docs/components.md (the same names as the plano: stack keys)",
+        )
+    return name
+
+
+def _provider_keys_carried(value: Mapping[Any, Any], inputs: dict[str, Any]) -> dict[Any, Any]:
+    """Provider keys with every Output value moved to ``inputs`` and replaced by a placeholder."""
+    plain = {}
+    for env_name, key_value in value.items():
+        if is_output(key_value):
+            inputs[str(env_name)] = key_value
+            plain[env_name] = PLACEHOLDER_KEY_VALUE
+        else:
+            plain[env_name] = key_value
+    return plain
+
+
+def _check_args_together(
+    values: dict[str, str], secret_keys: set[str], config_text: str | None, *, local: bool
+) -> None:
+    """The profile fits the component (setting it for PlanoOnDocker), one Plano config, real secret names."""
     if local:
         values[f"{NAMESPACE}:profile"] = Profile.LOCAL.value
     elif values.get(f"{NAMESPACE}:profile", "").strip() == Profile.LOCAL.value:
@@ -144,7 +163,6 @@ def raw_config_from_args(args: Mapping[str, Any] | None, *, local: bool) -> Args
     unknown_secret = sorted(k for k in secret_keys if k.split(":", 1)[1] not in KEYS_BY_NAME)
     if unknown_secret:
         raise ConfigError(f"args.{SECRET_SETTINGS}", "names a setting that does not exist", fix="name args only")
-    return ArgsConfig(RawConfig(values=values, secret_keys=frozenset(secret_keys)), config_text, inputs)
 
 
 def args_from_raw_config(raw: RawConfig) -> dict[str, Any]:

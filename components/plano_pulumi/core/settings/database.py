@@ -22,6 +22,38 @@ from plano_pulumi.core.settings.reader import _Reader
 
 def _database(read: _Reader) -> DatabaseSettings:
     backups = _backup_days(read)
+    instance_class = _instance_class(read)
+    name = _db_name(read)
+    user = _db_user(read)
+    allocated, maximum = _storage(read)
+    engine = read.choice("dbEngine", DbEngine)
+    version, major, minor = _engine_version(read, engine)
+    max_acu = read.integer("dbMaxCapacityAcu", minimum=1, maximum=256)
+    pause = _auto_pause(read)
+    if engine is DbEngine.AURORA_SERVERLESS:
+        _check_aurora_version(version, major, minor, pausing=pause != -1)
+    confirmed = _engine_change_confirmed(read, engine)
+    return DatabaseSettings(
+        instance_class=instance_class,
+        engine_version=version,
+        major_version=major,
+        parameter_group_family=f"postgres{major}",
+        name=name,
+        user=user,
+        allocated_storage_gb=allocated,
+        max_allocated_storage_gb=maximum,
+        backup_retention_days=backups,
+        tls_mode=read.choice("dbTlsMode", TlsMode),
+        state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
+        password_version=read.integer("dbPasswordVersion", minimum=1, maximum=1_000_000),
+        engine=engine,
+        max_capacity_acu=max_acu,
+        auto_pause_s=None if pause == -1 else pause,
+        engine_change_confirmed=confirmed,
+    )
+
+
+def _instance_class(read: _Reader) -> str:
     instance_class = read.string("dbInstanceClass")
     if not re.fullmatch(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", instance_class, re.ASCII):
         raise ConfigError(
@@ -31,7 +63,10 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed="db.<family>.<size>, e.g. db.t4g.micro, db.m7g.large",
             fix="pulumi config set plano:dbInstanceClass db.t4g.micro",
         )
+    return instance_class
 
+
+def _db_name(read: _Reader) -> str:
     name = read.string("dbName")
     if (
         not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name, re.ASCII)
@@ -47,6 +82,10 @@ def _database(read: _Reader) -> DatabaseSettings:
             + " or an SQL reserved word (docs/configuration.md, naming rules)",
             fix="pulumi config set plano:dbName plano",
         )
+    return name
+
+
+def _db_user(read: _Reader) -> str:
     user = read.string("dbUser")
     # RDS: letters, digits or _, starting with a letter; PostgreSQL reserves the `pg_` prefix. Plano's
     # role is <dbUser>_app, so dbUser leaves room for the suffix (63 characters in all) and that
@@ -72,6 +111,11 @@ def _database(read: _Reader) -> DatabaseSettings:
             + " or an SQL reserved word",
             fix="pulumi config set plano:dbUser plano",
         )
+    return user
+
+
+def _storage(read: _Reader) -> tuple[int, int]:
+    """Allocated and maximum storage (GB): the maximum leaves room for storage autoscaling."""
     allocated = read.integer("dbAllocatedStorageGb", minimum=20, maximum=65536)
     maximum = read.integer("dbMaxAllocatedStorageGb", minimum=22, maximum=65536)
     if maximum < allocated * 1.1:
@@ -82,9 +126,11 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed=f"{-(-allocated * 11 // 10)} to 65536",
             fix=f"pulumi config set plano:dbMaxAllocatedStorageGb {max(allocated * 2, 50)}",
         )
-    engine = read.choice("dbEngine", DbEngine)
-    version, major, minor = _engine_version(read, engine)
-    max_acu = read.integer("dbMaxCapacityAcu", minimum=1, maximum=256)
+    return allocated, maximum
+
+
+def _auto_pause(read: _Reader) -> int:
+    """Aurora's idle seconds before pausing, or -1 for never."""
     pause = read.integer("dbAutoPauseSeconds", minimum=-1, maximum=86_400)
     if pause != -1 and pause < 300:
         raise ConfigError(
@@ -94,8 +140,10 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed="-1, or 300-86400",
             fix="pulumi config set plano:dbAutoPauseSeconds 300",
         )
-    if engine is DbEngine.AURORA_SERVERLESS:
-        _check_aurora_version(version, major, minor, pausing=pause != -1)
+    return pause
+
+
+def _engine_change_confirmed(read: _Reader, engine: DbEngine) -> str:
     confirmed = read.string("dbEngineChangeConfirmed")
     if confirmed and confirmed not in {e.value for e in DbEngine}:
         raise ConfigError(
@@ -105,24 +153,7 @@ def _database(read: _Reader) -> DatabaseSettings:
             allowed="empty, or the plano:dbEngine being switched to: " + " or ".join(e.value for e in DbEngine),
             fix=f"pulumi config set plano:dbEngineChangeConfirmed {engine.value}",
         )
-    return DatabaseSettings(
-        instance_class=instance_class,
-        engine_version=version,
-        major_version=major,
-        parameter_group_family=f"postgres{major}",
-        name=name,
-        user=user,
-        allocated_storage_gb=allocated,
-        max_allocated_storage_gb=maximum,
-        backup_retention_days=backups,
-        tls_mode=read.choice("dbTlsMode", TlsMode),
-        state_retention_days=read.integer("stateRetentionDays", minimum=0, maximum=3650),
-        password_version=read.integer("dbPasswordVersion", minimum=1, maximum=1_000_000),
-        engine=engine,
-        max_capacity_acu=max_acu,
-        auto_pause_s=None if pause == -1 else pause,
-        engine_change_confirmed=confirmed,
-    )
+    return confirmed
 
 
 def _engine_version(read: _Reader, engine: DbEngine) -> tuple[str, int, int]:

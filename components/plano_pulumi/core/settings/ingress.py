@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.keys import Ingress, Profile
@@ -17,11 +18,12 @@ from plano_pulumi.core.settings.placeholders import (
 )
 from plano_pulumi.core.settings.reader import _Reader
 
+EXAMPLE_CIDR = "pulumi config set --path 'plano:allowedCidrs[0]' 203.0.113.0/24"
+
 
 def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSettings:
     mode = read.choice("ingress", Ingress)
-    example = "pulumi config set --path 'plano:allowedCidrs[0]' 203.0.113.0/24"
-    cidrs = read.string_list("allowedCidrs", example)
+    cidrs = read.string_list("allowedCidrs", EXAMPLE_CIDR)
     allow_public = read.boolean("allowPublicIngress")
     certificate = read.string("certificateArn")
     internal = read.boolean("albInternal")
@@ -31,6 +33,29 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
             "plano:allowPlainHttp has no effect here: it only lets a prod load balancer without "
             "plano:certificateArn serve plain HTTP"
         )
+    _check_cidrs(cidrs, allow_public=allow_public)
+    _check_certificate_arn(certificate)
+    _refuse_placeholders(profile, cidrs, certificate, warnings)
+    domain, zone = _domain(read, profile, warnings)
+    if mode is Ingress.ALB:
+        _check_load_balancer(profile, cidrs, certificate, plain_http=plain_http, warnings=warnings)
+    elif cidrs or certificate or domain:
+        warnings.append(
+            "plano:ingress is none: plano:allowedCidrs, plano:certificateArn and plano:domainName are ignored"
+        )
+        domain, zone = "", ""
+    return IngressSettings(
+        mode=mode,
+        allowed_cidrs=cidrs,
+        certificate_arn=certificate,
+        internal=internal,
+        domain_name=domain,
+        hosted_zone_id=zone,
+    )
+
+
+def _check_cidrs(cidrs: Sequence[str], *, allow_public: bool) -> None:
+    """Each a valid network, listed once, and not internet-wide unless plano:allowPublicIngress."""
     seen_networks: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
     for cidr in cidrs:
         try:
@@ -41,7 +66,7 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 f"holds an invalid CIDR ({exc})",
                 value=cidr,
                 allowed="IPv4 or IPv6 networks such as 203.0.113.0/24 or 2001:db8::/48, host bits zero",
-                fix=example,
+                fix=EXAMPLE_CIDR,
             ) from None
         if network in seen_networks:
             raise ConfigError(
@@ -58,8 +83,11 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
                 "authentication, so anyone could spend your model-provider keys",
                 value=cidr,
                 allowed="the networks of your clients",
-                fix=f"{example}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
+                fix=f"{EXAMPLE_CIDR}; only if you really mean it: pulumi config set plano:allowPublicIngress true",
             )
+
+
+def _check_certificate_arn(certificate: str) -> None:
     if certificate and not re.fullmatch(
         rf"arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{{12}}:certificate/{UUID}", certificate, re.ASCII
     ):
@@ -70,6 +98,10 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
             allowed="arn:aws:acm:<region>:<account>:certificate/<uuid>",
             fix="pulumi config set plano:certificateArn arn:aws:acm:<region>:<account>:certificate/<id>",
         )
+
+
+def _refuse_placeholders(profile: Profile, cidrs: Sequence[str], certificate: str, warnings: list[str]) -> None:
+    """The documentation's example networks and certificate: refused in prod, warned about elsewhere."""
     examples = [c for c in cidrs if is_example_network(c)]
     if examples:
         refuse_in_prod(
@@ -89,37 +121,28 @@ def _ingress(read: _Reader, profile: Profile, warnings: list[str]) -> IngressSet
             "set your ACM certificate: pulumi config set plano:certificateArn <certificate ARN>",
             warnings,
         )
-    domain, zone = _domain(read, profile, warnings)
-    if mode is Ingress.ALB:
-        if not cidrs:
-            raise ConfigError(
-                "plano:allowedCidrs",
-                "is empty, so nobody could reach the load balancer",
-                value=[],
-                fix=example + ", or pulumi config set plano:ingress none",
-            )
-        if not certificate:
-            if profile is Profile.PROD and not plain_http:
-                raise ConfigError(
-                    "plano:certificateArn",
-                    "is empty, so prompts and answers would cross the network in plain HTTP",
-                    fix="pulumi config set plano:certificateArn <ACM certificate ARN>; or accept plain HTTP "
-                    "with pulumi config set plano:allowPlainHttp true",
-                )
-            warnings.append("the load balancer serves plain HTTP; set plano:certificateArn for HTTPS")
-    elif cidrs or certificate or domain:
-        warnings.append(
-            "plano:ingress is none: plano:allowedCidrs, plano:certificateArn and plano:domainName are ignored"
+
+
+def _check_load_balancer(
+    profile: Profile, cidrs: Sequence[str], certificate: str, *, plain_http: bool, warnings: list[str]
+) -> None:
+    """A load balancer needs someone to admit, and in prod HTTPS unless plain HTTP is accepted."""
+    if not cidrs:
+        raise ConfigError(
+            "plano:allowedCidrs",
+            "is empty, so nobody could reach the load balancer",
+            value=[],
+            fix=EXAMPLE_CIDR + ", or pulumi config set plano:ingress none",
         )
-        domain, zone = "", ""
-    return IngressSettings(
-        mode=mode,
-        allowed_cidrs=cidrs,
-        certificate_arn=certificate,
-        internal=internal,
-        domain_name=domain,
-        hosted_zone_id=zone,
-    )
+    if not certificate:
+        if profile is Profile.PROD and not plain_http:
+            raise ConfigError(
+                "plano:certificateArn",
+                "is empty, so prompts and answers would cross the network in plain HTTP",
+                fix="pulumi config set plano:certificateArn <ACM certificate ARN>; or accept plain HTTP "
+                "with pulumi config set plano:allowPlainHttp true",
+            )
+        warnings.append("the load balancer serves plain HTTP; set plano:certificateArn for HTTPS")
 
 
 DNS_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")

@@ -18,6 +18,7 @@ from plano_pulumi.core.naming import Names, check_stack_name
 from plano_pulumi.core.plano_config import (
     DB_PASSWORD_VAR,
     Listener,
+    RenderedPlanoConfig,
     check_credentials,
     check_placeholders_provided,
     connection_string,
@@ -31,7 +32,16 @@ from plano_pulumi.core.settings.ingress import _ingress
 from plano_pulumi.core.settings.keys import KEYS, NAMESPACE, DbEngine, Ingress, Profile
 from plano_pulumi.core.settings.limits import REGION
 from plano_pulumi.core.settings.masking import masked_error, scrub, secret_strings
-from plano_pulumi.core.settings.model import LocalSettings, RawConfig, Settings
+from plano_pulumi.core.settings.model import (
+    DatabaseSettings,
+    IngressSettings,
+    LocalSettings,
+    MonitoringSettings,
+    RawConfig,
+    SecretSettings,
+    ServiceSettings,
+    Settings,
+)
 from plano_pulumi.core.settings.monitoring import _monitoring
 from plano_pulumi.core.settings.network import _network
 from plano_pulumi.core.settings.profiles import POLICIES
@@ -95,59 +105,16 @@ def _load_settings(
     usage = _usage(read)
     monitoring = _monitoring(read, profile, service, region, warnings)
 
-    if config_text is None:
-        source = _config_file_name(read.string("configFile"))
-        try:
-            config_file = (base_dir / source).resolve()
-            document = load_plano_config(config_file)
-        except (OSError, ValueError) as error:  # a name the file system refuses (too long, a loop)
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
-            raise ConfigError(
-                "plano:configFile",
-                f"cannot be read ({reason})",
-                value=source,
-                fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
-            ) from None
-    else:
-        config_file, source = Path(CONFIG_TEXT_SOURCE), CONFIG_TEXT_SOURCE
-        document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
-    if database.shared is not None:
-        # A review stack runs dev's Plano config: a state store written for dev's database is
-        # rewritten for the review database, like a memory store.
-        document = without_store_of(document, own_database.app_user, own_database.name)
-    # Literal credentials first: no later message, Plano's included, may quote one.
-    check_credentials(document, source=source)
-    document = _with_tracing(document, monitoring.tracing, source, profile, warnings)
-    # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
-    # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
-    wanted = connection_string(db_user=database.app_user, db_name=database.name)
-    check_with_plano(config_as_run(document, wanted), source=source)
-    plano = render_plano_config(
-        document, source=source, db_user=database.app_user, former_db_user=database.user, db_name=database.name
-    )
-    provided = {DB_PASSWORD_VAR: "the database password secret"}
-    provided.update({name: "plano:environment" for name in service.environment})
-    provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
-    provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
-    check_placeholders_provided(plano, source=source, provided=provided)
+    config_file, source, document = _read_plano_config(read, base_dir, config_text)
+    areas = (database, own_database, service, secrets, monitoring)
+    plano = _checked_plano_config(document, source, *areas, profile=profile, warnings=warnings)
     if region:  # the local profile has no region and no AWS ARNs
         check_arn_regions(region, ingress, secrets)
     check_ingress_quotas(ingress, plano.listeners, source=source)
 
     local = _local(read, plano.listeners, profile, database.state_retention_days)
 
-    if plano.replaced_memory_state:
-        warnings.append(
-            f"{source}: state_storage type memory is replaced by postgres behind the TLS sidecar, "
-            "so conversation state survives restarts and is shared by all tasks"
-        )
-    if ingress.mode is Ingress.ALB:
-        for listener in plano.listeners:
-            if listener.type == "agent" and listener.timeout_s is None:
-                warnings.append(
-                    f"{source}: agent listener `{listener.name}` has no timeout; Plano defaults agent "
-                    "routes to 30s, which cuts long streams. Set e.g. `timeout: 300s`"
-                )
+    warnings += _plano_config_warnings(plano, source, ingress)
     if stack.lower().startswith("prod") and profile is not Profile.PROD:
         warnings.append(f"stack `{stack}` uses the {profile.value} profile: no deletion protection, no final snapshot")
 
@@ -171,6 +138,82 @@ def _load_settings(
         usage=usage,
         monitoring=monitoring,
     )
+
+
+def _read_plano_config(read: _Reader, base_dir: Path, config_text: str | None) -> tuple[Path, str, dict[str, Any]]:
+    """Plano's config: the text the args give, or plano:configFile next to Pulumi.yaml; with the
+    file's path and the name messages quote."""
+    if config_text is None:
+        source = _config_file_name(read.string("configFile"))
+        try:
+            config_file = (base_dir / source).resolve()
+            document = load_plano_config(config_file)
+        except (OSError, ValueError) as error:  # a name the file system refuses (too long, a loop)
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+            raise ConfigError(
+                "plano:configFile",
+                f"cannot be read ({reason})",
+                value=source,
+                fix="pulumi config set plano:configFile plano_config.yaml   (a file next to Pulumi.yaml)",
+            ) from None
+    else:
+        config_file, source = Path(CONFIG_TEXT_SOURCE), CONFIG_TEXT_SOURCE
+        document = load_plano_config_text(config_text, key=CONFIG_TEXT_SOURCE)
+    return config_file, source, document
+
+
+def _checked_plano_config(
+    document: dict[str, Any],
+    source: str,
+    database: DatabaseSettings,
+    own_database: DatabaseSettings,
+    service: ServiceSettings,
+    secrets: SecretSettings,
+    monitoring: MonitoringSettings,
+    *,
+    profile: Profile,
+    warnings: list[str],
+) -> RenderedPlanoConfig:
+    """Plano's config as the task runs it, checked: no literal credentials, Plano's own generator
+    accepts it, and every placeholder it uses is provided."""
+    if database.shared is not None:
+        # A review stack runs dev's Plano config: a state store written for dev's database is
+        # rewritten for the review database, like a memory store.
+        document = without_store_of(document, own_database.app_user, own_database.name)
+    # Literal credentials first: no later message, Plano's included, may quote one.
+    check_credentials(document, source=source)
+    document = _with_tracing(document, monitoring.tracing, source, profile, warnings)
+    # Plano's own generator next, on the config as the task runs it (the stack's state_storage):
+    # what it refuses, the task would. Then the project's own rules (ports, placeholders, storage).
+    wanted = connection_string(db_user=database.app_user, db_name=database.name)
+    check_with_plano(config_as_run(document, wanted), source=source)
+    plano = render_plano_config(
+        document, source=source, db_user=database.app_user, former_db_user=database.user, db_name=database.name
+    )
+    provided = {DB_PASSWORD_VAR: "the database password secret"}
+    provided.update({name: "plano:environment" for name in service.environment})
+    provided.update({name: "plano:providerKeys" for name in secrets.provider_keys})
+    provided.update({name: "plano:providerKeysExternal" for name in secrets.provider_keys_external})
+    check_placeholders_provided(plano, source=source, provided=provided)
+    return plano
+
+
+def _plano_config_warnings(plano: RenderedPlanoConfig, source: str, ingress: IngressSettings) -> list[str]:
+    """What the stack changes in Plano's config, and what would cut long streams behind the load balancer."""
+    warnings: list[str] = []
+    if plano.replaced_memory_state:
+        warnings.append(
+            f"{source}: state_storage type memory is replaced by postgres behind the TLS sidecar, "
+            "so conversation state survives restarts and is shared by all tasks"
+        )
+    if ingress.mode is Ingress.ALB:
+        for listener in plano.listeners:
+            if listener.type == "agent" and listener.timeout_s is None:
+                warnings.append(
+                    f"{source}: agent listener `{listener.name}` has no timeout; Plano defaults agent "
+                    "routes to 30s, which cuts long streams. Set e.g. `timeout: 300s`"
+                )
+    return warnings
 
 
 CONFIG_TEXT_SOURCE = "args.config_text"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from plano_pulumi.core.collector import COLLECTOR_MEMORY_MIB
 from plano_pulumi.core.errors import ConfigError
@@ -46,15 +47,48 @@ def _monitoring(
     topic = read.string("alarmTopicArn")
     overrides = read.string_map("alarmThresholds", "pulumi config set --path 'plano:alarmThresholds.dbCpuPercent' 70")
     if profile is Profile.LOCAL:
-        for name, on in (("alarms", alarms), ("metricsCollector", collector), ("tracing", tracing)):
-            if on:
-                raise ConfigError(
-                    f"plano:{name}",
-                    "is an AWS feature (CloudWatch, X-Ray); the local stack runs on Docker and has none",
-                    allowed="off with the local profile (docs/monitoring.md: the local stack)",
-                    fix=f"pulumi config rm plano:{name} --stack <local stack>",
-                )
+        _refuse_on_local(alarms=alarms, collector=collector, tracing=tracing)
         return MonitoringSettings()
+    _check_emails(emails, profile, alarms=alarms, warnings=warnings)
+    if topic:
+        _check_topic_arn(topic, region)
+    _check_routing(emails, topic, overrides, alarms=alarms)
+    thresholds = thresholds_from_config(profile.value, overrides)
+    if alarms and not (emails or topic):
+        warnings.append(
+            "plano:alarms is on but no one is notified: set plano:alarmEmails or plano:alarmTopicArn "
+            "(docs/monitoring.md: routing to Slack or PagerDuty)"
+        )
+    _check_collector(service, collector=collector, tracing=tracing)
+    image = read.string("collectorImage")
+    if collector:
+        check_image("collectorImage", image, profile, warnings)
+        image = in_registry(image, service.image_registry)
+    return MonitoringSettings(
+        alarms=alarms,
+        alarm_emails=tuple(emails),
+        alarm_topic_arn=topic,
+        thresholds=thresholds,
+        collector=collector,
+        collector_image=image,
+        tracing=tracing,
+    )
+
+
+def _refuse_on_local(*, alarms: bool, collector: bool, tracing: bool) -> None:
+    """Alarms, the collector and tracing are AWS features: the local stack refuses them."""
+    for name, on in (("alarms", alarms), ("metricsCollector", collector), ("tracing", tracing)):
+        if on:
+            raise ConfigError(
+                f"plano:{name}",
+                "is an AWS feature (CloudWatch, X-Ray); the local stack runs on Docker and has none",
+                allowed="off with the local profile (docs/monitoring.md: the local stack)",
+                fix=f"pulumi config rm plano:{name} --stack <local stack>",
+            )
+
+
+def _check_emails(emails: Sequence[str], profile: Profile, *, alarms: bool, warnings: list[str]) -> None:
+    """Real addresses, each once; a documentation address is refused in prod, warned about in dev."""
     for i, email in enumerate(emails):
         if not _EMAIL.fullmatch(email):
             raise ConfigError(
@@ -77,23 +111,30 @@ def _monitoring(
         )
     if len(set(emails)) != len(emails):
         raise ConfigError("plano:alarmEmails", "lists an address twice", value=list(emails), fix="remove the duplicate")
-    if topic:
-        match = _TOPIC_ARN.fullmatch(topic)
-        if not match:
-            raise ConfigError(
-                "plano:alarmTopicArn",
-                "is not an SNS topic ARN",
-                value=topic,
-                allowed="arn:aws:sns:<region>:<account>:<topic name>",
-                fix="pulumi config set plano:alarmTopicArn arn:aws:sns:us-east-1:123456789012:oncall",
-            )
-        if region and match.group(1) != region:
-            raise ConfigError(
-                "plano:alarmTopicArn",
-                f"is in {match.group(1)}, but CloudWatch alarms notify topics of their own region ({region})",
-                value=topic,
-                fix=f"use a topic in {region} (it may forward to the other region)",
-            )
+
+
+def _check_topic_arn(topic: str, region: str) -> None:
+    """An SNS topic ARN in the stack's region (alarms notify topics of their own region only)."""
+    match = _TOPIC_ARN.fullmatch(topic)
+    if not match:
+        raise ConfigError(
+            "plano:alarmTopicArn",
+            "is not an SNS topic ARN",
+            value=topic,
+            allowed="arn:aws:sns:<region>:<account>:<topic name>",
+            fix="pulumi config set plano:alarmTopicArn arn:aws:sns:us-east-1:123456789012:oncall",
+        )
+    if region and match.group(1) != region:
+        raise ConfigError(
+            "plano:alarmTopicArn",
+            f"is in {match.group(1)}, but CloudWatch alarms notify topics of their own region ({region})",
+            value=topic,
+            fix=f"use a topic in {region} (it may forward to the other region)",
+        )
+
+
+def _check_routing(emails: Sequence[str], topic: str, overrides: Mapping[str, str], *, alarms: bool) -> None:
+    """Addresses or a topic, not both; and none of them without alarms."""
     if emails and topic:
         raise ConfigError(
             "plano:alarmEmails",
@@ -109,12 +150,10 @@ def _monitoring(
             "is set but plano:alarms is off, so nothing would ever notify it",
             fix="pulumi config set plano:alarms on",
         )
-    thresholds = thresholds_from_config(profile.value, overrides)
-    if alarms and not (emails or topic):
-        warnings.append(
-            "plano:alarms is on but no one is notified: set plano:alarmEmails or plano:alarmTopicArn "
-            "(docs/monitoring.md: routing to Slack or PagerDuty)"
-        )
+
+
+def _check_collector(service: ServiceSettings, *, collector: bool, tracing: bool) -> None:
+    """Tracing needs the collector, and the collector needs room in the task's memory."""
     if tracing and not collector:
         raise ConfigError(
             "plano:tracing",
@@ -129,16 +168,3 @@ def _monitoring(
             allowed=f"{MIN_TASK_MEMORY_WITH_COLLECTOR_MIB} MiB or more with plano:metricsCollector on",
             fix=f"pulumi config set plano:memory {MIN_TASK_MEMORY_WITH_COLLECTOR_MIB}, or plano:metricsCollector off",
         )
-    image = read.string("collectorImage")
-    if collector:
-        check_image("collectorImage", image, profile, warnings)
-        image = in_registry(image, service.image_registry)
-    return MonitoringSettings(
-        alarms=alarms,
-        alarm_emails=tuple(emails),
-        alarm_topic_arn=topic,
-        thresholds=thresholds,
-        collector=collector,
-        collector_image=image,
-        tracing=tracing,
-    )

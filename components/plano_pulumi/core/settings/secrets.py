@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.reserved_env import reserved_by
@@ -123,6 +125,15 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: 
         "providerKeysExternal",
         "pulumi config set --path 'plano:providerKeysExternal[0]' OPENAI_API_KEY",
     )
+    provider_keys = _provider_keys(keys_map)
+    seen = _external_names(external)
+    _check_declared_once(provider_keys, seen, service)
+    kms = _kms_key_arn(read, warnings)
+    return SecretSettings(provider_keys=provider_keys, provider_keys_external=tuple(external), kms_key_arn=kms)
+
+
+def _provider_keys(keys_map: Mapping[str, Any]) -> dict[str, Secret]:
+    """plano:providerKeys: environment variable names with non-empty values, kept as secrets."""
     provider_keys: dict[str, Secret] = {}
     for name, value in keys_map.items():
         where = f"plano:providerKeys.{name}"
@@ -142,6 +153,11 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: 
                 fix=f"pulumi config set --secret --path '{where}' <key>",
             )
         provider_keys[name] = Secret(value)
+    return provider_keys
+
+
+def _external_names(external: Sequence[str]) -> set[str]:
+    """plano:providerKeysExternal: environment variable names, each once."""
     seen: set[str] = set()
     for name in external:
         where = "plano:providerKeysExternal"
@@ -156,6 +172,12 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: 
         if name in seen:
             raise ConfigError(where, "lists the same name twice", value=name, fix="remove the duplicate")
         seen.add(name)
+    return seen
+
+
+def _check_declared_once(provider_keys: Mapping[str, Secret], seen: set[str], service: ServiceSettings) -> None:
+    """Each key in exactly one way (a Pulumi secret, an external secret, or plain environment), and
+    never a name the task reserves."""
     for name in sorted(set(provider_keys) | seen):
         if name in provider_keys and name in seen:
             raise ConfigError(
@@ -172,6 +194,10 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: 
                 "is also declared as a provider key; declare each variable in exactly one way",
                 fix=f"pulumi config rm --path 'plano:environment.{name}'",
             )
+
+
+def _kms_key_arn(read: _Reader, warnings: list[str]) -> str:
+    """plano:kmsKeyArn: a KMS key ARN, or empty for AWS managed keys; the example account only outside prod."""
     kms = read.string("kmsKeyArn")
     if kms and not re.fullmatch(
         rf"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:key/(?:{UUID}|mrk-[0-9a-f]{{32}})", kms, re.ASCII
@@ -192,4 +218,4 @@ def _secrets(read: _Reader, raw: RawConfig, service: ServiceSettings, warnings: 
             "set your key: pulumi config set plano:kmsKeyArn <KMS key ARN>, or pulumi config rm plano:kmsKeyArn",
             warnings,
         )
-    return SecretSettings(provider_keys=provider_keys, provider_keys_external=tuple(external), kms_key_arn=kms)
+    return kms

@@ -53,6 +53,28 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
     _check_pgbouncer_version(images["pgbouncerImage"])
     registry = check_image_registry(read.string("imageRegistry"))
     images = {name: in_registry(image, registry) for name, image in images.items()}
+    cpu, memory = _task_size(read)
+    desired, maximum = _task_count(read, profile, policy)
+    retention = _log_retention(read)
+    environment = _environment(read)
+    return ServiceSettings(
+        image=images["image"],
+        pgbouncer_image=images["pgbouncerImage"],
+        init_image=images["initImage"],
+        cpu=cpu,
+        memory=memory,
+        architecture=read.choice("cpuArchitecture", Architecture),
+        capacity=read.choice("capacity", Capacity),
+        desired_count=desired,
+        max_count=maximum,
+        log_retention_days=retention,
+        environment=environment,
+        image_registry=registry,
+    )
+
+
+def _task_size(read: _Reader) -> tuple[int, int]:
+    """plano:cpu and plano:memory: a Fargate size."""
     cpu = read.integer("cpu", minimum=256)
     memory = read.integer("memory", minimum=512)
     if cpu not in FARGATE_SIZES:
@@ -72,6 +94,11 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
             allowed=f"{choices[0]} to {choices[-1]} MiB in steps of {choices[1] - choices[0]}",
             fix=f"pulumi config set plano:memory {choices[0] if choices[0] >= 1024 else choices[1]}",
         )
+    return cpu, memory
+
+
+def _task_count(read: _Reader, profile: Profile, policy: ProfilePolicy) -> tuple[int, int]:
+    """plano:desiredCount (at least the profile's minimum) and plano:maxCount (at least that)."""
     desired = read.integer("desiredCount", minimum=1, maximum=100)
     maximum = read.integer("maxCount", minimum=1, maximum=100)
     if desired < policy.min_tasks:
@@ -91,6 +118,10 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
             allowed=f"{desired} to 100",
             fix=f"pulumi config set plano:maxCount {max(desired, PROFILES[profile]['maxCount'])}",
         )
+    return desired, maximum
+
+
+def _log_retention(read: _Reader) -> int:
     retention = read.integer("logRetentionDays", minimum=1)
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError(
@@ -100,21 +131,7 @@ def _service(read: _Reader, profile: Profile, policy: ProfilePolicy, warnings: l
             allowed=", ".join(map(str, LOG_RETENTION_DAYS)),
             fix="pulumi config set plano:logRetentionDays 30",
         )
-    environment = _environment(read)
-    return ServiceSettings(
-        image=images["image"],
-        pgbouncer_image=images["pgbouncerImage"],
-        init_image=images["initImage"],
-        cpu=cpu,
-        memory=memory,
-        architecture=read.choice("cpuArchitecture", Architecture),
-        capacity=read.choice("capacity", Capacity),
-        desired_count=desired,
-        max_count=maximum,
-        log_retention_days=retention,
-        environment=environment,
-        image_registry=registry,
-    )
+    return retention
 
 
 MIN_PGBOUNCER = (1, 21)
