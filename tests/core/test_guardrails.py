@@ -826,6 +826,8 @@ def _derived(secret: str) -> list[str]:
 @settings(max_examples=400, deadline=None)
 @given(SECRET_TEXT, st.sampled_from(["plano:dbName", "plano:image", "plano:certificateArn"]))
 def test_no_derived_form_of_a_secret_survives_scrubbing(secret: str, key: str) -> None:
+    # A secret that is the mask itself ("[secret]") reads the same masked or not: nothing to tell apart.
+    assume(SECRET_MASK.lower() not in secret.lower())
     pieces = secret_strings(RawConfig(values={key: secret}, secret_keys=frozenset({key})))
     for form in _derived(secret):
         text = scrub(f"<<{form}>>", pieces)
