@@ -105,3 +105,18 @@ def test_the_pack_and_the_package_ship_the_same_secret_detector() -> None:
         return ast.unparse([n for n in tree.body if not (isinstance(n, ast.Expr) and n is tree.body[0])])
 
     assert code(PROJECT / "policy" / "secret_names.py") == code(SOURCE / "plano_pulumi" / "core" / "secret_names.py")
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_in_the_packages_is_longer_than_a_reader_holds_in_mind() -> None:
+    """Issue 16: no function over about 60 lines in components (a component's __init__ reads as named steps)."""
+    long = sorted(
+        (node.end_lineno - node.lineno + 1, f"{path.relative_to(SOURCE)}:{node.name}")
+        for path in SOURCE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
+    )
+    assert long == []
