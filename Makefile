@@ -15,7 +15,7 @@ help:
 	@echo "make setup           .venv with the pinned dependencies (other targets run it when needed)"
 	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
-	@echo "make test-fast       mocked and unit tests only (no servers, no lint)"
+	@echo "make test-fast       mocked and unit tests only (no servers, no lint, no commands run as processes)"
 	@echo "make bench-tests     print how long make test-fast and make test take (warm; cold when caches are missing)"
 	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
@@ -50,8 +50,10 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: setup lint
 	scripts/with-test-servers.sh --or-skip --docker $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2 -m "not e2e"
 
+# The mocked tests only: the tests marked `processes` (make, the shell scripts, the CLIs run as
+# processes, the wheel install) start an interpreter or a shell each, most of the suite's time; make test runs them.
 test-fast: setup
-	$(PY) -m pytest -n auto -m "not integration and not e2e"
+	$(PY) -m pytest -n auto -m "not integration and not e2e and not processes"
 
 # The suite's own times (scripts/bench-tests.sh): printed, not asserted.
 bench-tests:
