@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is written (next to the sources, in __pycache__, which git ignores), even where the
+# environment says not to: without it every pytest worker and every tool run compiled the project's
+# sources and rewrote the tests' assertions again, seconds per process.
+export PYTHONDONTWRITEBYTECODE :=
 # Plano generator verdicts (core/plano_validator.py) cached in the checkout for the tests and tools.
 export PLANO_VALIDATOR_CACHE ?= $(CURDIR)/.cache/plano-validator
 
@@ -94,3 +97,4 @@ refresh-prices: setup
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache
+	find components policy scripts tests -name __pycache__ -prune -exec rm -rf {} +
