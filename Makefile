@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is written (next to the sources, in __pycache__, which git ignores), even where the
+# environment says not to: without it every pytest worker and every tool run compiled the project's
+# sources and rewrote the tests' assertions again, seconds per process.
+export PYTHONDONTWRITEBYTECODE :=
 # Plano generator verdicts (core/plano_validator.py) cached in the checkout for the tests and tools.
 export PLANO_VALIDATOR_CACHE ?= $(CURDIR)/.cache/plano-validator
 
@@ -15,7 +18,7 @@ help:
 	@echo "make setup           .venv with the pinned dependencies (other targets run it when needed)"
 	@echo "make servers         install the integration test servers (apt-get as root or via sudo)"
 	@echo "make test            everything: lint, mocked stack tests, integration tests on real servers"
-	@echo "make test-fast       mocked and unit tests only (no servers, no lint)"
+	@echo "make test-fast       mocked and unit tests only (no servers, no lint, no commands run as processes)"
 	@echo "make bench-tests     print how long make test-fast and make test take (warm; cold when caches are missing)"
 	@echo "make e2e             the local stack on Docker, end to end (needs Docker, the Pulumi CLI, psql)"
 	@echo "make lint            ruff and mypy"
@@ -50,8 +53,10 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: setup lint
 	scripts/with-test-servers.sh --or-skip --docker $(PY) -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 2 -m "not e2e"
 
+# The mocked tests only: the tests marked `processes` (make, the shell scripts, the CLIs run as
+# processes, the wheel install) start an interpreter or a shell each, most of the suite's time; make test runs them.
 test-fast: setup
-	$(PY) -m pytest -n auto -m "not integration and not e2e"
+	$(PY) -m pytest -n auto -m "not integration and not e2e and not processes"
 
 # The suite's own times (scripts/bench-tests.sh): printed, not asserted.
 bench-tests:
@@ -92,3 +97,4 @@ refresh-prices: setup
 
 clean:
 	rm -rf $(VENV) .cache out .pytest_cache .mypy_cache .ruff_cache
+	find components policy scripts tests -name __pycache__ -prune -exec rm -rf {} +

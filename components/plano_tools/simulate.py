@@ -10,6 +10,8 @@ outputs. The mocks answer with plausible, deterministic values (ids, ARNs, addre
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import hashlib
 import json
 import logging
@@ -150,6 +152,16 @@ def read_stack_config(project_dir: Path, stack: str, *, required: bool = True) -
 
 def project_name(project_dir: Path) -> str:
     path = project_dir / "Pulumi.yaml"
+    try:
+        stat = path.stat()
+    except OSError:
+        return _project_name(path, 0, -1)  # reports the missing file
+    # Pulumi.yaml holds the whole config block: parsed once per content, not once per run (~8% of a run).
+    return _project_name(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _project_name(path: Path, _mtime_ns: int, _size: int) -> str:
     document = load_yaml(path, what="Pulumi project file", allow_anchors=False)
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise ConfigError(path.name, "has no `name:`", fix="name the project in Pulumi.yaml (`name: plano`)")
@@ -402,6 +414,22 @@ def _environment(overrides: Mapping[str, str | None]) -> Iterator[None]:
 
 
 @contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Hold the cyclic garbage collector off for one run. A run allocates some 30,000 objects
+    (futures, tasks, outputs) that the collector would scan dozens of times, with a full collection
+    of everything the process holds about once a run: about 45% of a mocked run's time in a test
+    process. Refcounting still frees what it can; the collector takes the run's cycles at once
+    afterwards, as its young generation."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
 def _no_source_positions() -> Iterator[None]:
     """Skip the SDK's source positions while offline: each resource registration walks and reads the
     whole Python stack (``traceback.extract_stack``) only to tell the engine which line created it,
@@ -484,7 +512,7 @@ def run_callable(
     # The program reads only its config; keep the caller's environment out of it.
     env = {"PULUMI_CONFIG": None, "PULUMI_CONFIG_SECRET_KEYS": None}
     try:
-        with _environment(env), _no_source_positions():
+        with _environment(env), _no_source_positions(), _no_cycle_collection():
             _sync_await(run_pulumi_func(lambda: _finish_program(program)))
     except Exception as exc:  # recorded for the caller; ConfigError is the expected kind
         error = exc

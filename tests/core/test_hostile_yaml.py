@@ -102,6 +102,7 @@ def _plan(project: Path) -> tuple[subprocess.CompletedProcess[str], float]:
 
 
 @pytest.mark.parametrize("kind", ["plano config", "stack file"])
+@pytest.mark.processes
 def test_make_plan_refuses_a_yaml_bomb_with_one_line(kind: str, tmp_path: Path) -> None:
     if kind == "plano config":
         bomb = tmp_path / "bomb.yaml"
@@ -181,6 +182,7 @@ NOT_PLANS = {
 
 
 @pytest.mark.parametrize("name", NOT_PLANS)
+@pytest.mark.processes
 def test_plan_diff_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text(NOT_PLANS[name])
@@ -190,6 +192,7 @@ def test_plan_diff_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("target", ["file", "directory given to plan-diff"])
+@pytest.mark.processes
 def test_tools_on_the_wrong_kind_of_path(target: str, tmp_path: Path) -> None:
     existing = tmp_path / "exists.txt"
     existing.write_text("x")
@@ -211,6 +214,7 @@ def test_stack_file_with_a_key_that_is_not_a_name(config: str, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("name", [*(n for n in NOT_PLANS if n != "cost without items"), "missing"])
+@pytest.mark.processes
 def test_offline_pack_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     if name != "missing":

@@ -13,6 +13,10 @@ import pytest
 
 from tests.conftest import PROJECT
 
+# Runs the shell script: not a mocked test, so `make test` runs it
+# and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 SCRIPT = PROJECT / "scripts" / "destroy-stack.sh"
 DEV_VPC = "vpc-0a1b2c3d4e5f60718"
 PROD_VPC = "vpc-0f9e8d7c6b5a40302"

@@ -16,6 +16,10 @@ import pytest
 
 from tests.conftest import PROJECT
 
+# Runs the ci shell scripts: not a mocked test, so `make test` runs it
+# and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 PROVISIONER_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/db-provisioner-AbC123"
 KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:plano-dev/provider-keys/OPENAI_API_KEY-XyZ789"
 DEV_OUTPUTS = {

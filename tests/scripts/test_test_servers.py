@@ -18,6 +18,10 @@ import pytest
 
 from tests.conftest import PROJECT
 
+# Runs make test and the server scripts: not a mocked test, so `make test` runs it
+# and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 STAND_INS = {
     "dpkg-query": "#!/bin/sh\nexit 1\n",  # nothing installed
     "apt-get": '#!/bin/sh\necho "E: Could not get lock /var/lib/dpkg/lock-frontend" >&2\nexit 100\n',

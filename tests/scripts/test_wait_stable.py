@@ -16,6 +16,10 @@ import yaml
 
 from tests.conftest import PROJECT
 
+# Runs the ci shell script: not a mocked test, so `make test` runs it
+# and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 SCRIPT = PROJECT / "scripts" / "ci" / "wait-stable.sh"
 WANTED = "arn:aws:ecs:us-east-1:123456789012:task-definition/plano-prod:7"
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/plano-prod:6"

@@ -104,6 +104,7 @@ def _new_urns_and_aliases(stack: str, config: RawConfig) -> set[str]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.processes
 def test_every_urn_of_the_stack_before_the_package_is_kept_or_aliased(stack: str, tmp_path: Path) -> None:
     before = _old_tree(tmp_path)
     if stack == "prod":

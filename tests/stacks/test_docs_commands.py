@@ -128,6 +128,7 @@ RUNS = list({re.sub(r"STACK=\S+", "STACK=", c): c for c in ALL_COMMANDS if c.sta
 
 
 @pytest.mark.parametrize("command", RUNS)
+@pytest.mark.processes
 def test_runnable_commands_work_as_written(command: str, project_copy: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
     result = subprocess.run(
@@ -325,6 +326,7 @@ def test_the_prod_guide_is_complete_step_by_step() -> None:
     assert "08:00 to 20:00 UTC" in dev and "wake_command" in dev and "plano:scheduleTimezone" in dev
 
 
+@pytest.mark.processes
 def test_make_plan_of_the_committed_prod_file_names_what_to_prepare(project_copy: Path, tmp_path: Path) -> None:
     """Before the guide's steps, the committed Pulumi.prod.yaml is refused in one line naming the key
     and the command (the same message pulumi preview prints)."""

@@ -299,12 +299,43 @@ def _collected_e2e(args: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("target", ["test", "test-fast"])
+@pytest.mark.processes
 def test_make_test_and_test_fast_never_run_the_e2e(target: str) -> None:
     assert _collected_e2e(_pytest_line(target)) == []
 
 
+@pytest.mark.processes
 def test_make_e2e_runs_the_e2e() -> None:
     args = _pytest_line("e2e")
     assert _collected_e2e(args) == [
         "tests/e2e/test_local_stack_e2e.py::test_multi_turn_state_survives_database_and_plano_restarts"
     ]
+
+
+def _collected(args: list[str], path: str) -> list[str]:
+    """The tests of ``path`` pytest selects with the marker expression of a make target's pytest line."""
+    import subprocess
+    import sys
+
+    after = args[args.index("pytest") + 1 :]
+    selection = ["-m", after[after.index("-m") + 1]] if "-m" in after else []
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *selection, path],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+@pytest.mark.processes
+def test_make_test_runs_the_tests_that_run_processes_and_test_fast_leaves_them_out() -> None:
+    """test-fast keeps to the mocked tests; the commands run as processes are still in make test."""
+    path = "tests/scripts/test_destroy_stack.py"  # marked `processes` as a whole
+    assert len(_collected(_pytest_line("test"), path)) >= 6
+    assert _collected(_pytest_line("test-fast"), path) == []
+    mixed = "tests/stacks/test_e2e_parts.py"  # marked test by test: the mocked ones stay in test-fast
+    fast = _collected(_pytest_line("test-fast"), mixed)
+    assert fast and not any("test_make_e2e_runs_the_e2e" in line for line in fast)
+    assert any("test_make_e2e_runs_the_e2e" in line for line in _collected(_pytest_line("test"), mixed))

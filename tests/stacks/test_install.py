@@ -20,6 +20,10 @@ import pytest
 
 from tests.conftest import PROJECT
 
+# Builds a wheel and installs it in a new venv: not a mocked test, so `make test` runs it
+# and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 VPC = {
     "vpc_id": "vpc-0123456789abcdef0",
     "public_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],

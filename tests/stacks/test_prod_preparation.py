@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.placeholders import is_example_arn, is_example_network
@@ -104,6 +105,7 @@ def test_prepare_prod_fills_in_every_example_value() -> None:
     assert config["plano:alarmEmails"] == [REAL_ALARM_EMAIL]
 
 
+@pytest.mark.processes
 def test_tests_of_the_prod_stack_pass_whatever_the_user_filled_in(tmp_path: Path) -> None:
     """A copy of the project whose Pulumi.prod.yaml a user prepared with values of their own (other
     than the fixture's): the tests that plan prod still pass there."""

@@ -22,6 +22,10 @@ from plano_tools.plan import plan_document
 
 from tests.conftest import PROJECT, stack_run
 
+# Runs plan-diff and the policy pack's entry point as processes (exit code, stderr): not a mocked
+# test, so `make test` runs it and `make test-fast` does not (the `processes` marker).
+pytestmark = pytest.mark.processes
+
 Plan = dict[str, Any]
 
 

@@ -396,12 +396,14 @@ def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
     return result, sections
 
 
+@pytest.mark.processes
 def test_pull_request_comment_shows_the_warnings(offline_plan: Any) -> None:
     _, sections = offline_plan
     assert "#### Warnings (3)" in sections["prod"]
     assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in sections["prod"]
 
 
+@pytest.mark.processes
 def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_plan: Any) -> None:
     """The shipped prod file in a pull request that breaks a prepared one: the job fails and the
     comment says which key and which command (the refusal pulumi preview and the deploy job meet)."""
@@ -413,6 +415,7 @@ def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_pl
     assert "pulumi config set --path 'plano:allowedCidrs[0]'" in broken
 
 
+@pytest.mark.processes
 def test_a_prod_refused_as_on_the_base_branch_is_shown_but_not_failed(offline_plan: Any) -> None:
     """The template repository ships prod unprepared: a pull request that leaves it so is not failed
     for it (only prod-broken fails the run above), and the comment still shows the refusal."""
