@@ -33,6 +33,7 @@ from plano_pulumi.aws.secrets import (
     remind_empty_external_keys,
 )
 from plano_pulumi.aws.service import PlanoService, ServiceArgs, redeploy_command
+from plano_pulumi.component import PlanoComponent
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.monitoring import metric_namespace
 from plano_pulumi.core.plano_config import primary_listener
@@ -40,12 +41,11 @@ from plano_pulumi.core.review_database import provisioner_role_name
 from plano_pulumi.core.settings import DbEngine, Ingress, Settings, resource_tags
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
-from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnAws"
 
 
-class PlanoOnAws(pulumi.ComponentResource):
+class PlanoOnAws(PlanoComponent):
     """Plano (AI gateway) on ECS Fargate, its conversation state in TLS-only RDS or Aurora PostgreSQL,
     its database password and model-provider keys in Secrets Manager."""
 
@@ -108,20 +108,10 @@ class PlanoOnAws(pulumi.ComponentResource):
         settings = settings_from_args(args, local=False)
         _one_per_stack(name, settings)
         check_engine_change(settings.names, settings.database)  # a switch of engine needs confirming
-        transform = secret_inputs_transform(settings.secret_strings)
-        options = pulumi.ResourceOptions(transforms=[transform] if transform else None)
-        super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(options, opts))
-        for warning in settings.warnings:
-            pulumi.log.warn(warning, resource=self)
-        self.settings = settings
-        """The validated settings every child was built from."""
+        self._register(TYPE, name, settings, opts)
         self._tags = resource_tags(settings)
         self._build()
         self._outputs()
-
-    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
-        # Children once sat at the stack's root: the alias keeps their URNs, so nothing is replaced.
-        return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)], **extra)
 
     def _build(self) -> None:
         s, names, tags = self.settings, self.settings.names, self._tags
@@ -382,10 +372,7 @@ class PlanoOnAws(pulumi.ComponentResource):
         self.public_subnet_ids = self.network.public_subnet_ids
         self.private_subnet_ids = self.network.private_subnet_ids
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
-        for name in self.output_names():  # outputs built from a --secret setting are secrets too
-            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
-        # Registered so `pulumi stack output` and other languages (through the plugin) see them.
-        self.register_outputs({name: getattr(self, name) for name in self.output_names()})
+        self._publish()
 
     def _endpoint_outputs(self) -> None:
         """Where clients reach Plano: the load balancer's URLs, or localhost through a port forward."""
@@ -425,10 +412,6 @@ class PlanoOnAws(pulumi.ComponentResource):
             }
         )
         self.review_janitor = self.review_janitor_task.run
-
-    def output_names(self) -> list[str]:
-        """The documented outputs (the class's annotations) this instance has."""
-        return [n for n in type(self).__annotations__ if not n.startswith("_") and n in vars(self)]
 
     def _db_log_groups(self) -> list[Any]:
         if isinstance(self.database, ReviewDatabase):  # dev's server exports the logs

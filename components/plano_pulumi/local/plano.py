@@ -13,6 +13,7 @@ from pathlib import Path
 import pulumi
 
 from plano_pulumi.args import PlanoOnDockerArgs
+from plano_pulumi.component import PlanoComponent
 from plano_pulumi.core.plano_config import primary_listener
 from plano_pulumi.core.settings.source import settings_from_args
 from plano_pulumi.core.task_files import task_files
@@ -22,12 +23,11 @@ from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, Loca
 from plano_pulumi.local.network import LocalNetwork, LocalNetworkArgs
 from plano_pulumi.local.provider_keys import missing_key_warning, read_external_keys
 from plano_pulumi.local.service import LocalService, LocalServiceArgs
-from plano_pulumi.transforms import mark_secrets, secret_inputs_transform
 
 TYPE = "plano:index:PlanoOnDocker"
 
 
-class PlanoOnDocker(pulumi.ComponentResource):
+class PlanoOnDocker(PlanoComponent):
     """Plano, its PgBouncer sidecar and TLS-only PostgreSQL as containers on a Docker engine."""
 
     endpoint_url: pulumi.Output[str]
@@ -58,20 +58,10 @@ class PlanoOnDocker(pulumi.ComponentResource):
         # Everything is validated before the first resource: bad args register nothing.
         settings = settings_from_args(args, local=True, base_dir=project_dir)
         self._project_dir = project_dir or Path.cwd()
-        transform = secret_inputs_transform(settings.secret_strings)
-        options = pulumi.ResourceOptions(transforms=[transform] if transform else None)
-        super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(options, opts))
-        for warning in settings.warnings:
-            pulumi.log.warn(warning, resource=self)
-        self.settings = settings
-        """The validated settings every child was built from."""
+        self._register(TYPE, name, settings, opts)
         self.names = LocalNames(settings.names)
         self._build()
         self._outputs()
-
-    def _child(self) -> pulumi.ResourceOptions:
-        # Children once sat at the stack's root: the alias keeps their URNs, so nothing is replaced.
-        return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
 
     def _build(self) -> None:
         s, names = self.settings, self.names
@@ -145,11 +135,4 @@ class PlanoOnDocker(pulumi.ComponentResource):
             postgres=self.names.container("postgres"),
         ).apply(dict)
         self.rendered_plano_config = pulumi.Output.from_input(s.plano.text)
-        for name in self.output_names():  # outputs built from a --secret setting are secrets too
-            setattr(self, name, mark_secrets(getattr(self, name), s.secret_strings))
-        # Registered so `pulumi stack output` and other languages (through the plugin) see them.
-        self.register_outputs({name: getattr(self, name) for name in self.output_names()})
-
-    def output_names(self) -> list[str]:
-        """The documented outputs (the class's annotations) this instance has."""
-        return [n for n in type(self).__annotations__ if not n.startswith("_") and n in vars(self)]
+        self._publish()
