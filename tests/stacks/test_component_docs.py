@@ -75,7 +75,11 @@ def test_the_child_attributes_listed_exist() -> None:
     table = COMPONENTS_MD[COMPONENTS_MD.index("| attribute | what it is |") :].split("\n\n")[0]
     listed = re.findall(r"^\| `(\w+)` \|", table, re.M)
     assert set(listed) >= {"network", "firewall", "database", "provider_keys", "load_balancer", "service", "schedule"}
-    source = (PROJECT / "components/plano_pulumi/aws/plano.py").read_text(encoding="utf-8")
+    # The component's own module, and the base both components share (component.py: settings).
+    source = "\n".join(
+        (PROJECT / "components/plano_pulumi" / path).read_text(encoding="utf-8")
+        for path in ("aws/plano.py", "component.py")
+    )
     for name in listed:
         assert re.search(rf"^\s+self\.{name} = ", source, re.M), f"PlanoOnAws has no attribute {name}"
     local = (PROJECT / "components/plano_pulumi/local/plano.py").read_text(encoding="utf-8")
