@@ -301,10 +301,12 @@ def test_real_pgbouncer_lines_through_the_state_path_pattern(world: World) -> No
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
             (sidecar.scenario.app_user,),
         )
+        before = len(_lines(sidecar.log))
         try:
             with contextlib.suppress(psycopg.Error), plano_connect(sidecar.params()) as other:
                 PlanoStore(other).get("resp_lines_0")
-            time.sleep(0.5)
+            # Wait for PgBouncer to log the refused server login (a fixed pause missed it under load).
+            _until(lambda: any("server login failed" in line for line in _lines(sidecar.log)[before:]), 15)
         finally:
             admin.execute(f"ALTER ROLE \"{sidecar.scenario.app_user}\" PASSWORD '{sidecar.scenario.app_password}'")
     everything = _lines(sidecar.log)[earlier:]
