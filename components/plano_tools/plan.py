@@ -208,7 +208,9 @@ def _components(document: dict[str, Any]) -> list[str]:
         children = [c for c in groups.get(key, []) if f"{c['type']}::{c['name']}" not in groups]
         if not children and component["parent"] is not None:
             continue
-        lines.append(f"{component['type']}  {component['name']}  ({len(children)} resources)")
+        inner = sum(1 for c in groups.get(key, []) if f"{c['type']}::{c['name']}" in groups)
+        size = f"{len(children)} resources" if children or not inner else f"{inner} components, below"
+        lines.append(f"{component['type']}  {component['name']}  ({size})")
         for child in children:
             shown = {k: child["inputs"][k] for k in REVIEW_KEYS.get(child["type"], ()) if k in child["inputs"]}
             detail = ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
