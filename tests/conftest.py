@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,8 +42,6 @@ GET_SERVERS = (
 # tests/stacks/test_review_environments.py).
 DEV_RDS = "dev-rds"
 DB_STACKS = (DEV_RDS, "prod")
-
-_cache: dict[str, Run] = {}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -100,20 +99,14 @@ def python_shim(root: Path) -> Path:
 
 def stack_run(stack: str) -> Run:
     """The stack file (prod: the prepared fixture) run through the real program (cached: the runs are pure)."""
-    if stack not in _cache:
-        if stack == DEV_RDS:
-            _cache[stack] = run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngine": "rds"}))
-        else:
-            _cache[stack] = run_program(PROJECT, stack, config=read_stack_config(stack_dir(stack), stack))
-    return _cache[stack]
+    if stack == DEV_RDS:
+        return cached_run("dev", config_for("dev", values={"dbEngine": "rds"}))
+    return cached_run(stack, read_stack_config(stack_dir(stack), stack))
 
 
 def example_run(stack: str) -> Run:
     """``tests/fixtures/stacks/Pulumi.<stack>.yaml`` run through the real program as stack ``stack``."""
-    key = f"example:{stack}"
-    if key not in _cache:
-        _cache[key] = run_program(PROJECT, stack, config=read_stack_config(FIXTURE_STACKS, stack))
-    return _cache[key]
+    return cached_run(stack, read_stack_config(FIXTURE_STACKS, stack))
 
 
 def config_for(
@@ -146,9 +139,11 @@ def _full(key: str) -> str:
 
 
 # The whole program under mocks is the suite's main cost, and many tests run the same variant
-# (prod with pinned images, dev on RDS, ...): runs are pure functions of the project's files and
-# the config, so each distinct one runs once per worker. A test that patches anything
-# (`monkeypatch`: mocks, the environment) neither reads nor fills the cache.
+# (the committed dev, prod with pinned images, dev on RDS, ...): runs are pure functions of the
+# project's files and the config, so each distinct one runs once per worker. The key holds the
+# config and the content of every file a config value names (a config file a test rewrites is a
+# new run). A test that patches anything (`monkeypatch`: mocks, the environment) neither reads nor
+# fills the cache. Callers read a cached Run; none may change it.
 _runs: dict[str, Run] = {}
 _cache_runs = True
 
@@ -161,15 +156,42 @@ def _fresh_runs_under_monkeypatch(request: pytest.FixtureRequest) -> Any:
     _cache_runs = True
 
 
-def run_with(stack: str, **changes: Any) -> Run:
-    """The stack file's config with ``changes`` (see config_for) run through the real program."""
-    config = config_for(stack, **changes)
+def cached_run(stack: str, config: RawConfig) -> Run:
+    """``run_program(PROJECT, stack, config=config)``, once per worker for each distinct input."""
     if not _cache_runs:
         return run_program(PROJECT, stack, config=config)
-    key = json.dumps([stack, sorted(config.values.items()), sorted(config.secret_keys)])
+    key = json.dumps(
+        [
+            stack,
+            sorted(config.values.items()),
+            sorted(config.secret_keys),
+            sorted((k, list(v)) for k, v in config.plaintext_leaves.items()),
+            _named_files(config.values.values()),
+        ]
+    )
     if key not in _runs:
         _runs[key] = run_program(PROJECT, stack, config=config)
     return _runs[key]
+
+
+def _named_files(values: Iterable[str]) -> list[tuple[str, str]]:
+    """The files config values name (relative to the project, as the program reads them), by content."""
+    named = []
+    for value in values:
+        if not value or len(value) > 1024 or "\n" in value or value[:1] in "[{":
+            continue
+        path = PROJECT / value
+        try:
+            if path.is_file():
+                named.append((value, hashlib.sha256(path.read_bytes()).hexdigest()))
+        except OSError:  # not a path this system can name
+            continue
+    return named
+
+
+def run_with(stack: str, **changes: Any) -> Run:
+    """The stack file's config with ``changes`` (see config_for) run through the real program."""
+    return cached_run(stack, config_for(stack, **changes))
 
 
 def plain(value: Any) -> Any:

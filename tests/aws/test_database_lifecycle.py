@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.settings.limits import AURORA_AUTO_PAUSE_MIN_MINOR, PINNED_ENGINE_VERSIONS, SUPPORTED_PG_MAJORS
-from plano_tools.simulate import OfflineMocks, Run, run_program
+from plano_tools.simulate import OfflineMocks, Run
 
-from tests.conftest import PROJECT, config_for, plain
+from tests.conftest import cached_run, config_for, plain
 from tests.stacks.test_day_two import EngineInvokeError
 
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -31,7 +31,7 @@ VPC_B = {
 
 
 def run(stack: str = "dev", **values: Any) -> Run:
-    result = run_program(PROJECT, stack, config=config_for("dev" if stack.startswith("pr-") else stack, values=values))
+    result = cached_run(stack, config_for("dev" if stack.startswith("pr-") else stack, values=values))
     assert result.error is None, result.error
     return result
 
@@ -150,7 +150,7 @@ def test_a_full_version_of_the_users_choice_is_kept_with_its_family(engine: str)
 
 @pytest.mark.parametrize("engine", ["rds", "aurora-serverless"])
 def test_a_bare_major_is_refused_in_one_line_naming_the_full_version(engine: str) -> None:
-    result = run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngine": engine, "dbEngineVersion": "17"}))
+    result = cached_run("dev", config_for("dev", values={"dbEngine": engine, "dbEngineVersion": "17"}))
     assert isinstance(result.error, ConfigError)
     message = str(result.error)
     assert "\n" not in message and "plano:dbEngineVersion" in message and "bare major" in message
@@ -169,7 +169,7 @@ def _aws_resources(result: Run) -> list[str]:
 def test_an_engine_switch_without_confirmation_stops_before_any_resource(deployed_on: Any, was: str, now: str) -> None:
     lookups = deployed_on(was)
     for stack in ("dev", "prod"):
-        result = run_program(PROJECT, stack, config=config_for(stack, values={"dbEngine": now}))
+        result = cached_run(stack, config_for(stack, values={"dbEngine": now}))
         assert isinstance(result.error, ConfigError), result.error
         message = str(result.error)
         assert "\n" not in message and message.startswith("plano:dbEngine: ")
@@ -182,9 +182,7 @@ def test_an_engine_switch_without_confirmation_stops_before_any_resource(deploye
 @pytest.mark.parametrize(("was", "now"), [("rds", "aurora-serverless"), ("aurora-serverless", "rds")])
 def test_a_confirmed_engine_switch_goes_ahead(deployed_on: Any, was: str, now: str) -> None:
     deployed_on(was)
-    result = run_program(
-        PROJECT, "dev", config=config_for("dev", values={"dbEngine": now, "dbEngineChangeConfirmed": now})
-    )
+    result = cached_run("dev", config_for("dev", values={"dbEngine": now, "dbEngineChangeConfirmed": now}))
     assert result.error is None, result.error
     assert result.of_type(CLUSTER if now == "aurora-serverless" else RDS)
 
@@ -192,18 +190,18 @@ def test_a_confirmed_engine_switch_goes_ahead(deployed_on: Any, was: str, now: s
 def test_a_confirmation_left_from_an_earlier_switch_does_not_confirm_a_switch_back(deployed_on: Any) -> None:
     deployed_on("aurora-serverless")
     config = config_for("dev", values={"dbEngine": "rds", "dbEngineChangeConfirmed": "aurora-serverless"})
-    assert isinstance(run_program(PROJECT, "dev", config=config).error, ConfigError)
+    assert isinstance(cached_run("dev", config).error, ConfigError)
 
 
 def test_the_same_engine_or_a_new_stack_needs_no_confirmation(deployed_on: Any) -> None:
     deployed_on("aurora-serverless")
-    assert run_program(PROJECT, "dev", config=config_for("dev")).error is None  # dev is Aurora already
+    assert cached_run("dev", config_for("dev")).error is None  # dev is Aurora already
     deployed_on("none")
-    assert run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngine": "rds"})).error is None
+    assert cached_run("dev", config_for("dev", values={"dbEngine": "rds"})).error is None
 
 
 def test_a_confirmation_must_name_an_engine() -> None:
-    result = run_program(PROJECT, "dev", config=config_for("dev", values={"dbEngineChangeConfirmed": "yes"}))
+    result = cached_run("dev", config_for("dev", values={"dbEngineChangeConfirmed": "yes"}))
     assert isinstance(result.error, ConfigError) and "plano:dbEngineChangeConfirmed" in str(result.error)
 
 
@@ -216,7 +214,7 @@ def test_without_rds_read_access_preview_goes_on_with_a_warning(monkeypatch: pyt
         return original(self, args)
 
     monkeypatch.setattr(OfflineMocks, "call", call)
-    result = run_program(PROJECT, "prod", config=config_for("prod"))
+    result = cached_run("prod", config_for("prod"))
     assert result.error is None
     assert any("could not check whether this stack's database runs on another engine" in w for w in result.warnings)
     assert plain(result.one(SUBNET_GROUP).inputs)["name"] == "plano-prod"

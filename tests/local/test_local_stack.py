@@ -15,7 +15,7 @@ from plano_pulumi.core.task_files import INIT_SCRIPT_NAME, render_init_script
 from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, START_SCRIPT
 from plano_tools.simulate import MOCK_PASSWORD, MOCK_PRIVATE_KEY, Registered, Run, run_program
 
-from tests.conftest import PROJECT, config_for, containers, env_of, plain, run_with, stack_run
+from tests.conftest import PROJECT, cached_run, config_for, containers, env_of, plain, run_with, stack_run
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -224,7 +224,7 @@ def _same_inputs_on_aws() -> Run:
     """The local stack's config, deployed to AWS instead (dev profile, a region): same inputs."""
     # The local stack carries no review stacks; neither does its twin on AWS.
     config = config_for("local", values={"profile": "dev", "aws:region": "us-east-1", "dbReviewStacks": 0})
-    run = run_program(PROJECT, "local", config=config)
+    run = cached_run("local", config)
     assert run.error is None, run.error
     return run
 

@@ -23,7 +23,7 @@ import pytest
 from plano_pulumi.core.settings import RawConfig
 from plano_tools.simulate import read_stack_config, run_program
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, stack_run
 from tests.stacks.test_prod_preparation import prepare_prod
 
 BEFORE_THE_PACKAGE = "7fc4744e7e45f76a0837f6dd53877d538dd90d08"
@@ -133,7 +133,7 @@ def test_every_urn_of_the_stack_before_the_package_is_kept_or_aliased(stack: str
 
 def test_the_check_sees_a_missing_alias(tmp_path: Path) -> None:
     """Without the aliases the same comparison loses every resource (so the test above can fail)."""
-    run = run_program(PROJECT, "dev")
+    run = stack_run("dev")
     engine = _engine_urns("dev", [(r.type, r.name, r.urn, r.parent) for r in run.resources])
     at_root = {u for u in engine.values() if "$" not in _qualified_type(u)}
     assert at_root == {"urn:pulumi:dev::plano::plano:index:PlanoOnAws::plano"}

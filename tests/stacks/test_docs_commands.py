@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from plano_pulumi.core.settings.model import RawConfig
 from plano_tools.plan import plan_document
-from plano_tools.simulate import read_stack_config, run_program
+from plano_tools.simulate import read_stack_config
 
-from tests.conftest import PREPARED_STACKS, PROJECT, python_shim, stack_run
+from tests.conftest import PREPARED_STACKS, PROJECT, cached_run, python_shim, stack_run
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 
@@ -285,7 +285,7 @@ def test_config_commands_work_on_the_committed_stack_files(doc: str, sequence: t
             values={k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()},
             secret_keys=frozenset(secret_keys),
         )
-        run = run_program(PROJECT, stack, config=raw)
+        run = cached_run(stack, raw)
         assert run.error is None, f"{doc}: `{' ; '.join(sequence)}` on Pulumi.{stack}.yaml: {run.error}"
         if any("providerKeys." in c for c in sequence):
             assert set(value_of.values()) & set(raw.values.get("plano:providerKeys", "").split('"'))

@@ -12,10 +12,10 @@ from plano_pulumi.core.settings import ScheduleSettings
 from plano_pulumi.core.task_schedule import running_hours_per_week, scheduled_actions
 from plano_tools.plan import plan_document
 from plano_tools.pricing import idle_day_estimate
-from plano_tools.simulate import MOCK_PASSWORD, Run, run_program
+from plano_tools.simulate import MOCK_PASSWORD, Run
 
 from policy.validators import check
-from tests.conftest import PROJECT, config_for, plain, run_with, stack_run
+from tests.conftest import PROJECT, cached_run, config_for, plain, run_with, stack_run
 from tests.policy.test_policy import resources_of
 
 VPC = "vpc-0a1b2c3d4e5f60718"
@@ -59,16 +59,9 @@ SERVICE = "aws:ecs/service:Service"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
-_runs: dict[tuple[int, tuple[tuple[str, Any], ...]], Run] = {}
-
-
 def review_stack(number: int = 123, **values: Any) -> Run:
     """A review stack `pr-<number>` as the workflow sets it up (cached: the runs are pure)."""
-    key = (number, tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in values.items())))
-    if key not in _runs:
-        config = config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE, **values})
-        _runs[key] = run_program(PROJECT, f"pr-{number}", config=config)
-    run = _runs[key]
+    run = cached_run(f"pr-{number}", config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE, **values}))
     assert run.error is None, run.error
     return run
 

@@ -8,9 +8,9 @@ its database on dev's server (dropped by the janitor, tests/scripts/test_review_
 from __future__ import annotations
 
 import pytest
-from plano_tools.simulate import Run, run_program
+from plano_tools.simulate import Run
 
-from tests.conftest import PROJECT, config_for
+from tests.conftest import PROJECT, cached_run, config_for
 
 STACK_FILES = sorted(p.name.split(".")[1] for p in PROJECT.glob("Pulumi.*.yaml"))
 RDS = "aws:rds/instance:Instance"
@@ -23,9 +23,9 @@ def _run(stack: str) -> Run:
     if stack.startswith("pr-"):
         from tests.stacks.test_review_environments import SHARED_DATABASE, SHARED_NETWORK
 
-        return run_program(PROJECT, stack, config=config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE}))
+        return cached_run(stack, config_for("dev", values={**SHARED_NETWORK, **SHARED_DATABASE}))
     # prod: the prepared fixture (config_for), as prod refuses the shipped documentation placeholders.
-    return run_program(PROJECT, stack, config=config_for(stack))
+    return cached_run(stack, config_for(stack))
 
 
 def test_the_repository_has_dev_and_prod_stack_files() -> None:

@@ -67,9 +67,9 @@ def test_plan_json_follows_the_documented_contract(
 
 
 def test_plan_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> None:
-    text = json.dumps(plan_json("dev", capsys))
-    assert MOCK_PASSWORD not in text
-    db = next(r for r in plan_json("dev", capsys)["resources"] if r["type"] == "aws:rds/cluster:Cluster")
+    document = plan_json("dev", capsys)
+    assert MOCK_PASSWORD not in json.dumps(document)
+    db = next(r for r in document["resources"] if r["type"] == "aws:rds/cluster:Cluster")
     assert db["inputs"]["masterPassword"] == "[secret]"
 
 
