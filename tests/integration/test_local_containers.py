@@ -31,7 +31,7 @@ from plano_pulumi.local.layout import DB_HOSTNAME, LOOPBACK, POSTGRES_PORT, SERV
 from plano_pulumi.local.spec import init_spec, pgbouncer_spec, plano_spec, postgres_spec, task_spec
 
 from tests.conftest import SKIP_PREFIX
-from tests.integration.docker_engine import ROOTFS_ENV, SKIP_REASON_ENV, Engine, EngineUnavailableError
+from tests.integration.docker_engine import ROOTFS_ENV, SKIP_REASON_ENV, Engine, EngineUnavailableError, engine_root
 from tests.integration.servers import CertificateAuthority, free_port, generate_password, stack_settings
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             or f"{ROOTFS_ENV} is not set (make test sets it: scripts/with-test-servers.sh)"
         )
         _unavailable(f"no test images for the Docker engine: {why}")
-    engine = Engine(tmp_path_factory.mktemp("docker"))
+    engine = Engine(engine_root(tmp_path_factory.mktemp("docker")))
     try:
         try:
             engine.start()
