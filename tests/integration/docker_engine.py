@@ -4,11 +4,11 @@
 when one has room), with its own data root, exec root, pid file and unix socket
 (``--storage-driver=vfs --iptables=false``), and ``stop`` ends it by its PID. ``import_images``
 turns the root filesystem scripts/ensure-test-images.sh builds from Debian's packages into the
-three images the local stack runs (PostgreSQL with the documented entry point, PgBouncer as uid 998, the init step's). ``run`` creates a container from a
-``plano_pulumi.local.spec.ContainerSpec`` through the Engine API as the Docker provider does:
-create (entry point, command, environment, health check in nanoseconds, network, ports, stop
-timeout, labels), then the files as a tar whose headers carry path, mode, size and time (owner 0,
-as the provider writes them), then start.
+three images the local stack runs (PostgreSQL with the documented entry point, PgBouncer as uid
+998, the init step's). ``run`` creates a container from a ``plano_pulumi.local.spec.ContainerSpec``
+through the Engine API as the Docker provider does: create (entry point, command, environment,
+health check in nanoseconds, network, ports, stop timeout, labels), then the files as a tar whose
+headers carry path, mode, size and time (owner 0, as the provider writes them), then start.
 """
 
 from __future__ import annotations
