@@ -109,6 +109,8 @@ class Engine:
     root: Path
     process: subprocess.Popen[bytes] | None = None
     images: dict[str, str] = field(default_factory=dict)
+    networks: list[str] = field(default_factory=list)
+    """Ids of the networks this engine created (their bridges live in the host's namespace)."""
 
     @property
     def socket(self) -> str:
@@ -159,11 +161,18 @@ class Engine:
         self.stop()
         raise EngineUnavailableError(f"dockerd did not answer within {timeout_s}s: {self.log_tail()}")
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Stop the engine and remove what it made; returns the host interfaces it could not remove.
+
+        A bridge network's interface (``br-<id>``) is the host's: left behind by a stopped engine, it
+        keeps its address range, and after some thirty runs Docker finds no free range for a new
+        network. So the containers and networks are removed through the API first, and any bridge
+        still there after dockerd exits is deleted."""
         if self.process is None:
-            return
+            return []
         started = time.monotonic()
         if self.process.poll() is None:
+            self._remove_containers_and_networks()
             pid = self.pid if (self.root / "docker.pid").is_file() else self.process.pid
             os.kill(pid, signal.SIGTERM)
             try:
@@ -173,6 +182,7 @@ class Engine:
                 self.process.wait(timeout=10)
         self.process = None
         print(f"docker engine: dockerd exited after {time.monotonic() - started:.1f}s")
+        left = self._delete_bridges()
         # vfs keeps whole copies of every layer: leave nothing behind (mounts first).
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
         for mount in sorted((m for m in mounts if m.startswith(str(self.root) + "/")), reverse=True):
@@ -185,6 +195,26 @@ class Engine:
         if self.root.name.startswith("plano-docker-"):  # made by engine_root, outside pytest's tmp
             shutil.rmtree(self.root, ignore_errors=True)
         print(f"docker engine: stopped and removed in {time.monotonic() - started:.1f}s")
+        return left
+
+    def _remove_containers_and_networks(self) -> None:
+        try:
+            for container in self.ok("GET", "/containers/json", query={"all": "true"}) or []:
+                self.request("DELETE", f"/containers/{container['Id']}", query={"force": "true"}, timeout=60)
+            for network in self.networks:
+                self.request("DELETE", f"/networks/{network}", timeout=60)
+        except (OSError, RuntimeError) as error:  # the bridges are deleted below anyway
+            print(f"docker engine: could not remove containers and networks: {error}")
+
+    def _delete_bridges(self) -> list[str]:
+        left = []
+        for network in self.networks:
+            bridge = f"br-{network[:12]}"
+            if Path("/sys/class/net", bridge).exists():
+                subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
+                if Path("/sys/class/net", bridge).exists():
+                    left.append(bridge)
+        return left
 
     def log_tail(self, lines: int = 15) -> str:
         path = self.root / "dockerd.log"
@@ -294,7 +324,8 @@ class Engine:
             archive.unlink()
 
     def network(self, name: str) -> None:
-        self.ok("POST", "/networks/create", {"Name": name, "Driver": "bridge", "CheckDuplicate": True})
+        created = self.ok("POST", "/networks/create", {"Name": name, "Driver": "bridge", "CheckDuplicate": True})
+        self.networks.append(str(created["Id"]))
 
     def volume(self, name: str) -> None:
         self.ok("POST", "/volumes/create", {"Name": name})

@@ -63,7 +63,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         print(f"docker engine: images imported in {time.monotonic() - started:.1f}s")
         yield engine
     finally:
-        engine.stop()
+        left = engine.stop()
+    assert not left, f"host interfaces left behind by the test engine: {left}"
 
 
 def _standin_sql(engine: Engine, container: str, sql: str, *, attempts: int = 1) -> str:
