@@ -14,8 +14,9 @@ does (``conftest.py`` starts them in the background; ``test_outages.py`` asserts
 
 Meanwhile one client connection, opened once and never reopened, runs Plano's statements
 (``PlanoStore``) in a loop. ``outage_s`` defaults to the longest timeout of the sidecar as it was
-before issue 9 (``query_wait_timeout = 30``) plus 15 s, so with the old file the waiting query
-fails and PgBouncer closes Plano's only connection; set ``PLANO_OUTAGE_S`` to try longer outages
+before issue 9 (``query_wait_timeout = 30``) plus ``OUTAGE_MARGIN_S``, so with the old file a
+query issued as the database went away fails (5 s before it is back; statements are issued every
+``OP_INTERVAL_S``) and PgBouncer closes Plano's only connection; set ``PLANO_OUTAGE_S`` to try longer outages
 (RDS documents failovers of 60-120 s). No statement is in flight at the instant the database
 stops (the client's lock is held around each statement); statements issued during the outage are
 what is under test.
@@ -71,11 +72,15 @@ OUTAGE_ADDR = "127.0.0.5"
 # The sidecar's outage settings before issue 9 (and PgBouncer's own default for dns_max_ttl).
 OLD_TIMEOUTS_S = {"query_wait_timeout": 30, "server_connect_timeout": 5, "server_login_retry": 1, "dns_max_ttl": 15}
 OP_INTERVAL_S = 0.2
+# How much longer than the longest old timeout the database stays away: 25 times the interval
+# between statements, so the old query_wait_timeout fires well inside the outage (it was 15 s, which
+# only made each scenario, and so `make test`, 10 s longer).
+OUTAGE_MARGIN_S = 5
 
 
 def outage_s() -> float:
     """How long the database is gone: longer than every timeout of the old sidecar."""
-    return float(os.environ.get("PLANO_OUTAGE_S") or max(OLD_TIMEOUTS_S.values()) + 15)
+    return float(os.environ.get("PLANO_OUTAGE_S") or max(OLD_TIMEOUTS_S.values()) + OUTAGE_MARGIN_S)
 
 
 def ini_timeouts(ini: str) -> dict[str, int]:
