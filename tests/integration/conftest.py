@@ -67,24 +67,32 @@ def ids() -> str:
     return f"resp_{uuid.uuid4().hex[:12]}"
 
 
-# --- Outages: slow (about a minute of waiting, little CPU), so they overlap with the rest of the suite.
+# --- Outages: slow (most of a minute of waiting, little CPU), so they overlap with the rest of the suite.
 # In one process they run in the background from the first integration test on and their
 # assertions (test_outages.py) run last. Under pytest-xdist (make test) every worker collects
 # every test but runs only some, so a worker starts them only when it runs test_outages.py,
-# which is scheduled first: that worker waits while the others run the rest (make test runs one
-# worker more than there are cores, and sends tests in chunks of 2 so none queue behind the wait).
+# which is scheduled first, and the Docker engine test (half a minute of waiting on health
+# checks) second: make test sends tests in chunks of 2, so these land on two workers, which wait
+# while the others (make test runs two workers more than there are cores) run the rest.
 
 OUTAGE_TESTS = "test_outages.py"
+DOCKER_TESTS = "test_local_containers.py"
 UNDER_XDIST = "PYTEST_XDIST_WORKER" in os.environ
 
 
 OUTAGES_SELECTED = pytest.StashKey[bool]()
 
 
+def _place(item: pytest.Item) -> int:
+    """Under xdist: the outage tests, then the Docker test, then the rest; else the outages last."""
+    if not UNDER_XDIST:
+        return int(item.path.name == OUTAGE_TESTS)
+    return {OUTAGE_TESTS: 0, DOCKER_TESTS: 1}.get(item.path.name, 2)
+
+
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Stable sorts: only the outage tests move, to the front under xdist and to the end otherwise.
-    items.sort(key=lambda item: (item.path.name == OUTAGE_TESTS) != UNDER_XDIST)
+    items.sort(key=_place)  # stable: only the tests named above move
     config.stash[OUTAGES_SELECTED] = any(item.path.name == OUTAGE_TESTS for item in items)
 
 
