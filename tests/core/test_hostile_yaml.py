@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 from plano_pulumi.core import safe_yaml
 from plano_pulumi.core.errors import ConfigError
+from plano_tools.cli import main as plano_tools_main
 from plano_tools.simulate import read_stack_config, run_program
 
+from policy.validators import main as pack_main
 from tests.conftest import PROJECT, config_for
 
 
@@ -165,10 +167,18 @@ def test_a_yaml11_word_is_refused_as_written_not_as_what_pyyaml_makes_of_it(
 # --- no traceback from the tools ---------------------------------------------------------------------------
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plano_tools", *args], cwd=PROJECT, capture_output=True, text=True, timeout=60
-    )
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``python -m plano_tools ARGS`` in this process: its exit code and standard error (an
+    exception escaping ``main`` fails the test, as its traceback would show). As processes:
+    tests/tools/test_hostile_tools.py."""
+    capsys.readouterr()
+    code = plano_tools_main(list(args))
+    return code, capsys.readouterr().err
+
+
+def _one_line_refusal(code: int, err: str) -> None:
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 NOT_PLANS = {
@@ -182,25 +192,21 @@ NOT_PLANS = {
 
 
 @pytest.mark.parametrize("name", NOT_PLANS)
-@pytest.mark.processes
-def test_plan_diff_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> None:
+def test_plan_diff_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "x.json"
     path.write_text(NOT_PLANS[name])
-    done = _cli("plan-diff", str(path), str(path))
-    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    _one_line_refusal(*_cli(capsys, "plan-diff", str(path), str(path)))
 
 
 @pytest.mark.parametrize("target", ["file", "directory given to plan-diff"])
-@pytest.mark.processes
-def test_tools_on_the_wrong_kind_of_path(target: str, tmp_path: Path) -> None:
+def test_tools_on_the_wrong_kind_of_path(target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     existing = tmp_path / "exists.txt"
     existing.write_text("x")
     if target == "file":
-        done = _cli("render", "--stack", "dev", "--out", str(existing))
+        code, err = _cli(capsys, "--project-dir", str(PROJECT), "render", "--stack", "dev", "--out", str(existing))
     else:
-        done = _cli("plan-diff", str(tmp_path), str(existing))
-    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
+        code, err = _cli(capsys, "plan-diff", str(tmp_path), str(existing))
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize(
@@ -214,12 +220,13 @@ def test_stack_file_with_a_key_that_is_not_a_name(config: str, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("name", [*(n for n in NOT_PLANS if n != "cost without items"), "missing"])
-@pytest.mark.processes
-def test_offline_pack_on_a_file_that_is_not_a_plan(name: str, tmp_path: Path) -> None:
+def test_offline_pack_on_a_file_that_is_not_a_plan(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "x.json"
     if name != "missing":
         path.write_text(NOT_PLANS[name])
-    done = subprocess.run(
-        [sys.executable, "policy/validators.py", str(path)], cwd=PROJECT, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
+    capsys.readouterr()
+    code = pack_main([str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err, err
