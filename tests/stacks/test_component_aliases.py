@@ -31,14 +31,18 @@ BEFORE_THE_PACKAGE = "7fc4744e7e45f76a0837f6dd53877d538dd90d08"
 
 STACKS = ("dev", "prod", "local")
 
+# The old program, for every stack, in one interpreter (its start-up and imports were most of the time).
 _OLD_RUN = """
 import json, sys
 from pathlib import Path
 from plano_pulumi.core.settings import RawConfig
 from plano_tools.simulate import read_stack_config, run_program
-run = run_program(Path(sys.argv[1]), sys.argv[2])
-assert run.error is None, run.error
-print(json.dumps([[r.type, r.name, r.urn, r.parent] for r in run.resources]))
+records = {}
+for stack in sys.argv[2:]:
+    run = run_program(Path(sys.argv[1]), stack)
+    assert run.error is None, (stack, run.error)
+    records[stack] = [[r.type, r.name, r.urn, r.parent] for r in run.resources]
+print(json.dumps(records))
 """
 
 
@@ -103,18 +107,17 @@ def _new_urns_and_aliases(stack: str, config: RawConfig) -> set[str]:
     return set(engine.values()) | {a for urn in records for a in aliases(urn)}
 
 
-@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.processes
-def test_every_urn_of_the_stack_before_the_package_is_kept_or_aliased(stack: str, tmp_path: Path) -> None:
+def test_every_urn_of_the_stacks_before_the_package_is_kept_or_aliased(tmp_path: Path) -> None:
+    """Dev, prod and local: one test, so the old program runs once for the three."""
     before = _old_tree(tmp_path)
-    if stack == "prod":
-        # Prod refuses the shipped documentation placeholders now: both programs get the file as a
-        # user prepares it (the same networks, so the rules' names, and their URNs, are comparable).
-        stack_file = before / "Pulumi.prod.yaml"
-        stack_file.write_text(prepare_prod(stack_file.read_text(encoding="utf-8"), pins=False), encoding="utf-8")
+    # Prod refuses the shipped documentation placeholders now: both programs get the file as a
+    # user prepares it (the same networks, so the rules' names, and their URNs, are comparable).
+    stack_file = before / "Pulumi.prod.yaml"
+    stack_file.write_text(prepare_prod(stack_file.read_text(encoding="utf-8"), pins=False), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(before), str(PROJECT / "components")])}
     result = subprocess.run(
-        [sys.executable, "-c", _OLD_RUN, str(before), stack],
+        [sys.executable, "-c", _OLD_RUN, str(before), *STACKS],
         cwd=before,
         env=env,
         capture_output=True,
@@ -123,12 +126,13 @@ def test_every_urn_of_the_stack_before_the_package_is_kept_or_aliased(stack: str
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    old_records: list[Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    old = set(_engine_urns(stack, [tuple(r) for r in old_records]).values())
-    assert len(old) > 10  # the program ran and registered the stack's resources
-
-    lost = sorted(old - _new_urns_and_aliases(stack, read_stack_config(before, stack)))
-    assert lost == [], f"{len(lost)} of {len(old)} resources would be replaced, e.g. {lost[:3]}"
+    old_records: dict[str, list[Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(old_records) == set(STACKS)
+    for stack in STACKS:
+        old = set(_engine_urns(stack, [tuple(r) for r in old_records[stack]]).values())
+        assert len(old) > 10, stack  # the program ran and registered the stack's resources
+        lost = sorted(old - _new_urns_and_aliases(stack, read_stack_config(before, stack)))
+        assert lost == [], f"{stack}: {len(lost)} of {len(old)} resources would be replaced, e.g. {lost[:3]}"
 
 
 def test_the_check_sees_a_missing_alias(tmp_path: Path) -> None:
