@@ -3,6 +3,7 @@ loopback, the exchange assertions on an exchange recorded from it, and the e2e P
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.request
 from typing import Any
@@ -281,61 +282,67 @@ def _pytest_line(target: str) -> list[str]:
     return shlex.split(line)
 
 
-def _collected_e2e(args: list[str]) -> list[str]:
-    """The e2e tests pytest selects with the marker expression of a make target's pytest line."""
+# What each make target's marker expression selects, collected once per target for every path
+# the tests below look at (a pytest start-up each).
+_SELECTION_PATHS = ("tests/e2e", "tests/scripts/test_destroy_stack.py", "tests/stacks/test_e2e_parts.py")
+
+
+@functools.cache
+def _collected_by(target: str) -> tuple[str, ...]:
+    """The test ids pytest selects under ``make TARGET``'s pytest line, in _SELECTION_PATHS."""
     import subprocess
     import sys
 
+    args = _pytest_line(target)
     after = args[args.index("pytest") + 1 :]
     selection = ["-m", after[after.index("-m") + 1]] if "-m" in after else []
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *selection, "tests/e2e"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *selection,
+            *_SELECTION_PATHS,
+        ],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         check=False,
     )
-    return [line for line in result.stdout.splitlines() if "test_local_stack_e2e.py::" in line]
+    assert result.returncode in (0, 5), result.stdout[-2000:] + result.stderr[-2000:]  # 5: nothing selected
+    return tuple(line for line in result.stdout.splitlines() if "::" in line)
+
+
+def _collected(target: str, path: str) -> list[str]:
+    """The tests of ``path`` pytest selects under ``make TARGET``."""
+    return [line for line in _collected_by(target) if line.startswith(path)]
 
 
 @pytest.mark.parametrize("target", ["test", "test-fast"])
 @pytest.mark.processes
 def test_make_test_and_test_fast_never_run_the_e2e(target: str) -> None:
-    assert _collected_e2e(_pytest_line(target)) == []
+    assert _collected(target, "tests/e2e") == []
+    assert _collected("test", "tests/scripts/test_destroy_stack.py")  # the collection did select tests
 
 
 @pytest.mark.processes
 def test_make_e2e_runs_the_e2e() -> None:
-    args = _pytest_line("e2e")
-    assert _collected_e2e(args) == [
+    assert _collected("e2e", "tests/e2e") == [
         "tests/e2e/test_local_stack_e2e.py::test_multi_turn_state_survives_database_and_plano_restarts"
     ]
-
-
-def _collected(args: list[str], path: str) -> list[str]:
-    """The tests of ``path`` pytest selects with the marker expression of a make target's pytest line."""
-    import subprocess
-    import sys
-
-    after = args[args.index("pytest") + 1 :]
-    selection = ["-m", after[after.index("-m") + 1]] if "-m" in after else []
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *selection, path],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return [line for line in result.stdout.splitlines() if "::" in line]
 
 
 @pytest.mark.processes
 def test_make_test_runs_the_tests_that_run_processes_and_test_fast_leaves_them_out() -> None:
     """test-fast keeps to the mocked tests; the commands run as processes are still in make test."""
     path = "tests/scripts/test_destroy_stack.py"  # marked `processes` as a whole
-    assert len(_collected(_pytest_line("test"), path)) >= 6
-    assert _collected(_pytest_line("test-fast"), path) == []
+    assert len(_collected("test", path)) >= 6
+    assert _collected("test-fast", path) == []
     mixed = "tests/stacks/test_e2e_parts.py"  # marked test by test: the mocked ones stay in test-fast
-    fast = _collected(_pytest_line("test-fast"), mixed)
+    fast = _collected("test-fast", mixed)
     assert fast and not any("test_make_e2e_runs_the_e2e" in line for line in fast)
-    assert any("test_make_e2e_runs_the_e2e" in line for line in _collected(_pytest_line("test"), mixed))
+    assert any("test_make_e2e_runs_the_e2e" in line for line in _collected("test", mixed))
