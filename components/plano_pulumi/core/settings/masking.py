@@ -10,6 +10,7 @@ the way (stripped, escaped in quotes, upper- or lower-cased, shortened before an
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import re
@@ -78,6 +79,8 @@ _ELLIPSES = ("...", "\u2026")
 def _shortened(text: str, piece: str) -> list[tuple[int, int]]:
     """Spans of ``text`` that hold a shortened copy of ``piece``: a start of it directly before an
     ellipsis, or an end of it directly after one (any case)."""
+    if not any(ellipsis in text for ellipsis in _ELLIPSES):
+        return []
     lower, target = text.lower(), piece.lower()
     spans = []
     for ellipsis in _ELLIPSES:
@@ -97,14 +100,24 @@ def _shortened(text: str, piece: str) -> list[tuple[int, int]]:
     return spans
 
 
+@functools.lru_cache(maxsize=4096)
+def _pattern(piece: str) -> re.Pattern[str]:
+    """The piece as a case-blind pattern, compiled once (a plan scrubs every string it holds)."""
+    return re.compile(re.escape(piece), flags=re.IGNORECASE)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret piece replaced by ``[secret]``: in any case, and shortened copies
     (a start before ``...``, an end after it) too. Spans are found on the original text and merged,
     so one piece's mask never hides another piece's longer, overlapping copy."""
+    if len(text) < MIN_SECRET_CHARS:  # no piece, whole or shortened, fits
+        return text
     spans: list[tuple[int, int]] = []
+    shortened = any(ellipsis in text for ellipsis in _ELLIPSES)
     for piece in secrets:
-        spans += [m.span() for m in re.finditer(re.escape(piece), text, flags=re.IGNORECASE)]
-        spans += _shortened(text, piece)
+        spans += [m.span() for m in _pattern(piece).finditer(text)]
+        if shortened:
+            spans += _shortened(text, piece)
     if not spans:
         return text
     merged: list[list[int]] = []
