@@ -163,7 +163,7 @@ def test_a_missing_planoai_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_hanging_generator_hits_the_time_limit(tmp_path: Path) -> None:
     python = _fake_python(tmp_path, "sleep 30")
     with pytest.raises(ConfigError) as error:
-        run_plano_generator(BASE + "\n# hang\n", python=python, timeout_s=0.5)
+        run_plano_generator(BASE + "\n# hang\n", python=python, timeout_s=0.1)
     assert "did not finish" in str(error.value)
 
 
