@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -44,9 +45,20 @@ DEV_RDS = "dev-rds"
 DB_STACKS = (DEV_RDS, "prod")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A banner, last thing on the screen, when integration tests skipped: a green run that
-    skipped them checked much less than it seems."""
+    skipped them checked much less than it seems.
+
+    Then the garbage collector is switched off: the interpreter's exit would otherwise collect
+    everything the session made (hundreds of thousands of objects), and a pytest-xdist run waited
+    about a second and a half for its workers to finish doing that."""
+    _banner(config)
+    gc.disable()
+    gc.freeze()
+
+
+def _banner(config: pytest.Config) -> None:
     terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
     if terminalreporter is None:
         return
