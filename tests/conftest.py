@@ -45,6 +45,31 @@ DEV_RDS = "dev-rds"
 DB_STACKS = (DEV_RDS, "prod")
 
 
+# The outage scenarios under pytest-xdist: the controller runs them (tests/integration/outage_host.py).
+OUTAGE_HOST = pytest.StashKey[Any]()
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_xdist_controller(config):
+        from tests.integration.outage_host import RESULTS_ENV, Host, new_results_directory
+
+        host = Host(new_results_directory())
+        os.environ[RESULTS_ENV] = str(host.directory)  # the workers, started after this, inherit it
+        config.stash[OUTAGE_HOST] = host
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller starts the outage scenarios once a worker has collected their tests."""
+    host = node.config.stash.get(OUTAGE_HOST, None)
+    if host is not None and any(i.startswith("tests/integration/test_outages.py::") for i in ids):
+        host.start()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A banner, last thing on the screen, when integration tests skipped: a green run that
@@ -54,6 +79,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     everything the session made (hundreds of thousands of objects), and a pytest-xdist run waited
     about a second and a half for its workers to finish doing that."""
     _banner(config)
+    host = config.stash.get(OUTAGE_HOST, None)
+    if host is not None:
+        host.close()  # waits for scenarios still running, then stops their servers
+        shutil.rmtree(host.directory, ignore_errors=True)
     gc.disable()
     gc.freeze()
 

@@ -19,6 +19,7 @@ import pytest
 from plano_pulumi.core.settings import TlsMode
 
 from tests.conftest import SKIP_PREFIX
+from tests.integration.outage_host import HostedResult, hosted, results_directory
 from tests.integration.outages import Result, run_failover, run_outage
 from tests.integration.servers import ServersUnavailableError, Sidecar, StatePath
 
@@ -69,11 +70,10 @@ def ids() -> str:
 
 # --- Outages: slow (most of a minute of waiting, little CPU), so they overlap with the rest of the suite.
 # In one process they run in the background from the first integration test on and their
-# assertions (test_outages.py) run last. Under pytest-xdist (make test) every worker collects
-# every test but runs only some, so a worker starts them only when it runs test_outages.py,
-# which is scheduled first, and the Docker engine test (half a minute of waiting on health
-# checks) second: make test sends tests in chunks of 2, so these land on two workers, which wait
-# while the others (make test runs two workers more than there are cores) run the rest.
+# assertions (test_outages.py) run last. Under pytest-xdist (make test) the controller, which runs
+# no test, runs them (outage_host.py) and the worker that runs test_outages.py, scheduled last,
+# reads their results; the Docker engine test (half a minute of waiting on health checks) and then
+# the other integration tests are scheduled first, so their waiting overlaps with the rest too.
 
 OUTAGE_TESTS = "test_outages.py"
 DOCKER_TESTS = "test_local_containers.py"
@@ -84,10 +84,16 @@ OUTAGES_SELECTED = pytest.StashKey[bool]()
 
 
 def _place(item: pytest.Item) -> int:
-    """Under xdist: the outage tests, then the Docker test, then the rest; else the outages last."""
+    """Under xdist: the Docker test first, then the other integration tests (many wait on servers'
+    timeouts with little CPU: started early, they overlap with the CPU-bound rest instead of being
+    the end of the run), then the rest; the outage tests last (stable otherwise)."""
+    if item.path.name == OUTAGE_TESTS:
+        return 3
     if not UNDER_XDIST:
-        return int(item.path.name == OUTAGE_TESTS)
-    return {OUTAGE_TESTS: 0, DOCKER_TESTS: 1}.get(item.path.name, 2)
+        return 2
+    if item.path.name == DOCKER_TESTS:
+        return 0
+    return 1 if item.get_closest_marker("integration") else 2
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
@@ -96,9 +102,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[OUTAGES_SELECTED] = any(item.path.name == OUTAGE_TESTS for item in items)
 
 
-class _Outages(dict[str, "Future[Result]"]):
-    """Both scenarios, started together, each in its own thread with its own servers, the first
-    time one is asked for (at once when ``eager``)."""
+class _Outages(dict[str, "Future[Result] | HostedResult"]):
+    """Both scenarios' results: the controller's (under xdist), else run here, both together, each
+    in its own thread with its own servers, the first time one is asked for (at once when ``eager``)."""
 
     def __init__(self, request: pytest.FixtureRequest, pool: ThreadPoolExecutor, *, eager: bool) -> None:
         super().__init__()
@@ -110,13 +116,18 @@ class _Outages(dict[str, "Future[Result]"]):
         servers: StatePath = self._request.getfixturevalue("servers")
         self.update(failover=self._pool.submit(run_failover, servers), outage=self._pool.submit(run_outage, servers))
 
-    def __missing__(self, name: str) -> Future[Result]:
-        self._start()
+    def __missing__(self, name: str) -> Future[Result] | HostedResult:
+        directory = results_directory() if UNDER_XDIST else None
+        found = hosted(directory) if directory is not None else None
+        if found is not None:
+            self.update(found)
+        else:
+            self._start()
         return dict.__getitem__(self, name)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def outage_runs(request: pytest.FixtureRequest) -> Iterator[Mapping[str, Future[Result]]]:
+def outage_runs(request: pytest.FixtureRequest) -> Iterator[Mapping[str, Future[Result] | HostedResult]]:
     """The outage scenarios' results (see above for when they start)."""
     if not request.config.stash.get(OUTAGES_SELECTED, False):
         yield {}

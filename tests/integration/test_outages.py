@@ -13,13 +13,16 @@ from concurrent.futures import Future
 import pytest
 
 from tests.integration.conftest import servers_unavailable
+from tests.integration.outage_host import HostedResult
 from tests.integration.outages import OLD_TIMEOUTS_S, Result, outage_s
 from tests.integration.servers import ServersUnavailableError
 
 pytestmark = pytest.mark.integration
 
+OutageRuns = dict[str, Future[Result] | HostedResult]
 
-def _result(outage_runs: dict[str, Future[Result]], name: str) -> Result:
+
+def _result(outage_runs: OutageRuns, name: str) -> Result:
     try:
         result = outage_runs[name].result(timeout=outage_s() + 180)
     except ServersUnavailableError as missing:
@@ -38,7 +41,7 @@ def _assert_rode_it_out(result: Result) -> None:
     assert len(result.acknowledged) >= 10  # before, during and after the outage
 
 
-def test_one_connection_survives_a_failover_whose_name_moves_late(outage_runs: dict[str, Future[Result]]) -> None:
+def test_one_connection_survives_a_failover_whose_name_moves_late(outage_runs: OutageRuns) -> None:
     result = _result(outage_runs, "failover")
     _assert_rode_it_out(result)
     # The moved name is used promptly: one DNS cache period, one login retry, and a connect.
@@ -47,7 +50,7 @@ def test_one_connection_survives_a_failover_whose_name_moves_late(outage_runs: d
     assert pickup_s is not None and pickup_s < t["dns_max_ttl"] + t["server_login_retry"] + 3, pickup_s
 
 
-def test_one_connection_waits_out_a_database_outage(outage_runs: dict[str, Future[Result]]) -> None:
+def test_one_connection_waits_out_a_database_outage(outage_runs: OutageRuns) -> None:
     result = _result(outage_runs, "outage")
     _assert_rode_it_out(result)
     back_s = result.first_ok_after(result.moved_at)
