@@ -45,9 +45,10 @@ servers:
 
 # A failed server install fails the run under CI=true; elsewhere the integration tests skip loudly.
 # --docker: also the Docker engine tests' images (scripts/ensure-test-images.sh), same rule.
-# pytest-xdist: one worker per core plus two, because two workers spend most of a minute waiting
-# (the outage scenarios and the Docker engine test: tests/integration/conftest.py schedules them
-# first); small chunks keep other tests off those workers.
+# pytest-xdist: one worker per core plus two. The Docker engine test keeps a worker waiting for half
+# a minute, and the integration tests that wait on servers' timeouts overlap with the CPU-bound rest
+# (tests/integration/conftest.py schedules both first; the outage scenarios run in pytest-xdist's
+# controller, tests/integration/outage_host.py); small chunks keep tests off a waiting worker.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 2 )))
 
 # The e2e (Docker engine, Pulumi CLI, Plano's image from its registry) runs only in `make e2e`.
