@@ -9,8 +9,9 @@
 # ensure-test-servers.sh builds 1.24 from trixie's source: bookworm ships 1.18) as
 # /usr/bin/pgbouncer, listen_addresses = '*' in the server's sample configuration (as the official
 # image sets it), a pgbouncer user with the CloudNativePG image's uid, and
-# tests/docker/docker-entrypoint.sh, without LLVM (PostgreSQL's JIT), translations and documentation
-# (about 200 MB). The tests load it once as the one layer of three images with the settings of
+# tests/docker/docker-entrypoint.sh, without LLVM (PostgreSQL's JIT), Perl, iconv modules,
+# translations and documentation (about 140 MB: the vfs storage driver copies it for every
+# container). The tests load it once as the one layer of three images with the settings of
 # the images the local stack runs (tests/integration/docker_engine.py): PostgreSQL (entry point
 # docker-entrypoint.sh), PgBouncer (user 998) and the init step's image.
 # The tarball is cached as .cache/docker-images/rootfs-<key>.tar, the key being a digest of its
@@ -76,6 +77,20 @@ rm -rf "$root/var/lib/postgresql/15" "$root/etc/postgresql/15" "$root/var/cache/
     "$root/usr/lib/x86_64-linux-gnu/"libLLVM* "$root/usr/lib/x86_64-linux-gnu/"libz3.* \
     "$root/usr/lib/postgresql/15/lib/"llvmjit* "$root/usr/lib/postgresql/15/lib/bitcode" \
     "$root/usr/share/locale" "$root/usr/share/i18n" "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info"
+# Perl and glibc's iconv modules (about 60 MB, nothing the containers run needs them): Debian's
+# /usr/bin/psql and pg_isready are links to a Perl wrapper that picks a version, so they now link
+# to PostgreSQL 15's own binaries, as the official image's PATH finds them.
+for link in "$root"/usr/bin/*; do
+    [ -L "$link" ] && [ "$(basename "$(readlink "$link")")" = pg_wrapper ] || continue
+    name=$(basename "$link")
+    rm "$link"
+    [ -x "$root/usr/lib/postgresql/15/bin/$name" ] && ln -s "/usr/lib/postgresql/15/bin/$name" "$link"
+done
+rm -rf "$root/usr/share/perl" "$root/usr/lib/x86_64-linux-gnu/perl" "$root/usr/lib/x86_64-linux-gnu/perl-base" \
+    "$root/usr/share/perl5" "$root/usr/bin/perl" "$root/usr/bin/perl5."* "$root/usr/lib/x86_64-linux-gnu/"libperl.so* \
+    "$root/usr/lib/x86_64-linux-gnu/gconv" "$root/var/lib/dpkg/info"
+chroot "$root" psql --version > /dev/null  # the links lead to working binaries
+chroot "$root" pg_isready --version > /dev/null
 # As the official image does: the server listens on every address of its container, not localhost.
 sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$root/usr/share/postgresql/15/postgresql.conf.sample"
 grep -q "^listen_addresses = '\*'" "$root/usr/share/postgresql/15/postgresql.conf.sample"
