@@ -30,31 +30,43 @@ SCENARIOS = {"failover": run_failover, "outage": run_outage}
 STARTED = "started"
 # How long a worker waits for the controller's "started" mark before running the scenarios itself.
 START_GRACE_S = 20.0
+POLL_S = 0.05
 
 
 class Host:
-    """The controller's side: servers of its own, both scenarios in threads, outcomes to files."""
+    """The controller's side: servers of its own, both scenarios in threads, outcomes to files.
+    Everything runs in a background thread: the controller goes on scheduling tests meanwhile."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
         self._servers: StatePath | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         with self._lock:
-            if self._pool is not None:
+            if self._thread is not None:
                 return
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="outage-host")
             (self.directory / STARTED).touch()
-            try:
-                self._servers = StatePath()
-            except ServersUnavailableError as missing:
-                for name in SCENARIOS:
-                    _write(self.directory / name, ("unavailable", str(missing)))
-                return
+            self._thread = threading.Thread(target=self._run_all, name="outage-host")
+            self._thread.start()
+
+    def _run_all(self) -> None:
+        try:
+            self._servers = StatePath()
+        except ServersUnavailableError as missing:
+            self._write_all(("unavailable", str(missing)))
+            return
+        except BaseException:  # reported by the tests that read it
+            self._write_all(("error", traceback.format_exc()))
+            return
+        with ThreadPoolExecutor(max_workers=len(SCENARIOS), thread_name_prefix="outage-host") as pool:
             for name, scenario in SCENARIOS.items():
-                self._pool.submit(self._run, name, scenario, self._servers)
+                pool.submit(self._run, name, scenario, self._servers)
+
+    def _write_all(self, outcome: tuple[str, Any]) -> None:
+        for name in SCENARIOS:
+            _write(self.directory / name, outcome)
 
     def _run(self, name: str, scenario: Any, servers: StatePath) -> None:
         try:
@@ -66,8 +78,9 @@ class Host:
         _write(self.directory / name, outcome)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        """Wait for the scenarios (they stop their own servers), then stop the host's servers."""
+        if self._thread is not None:
+            self._thread.join()
         if self._servers is not None:
             self._servers.close()
 
@@ -93,7 +106,7 @@ class HostedResult:
         while not self.path.exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the {self.path.name} scenario wrote no result within {timeout:.0f}s")
-            time.sleep(0.2)
+            time.sleep(POLL_S)
         kind, value = pickle.loads(self.path.read_bytes())  # written by this run's controller
         if kind == "unavailable":
             raise ServersUnavailableError(value)
