@@ -122,7 +122,7 @@ def hosted(directory: Path) -> dict[str, HostedResult] | None:
     while not (directory / STARTED).exists():
         if time.monotonic() > deadline:
             return None
-        time.sleep(0.2)
+        time.sleep(POLL_S)
     return {name: HostedResult(directory, name) for name in SCENARIOS}
 
 
