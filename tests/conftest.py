@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import hashlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,25 @@ def python_shim(root: Path) -> Path:
         shim.chmod(0o755)
     (root / ".venv" / ".installed").touch()
     return bin_dir / "python"
+
+
+def shared_across_workers(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory that ``build`` fills once per test run, whichever pytest-xdist workers ask for it
+    (the others wait for it under a lock, then read it): for module fixtures that start processes
+    for seconds (a wheel built and installed, a CI script's whole run), which every worker running
+    one of their tests used to repeat. A build that fails leaves nothing, and the next asker tries again."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the run's directory, above each worker's own
+    directory = root / f"shared-{name}"
+    with (root / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / ".built").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            build(directory)
+            (directory / ".built").touch()
+    return directory
 
 
 def stack_run(stack: str) -> Run:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, shared_across_workers
 
 # Builds a wheel and installs it in a new venv: not a mocked test, so `make test` runs it
 # and `make test-fast` does not (the `processes` marker).
@@ -67,8 +67,12 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the package installed from its wheel; returns its python."""
-    root = tmp_path_factory.mktemp("install")
+    """A fresh virtual environment with the package installed from its wheel (one for all of the
+    run's workers); returns its python."""
+    return shared_across_workers(tmp_path_factory, "install", _install) / "venv" / "bin" / "python"
+
+
+def _install(root: Path) -> None:
     source, wheels, venv = root / "source", root / "wheels", root / "venv"
     # Built from a copy: setuptools writes build/ and egg-info next to the sources it builds.
     source.mkdir()
@@ -102,7 +106,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).stdout.strip()
     # The dependencies from the project's environment, after the venv's own site-packages.
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
-    return python
 
 
 def _run(python: Path, project: Path) -> dict[str, Any]:

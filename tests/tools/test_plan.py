@@ -19,7 +19,16 @@ from plano_tools.cli import main
 from plano_tools.plan import plan_diff_markdown, plan_document, plan_text
 from plano_tools.simulate import MOCK_PASSWORD, read_stack_config, run_program
 
-from tests.conftest import FIXTURE_STACKS, PREPARED_STACKS, PROJECT, example_run, python_shim, run_with, stack_run
+from tests.conftest import (
+    FIXTURE_STACKS,
+    PREPARED_STACKS,
+    PROJECT,
+    example_run,
+    python_shim,
+    run_with,
+    shared_across_workers,
+    stack_run,
+)
 
 
 def config_with(directory: Path, stack: str, **values: Any) -> RawConfig:
@@ -355,9 +364,8 @@ OFFLINE_STACKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    root = tmp_path_factory.mktemp("offline-plan")
+def _run_offline_plan(root: Path) -> None:
+    """scripts/ci/offline-plan.sh on a base and a head checkout; its exit code in root/returncode."""
     ci = root / "ci"
     ci.mkdir()
     shutil.copy(PROJECT / "scripts" / "ci" / "offline-plan.sh", ci / "offline-plan.sh")
@@ -366,7 +374,8 @@ def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
     for side, index in (("base", 0), ("head", 1)):
         checkout = root / side
         for folder in ("components", "policy"):  # the program reads policy/secret_names.py
-            shutil.copytree(PROJECT / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
+            # Compiled modules come along (their sources keep their times): the plans compile nothing.
+            shutil.copytree(PROJECT / folder, checkout / folder)
         for name in ("__main__.py", "Pulumi.yaml", "plano_config.yaml", "requirements.txt"):
             shutil.copy(PROJECT / name, checkout / name)
         for stack, files in OFFLINE_STACKS.items():
@@ -387,18 +396,26 @@ def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
         timeout=240,
         env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
     )
+    (root / "returncode").write_text(str(result.returncode))
+    (root / "stdout").write_text(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def offline_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, str]]:
+    """The script's exit code, its output and the comment's section per stack (one run for all workers)."""
+    root = shared_across_workers(tmp_path_factory, "offline-plan", _run_offline_plan)
     comment = (root / "out" / "comment.md").read_text()
     sections = {}
     for part in comment.split("### Offline plan: stack `")[1:]:
         stack = part.split("`", 1)[0]
         sections[stack] = part
     assert set(sections) == set(OFFLINE_STACKS), comment
-    return result, sections
+    return int((root / "returncode").read_text()), (root / "stdout").read_text(), sections
 
 
 @pytest.mark.processes
 def test_pull_request_comment_shows_the_warnings(offline_plan: Any) -> None:
-    _, sections = offline_plan
+    _, _, sections = offline_plan
     assert "#### Warnings (3)" in sections["prod"]
     assert f"- **new:** plano:image ({PLANO_IMAGE}) is not pinned by digest" in sections["prod"]
 
@@ -407,8 +424,8 @@ def test_pull_request_comment_shows_the_warnings(offline_plan: Any) -> None:
 def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_plan: Any) -> None:
     """The shipped prod file in a pull request that breaks a prepared one: the job fails and the
     comment says which key and which command (the refusal pulumi preview and the deploy job meet)."""
-    result, sections = offline_plan
-    assert result.returncode == 1
+    returncode, _, sections = offline_plan
+    assert returncode == 1
     broken = sections["prod-broken"]
     assert broken.startswith("prod-broken`: failed")
     assert "plano:allowedCidrs" in broken and "documentation placeholder" in broken
@@ -419,9 +436,9 @@ def test_pull_request_comment_shows_why_an_unprepared_prod_is_refused(offline_pl
 def test_a_prod_refused_as_on_the_base_branch_is_shown_but_not_failed(offline_plan: Any) -> None:
     """The template repository ships prod unprepared: a pull request that leaves it so is not failed
     for it (only prod-broken fails the run above), and the comment still shows the refusal."""
-    result, sections = offline_plan
+    _, stdout, sections = offline_plan
     unchanged = sections["prod-unchanged"]
     assert unchanged.startswith("prod-unchanged`: refused, as on the base branch")
     assert "plano:allowedCidrs" in unchanged
     assert "failed" not in unchanged
-    assert result.stdout.count(": failed") == 1  # prod-broken's alone
+    assert stdout.count(": failed") == 1  # prod-broken's alone
