@@ -7,8 +7,10 @@ import gc
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,8 +56,15 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+RUNS_ENV = "PLANO_TEST_RUNS"
+RUNS_DIR = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _is_xdist_controller(config):
+        runs = Path(tempfile.mkdtemp(prefix="plano-test-runs-"))
+        os.environ[RUNS_ENV] = str(runs)  # the workers' shared runs (cached_run)
+        config.stash[RUNS_DIR] = runs
         from tests.integration.outage_host import RESULTS_ENV, Host, new_results_directory
 
         host = Host(new_results_directory())
@@ -80,6 +89,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     everything the session made (hundreds of thousands of objects), and a pytest-xdist run waited
     about a second and a half for its workers to finish doing that."""
     _banner(config)
+    runs = config.stash.get(RUNS_DIR, None)
+    if runs is not None:
+        shutil.rmtree(runs, ignore_errors=True)
     host = config.stash.get(OUTAGE_HOST, None)
     if host is not None:
         host.close()  # waits for scenarios still running, then stops their servers
@@ -201,10 +213,11 @@ def _full(key: str) -> str:
 
 # The whole program under mocks is the suite's main cost, and many tests run the same variant
 # (the committed dev, prod with pinned images, dev on RDS, ...): runs are pure functions of the
-# project's files and the config, so each distinct one runs once per worker. The key holds the
-# config and the content of every file a config value names (a config file a test rewrites is a
-# new run). A test that patches anything (`monkeypatch`: mocks, the environment) neither reads nor
-# fills the cache. Callers read a cached Run; none may change it.
+# project's files and the config, so each distinct one runs once per test run (shared by the
+# pytest-xdist workers, below). The key holds the config and the content of every file a config
+# value names (a config file a test rewrites is a new run). A test that patches anything
+# (`monkeypatch`: mocks, the environment) neither reads nor fills the cache. Callers read a cached
+# Run; none may change it.
 _runs: dict[str, Run] = {}
 _cache_runs = True
 
@@ -231,8 +244,38 @@ def cached_run(stack: str, config: RawConfig) -> Run:
         ]
     )
     if key not in _runs:
-        _runs[key] = run_program(PROJECT, stack, config=config)
+        _runs[key] = _shared_run(key) or run_program(PROJECT, stack, config=config)
+        _share_run(key, _runs[key])
     return _runs[key]
+
+
+# Under pytest-xdist the workers share their runs too: the controller names a directory for this
+# test run (RUNS_ENV, inherited by the workers), where each successful run is left, pickled, under
+# the digest of its key and the project's path. Two workers may still compute one run at once;
+# neither waits.
+
+
+def _shared_path(key: str) -> Path | None:
+    directory = os.environ.get(RUNS_ENV)
+    digest = hashlib.sha256(f"{PROJECT}\n{key}".encode()).hexdigest()
+    return Path(directory) / f"{digest}.pickle" if directory else None
+
+
+def _shared_run(key: str) -> Run | None:
+    path = _shared_path(key)
+    if path is None or not path.is_file():
+        return None
+    run: Run = pickle.loads(path.read_bytes())  # written by another worker of this test run
+    return run
+
+
+def _share_run(key: str, run: Run) -> None:
+    path = _shared_path(key)
+    if path is None or run.error is not None or path.exists():  # errors are cheap, and not all pickle
+        return
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.replace(path)  # readers see the whole file or none
 
 
 def _named_files(values: Iterable[str]) -> list[tuple[str, str]]:
