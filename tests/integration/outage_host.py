@@ -7,7 +7,7 @@ controller runs no test, so it runs them: ``tests/conftest.py`` gives it a resul
 as a worker reports a collection that holds ``test_outages.py``. Each scenario's outcome is
 written there, pickled, when it ends; the worker that runs ``test_outages.py`` (scheduled last)
 reads it, waiting if it is not there yet. A worker that finds no sign of the controller having
-started them within a few seconds runs them itself, as before.
+started them within ``START_GRACE_S`` runs them itself, in its own background threads.
 """
 
 from __future__ import annotations
