@@ -45,11 +45,12 @@ servers:
 
 # A failed server install fails the run under CI=true; elsewhere the integration tests skip loudly.
 # --docker: also the Docker engine tests' images (scripts/ensure-test-images.sh), same rule.
-# pytest-xdist: one worker per core plus two. The Docker engine test keeps a worker waiting for half
-# a minute, and the integration tests that wait on servers' timeouts overlap with the CPU-bound rest
-# (tests/integration/conftest.py schedules both first; the outage scenarios run in pytest-xdist's
-# controller, tests/integration/outage_host.py); small chunks keep tests off a waiting worker.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 2 )))
+# pytest-xdist: one worker per core computes while three carry the tests that mostly wait (the
+# Docker engine test, half a minute of health checks; the integration tests that wait on servers'
+# timeouts). tests/scheduling.py keeps those waits on at most three workers, and
+# tests/integration/conftest.py schedules them first, then the tests that run processes (seconds
+# each); the outage scenarios run in pytest-xdist's controller (tests/integration/outage_host.py).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 3 )))
 
 # The e2e (Docker engine, Pulumi CLI, Plano's image from its registry) runs only in `make e2e`.
 test: setup lint

@@ -80,6 +80,16 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         host.start()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist load`` (make test): integration tests never hold every worker (tests/scheduling.py)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from tests.scheduling import WaitAwareScheduling
+
+    return WaitAwareScheduling(config, log)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A banner, last thing on the screen, when integration tests skipped: a green run that

@@ -86,14 +86,17 @@ OUTAGES_SELECTED = pytest.StashKey[bool]()
 def _place(item: pytest.Item) -> int:
     """Under xdist: the Docker test first, then the other integration tests (many wait on servers'
     timeouts with little CPU: started early, they overlap with the CPU-bound rest instead of being
-    the end of the run), then the rest; the outage tests last (stable otherwise)."""
+    the end of the run), then the tests that run processes (seconds each: last, they would be the
+    run's tail), then the rest; the outage tests last (stable otherwise)."""
     if item.path.name == OUTAGE_TESTS:
-        return 3
+        return 4
     if not UNDER_XDIST:
-        return 2
+        return 3
     if item.path.name == DOCKER_TESTS:
         return 0
-    return 1 if item.get_closest_marker("integration") else 2
+    if item.get_closest_marker("integration"):
+        return 1
+    return 2 if item.get_closest_marker("processes") else 3
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
