@@ -82,6 +82,7 @@ def test_the_plugin_manifest_runs_this_provider_with_python() -> None:
     assert 'name = "plano-pulumi"' in (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
 
 
+@pytest.mark.processes
 def test_the_plugin_entry_point_serves_this_schema_over_grpc() -> None:
     """What the CLI does with the plugin: the Python language host runs ``python <plugin folder> ENGINE``
     (the folder's __main__.py), then asks for the schema on the port it prints. Only the venv the host

@@ -79,6 +79,7 @@ def test_fill_command_reads_the_value_from_the_environment() -> None:
     assert "--secret-id plano-dev/provider-keys/OPENAI_API_KEY" in command
 
 
+@pytest.mark.processes
 def test_fill_commands_output_runs_as_printed(tmp_path: Path) -> None:
     """`pulumi stack output provider_key_fill_commands | bash` (a string output prints as is)."""
     (tmp_path / "aws").write_text('#!/bin/sh\necho "$@" >> "$CALLS"\n')
@@ -127,6 +128,7 @@ def _fill_keys(tmp_path: Path, aws: str, **env_keys: str) -> tuple[subprocess.Co
     return result, calls.read_text()
 
 
+@pytest.mark.processes
 def test_ci_fills_the_external_keys_named_by_the_stack_output(tmp_path: Path) -> None:
     """scripts/ci/fill-provider-keys.sh reads provider_keys_external and provider_key_secret_arns
     from `pulumi stack output --json` (stand-ins for pulumi and aws; jq is real)."""
@@ -140,6 +142,7 @@ def test_ci_fills_the_external_keys_named_by_the_stack_output(tmp_path: Path) ->
     assert "update-service --region us-east-1" in made  # the key was empty before: redeployed
 
 
+@pytest.mark.processes
 def test_ci_fails_at_once_naming_a_key_with_no_value_and_no_repository_secret(tmp_path: Path) -> None:
     """Issue 17, finding 15: an empty secret kept every task from starting while wait-stable.sh
     waited 40 minutes. Now the job fails in seconds, in one line naming the key and the fix."""

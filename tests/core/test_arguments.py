@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from plano_pulumi.core.settings.arguments import args_module_source
 
 from tests.conftest import PROJECT
@@ -24,6 +25,7 @@ def test_args_module_evaluates_its_annotations() -> None:
     assert "from __future__ import annotations" not in args_module_source()
 
 
+@pytest.mark.processes
 def test_sync_args_rewrites_a_stale_args_module(tmp_path: Path) -> None:
     shutil.copytree(
         PROJECT / "components", tmp_path / "components", ignore=shutil.ignore_patterns("plugin", "*.egg-info")

@@ -464,6 +464,7 @@ def test_every_variable_the_task_sets_is_reserved() -> None:
         assert reserved_by(name), name
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "name",
     ["AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE", "GITHUB_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "PATH"],

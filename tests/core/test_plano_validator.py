@@ -153,6 +153,7 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     return str(script)
 
 
+@pytest.mark.processes
 def test_a_missing_planoai_is_a_clear_error(tmp_path: Path) -> None:
     python = _fake_python(tmp_path, f'exec {sys.executable} -S "$@"')  # no site-packages: no planoai
     with pytest.raises(ConfigError) as error:
@@ -160,6 +161,7 @@ def test_a_missing_planoai_is_a_clear_error(tmp_path: Path) -> None:
     assert "not installed" in str(error.value) and "make setup" in str(error.value)
 
 
+@pytest.mark.processes
 def test_a_hanging_generator_hits_the_time_limit(tmp_path: Path) -> None:
     python = _fake_python(tmp_path, "sleep 30")
     with pytest.raises(ConfigError) as error:
@@ -167,6 +169,7 @@ def test_a_hanging_generator_hits_the_time_limit(tmp_path: Path) -> None:
     assert "did not finish" in str(error.value)
 
 
+@pytest.mark.processes
 def test_results_are_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("plano_pulumi.core.plano_validator.CACHE_DIR", tmp_path / "cache")
     unique = f"\n# {uuid.uuid4()}\n"

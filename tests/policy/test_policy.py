@@ -1070,6 +1070,7 @@ def served_pack() -> Iterator[Any]:
         process.wait(timeout=30)
 
 
+@pytest.mark.processes
 def test_served_pack_lists_every_policy_as_mandatory(served_pack: Any) -> None:
     from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2
@@ -1080,6 +1081,7 @@ def test_served_pack_lists_every_policy_as_mandatory(served_pack: Any) -> None:
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
 
 
+@pytest.mark.processes
 def test_served_pack_analyzes_resources_and_the_stack(served_pack: Any) -> None:
     from pulumi.runtime.proto import analyzer_pb2
 

@@ -8,6 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PROJECT, run_with, stack_run
 
 FAKE_AWS = """#!/bin/sh
@@ -19,6 +21,7 @@ esac
 """
 
 
+@pytest.mark.processes
 def test_port_forward_targets_the_plano_container_of_a_running_task(tmp_path: Path) -> None:
     (tmp_path / "aws").write_text(FAKE_AWS)
     (tmp_path / "aws").chmod(0o755)
@@ -45,6 +48,7 @@ def test_port_forward_command_carries_the_stacks_region() -> None:
     assert " --region eu-west-1 " in run.outputs["port_forward_command"]
 
 
+@pytest.mark.processes
 def test_port_forward_explains_when_nothing_runs(tmp_path: Path) -> None:
     (tmp_path / "aws").write_text("#!/bin/sh\necho None\n")
     (tmp_path / "aws").chmod(0o755)
@@ -55,6 +59,7 @@ def test_port_forward_explains_when_nothing_runs(tmp_path: Path) -> None:
     assert result.returncode == 1 and "no running task" in result.stderr
 
 
+@pytest.mark.processes
 def test_port_forward_points_at_wake_command_when_the_stack_is_asleep(tmp_path: Path) -> None:
     """Issue 17, finding 17: outside plano:activeHours no task runs; say so and how to wake it."""
     (tmp_path / "aws").write_text(

@@ -137,6 +137,7 @@ def test_the_workflows_exist() -> None:
 # --- the tools ------------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_zizmor_reports_nothing() -> None:
     result = subprocess.run(
         [
@@ -162,6 +163,7 @@ def test_zizmor_reports_nothing() -> None:
         assert re.search(rf"completed \S*/{re.escape(path.name)}$", result.stderr, re.M), result.stderr
 
 
+@pytest.mark.processes
 def test_check_jsonschema_accepts_the_workflows() -> None:
     result = subprocess.run(
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOW_FILES)],
@@ -174,6 +176,7 @@ def test_check_jsonschema_accepts_the_workflows() -> None:
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
 
 
+@pytest.mark.processes
 def test_dependabot_keeps_the_pins_current() -> None:
     result = subprocess.run(
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(DEPENDABOT)],

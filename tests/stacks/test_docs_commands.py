@@ -152,6 +152,7 @@ def make_help_targets() -> set[str]:
     return set(re.findall(r"^make ([a-z0-9-]+)", result.stdout, re.MULTILINE))
 
 
+@pytest.mark.processes
 def test_make_help_lists_every_target_the_docs_use_and_every_phony_target() -> None:
     listed = make_help_targets()
     used = {m for path in DOCS for m in re.findall(r"\bmake ([a-z][a-z0-9-]*)", path.read_text())}

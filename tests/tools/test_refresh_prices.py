@@ -61,6 +61,7 @@ def refreshed(tmp_path: Path) -> Path:
     return prices
 
 
+@pytest.mark.processes
 def test_refresh_picks_postgres_on_demand_prices_and_dates_them(refreshed: Path) -> None:
     table = load(refreshed, "refreshed_prices").REFRESHED["us-east-1"]
     assert set(table) == {
@@ -90,6 +91,7 @@ def test_refresh_picks_postgres_on_demand_prices_and_dates_them(refreshed: Path)
     assert table["rds.instance.db.t4g.micro.single-az"]["as_of"] == "2026-11-01"
 
 
+@pytest.mark.processes
 def test_refreshed_prices_override_the_entered_ones_and_keep_the_rest(refreshed: Path) -> None:
     module = load(refreshed, "refreshed_prices_merge")
     prices = module.PRICES["us-east-1"]
@@ -98,6 +100,7 @@ def test_refreshed_prices_override_the_entered_ones_and_keep_the_rest(refreshed:
     assert set(module.PRICES) == {"us-east-1", "us-west-2", "eu-west-1"}
 
 
+@pytest.mark.processes
 def test_the_rewritten_file_is_lint_and_format_clean(refreshed: Path) -> None:
     for command in (["ruff", "check", "--no-cache"], ["ruff", "format", "--check", "--no-cache"]):
         result = subprocess.run(
@@ -108,6 +111,7 @@ def test_the_rewritten_file_is_lint_and_format_clean(refreshed: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.processes
 def test_a_second_refresh_is_a_no_op(refreshed: Path) -> None:
     before = refreshed.read_text()
     result = run_script("--from-dir", str(FIXTURES), "--region", "us-east-1", "--prices-file", str(refreshed))
@@ -115,6 +119,7 @@ def test_a_second_refresh_is_a_no_op(refreshed: Path) -> None:
     assert refreshed.read_text() == before
 
 
+@pytest.mark.processes
 def test_missing_files_are_a_clear_error(tmp_path: Path) -> None:
     prices = tmp_path / "prices.py"
     shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
@@ -154,6 +159,7 @@ print(json.dumps({"FormatVersion": "aws_v1", "PriceList": items}))
 """
 
 
+@pytest.mark.processes
 def test_the_query_api_path_gives_the_same_table_as_the_bulk_files(refreshed: Path, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -179,6 +185,7 @@ def test_the_query_api_path_gives_the_same_table_as_the_bulk_files(refreshed: Pa
     assert {c[c.index("--service-code") + 1] for c in calls} == {"AmazonRDS", "AmazonECS", "AWSELB"}
 
 
+@pytest.mark.processes
 def test_the_query_api_without_the_aws_cli_is_a_clear_error(tmp_path: Path) -> None:
     prices = tmp_path / "prices.py"
     shutil.copy(PROJECT / "components" / "plano_tools" / "prices.py", prices)
