@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hashlib
 import json
 import logging
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plano_pulumi.core.cycles import cycle_collection_held
 from plano_pulumi.core.errors import ConfigError
 from plano_pulumi.core.safe_yaml import load as load_yaml
 from plano_pulumi.core.safe_yaml import load_stack_file
@@ -414,22 +414,6 @@ def _environment(overrides: Mapping[str, str | None]) -> Iterator[None]:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Hold the cyclic garbage collector off for one run. A run allocates some 30,000 objects
-    (futures, tasks, outputs) that the collector would scan dozens of times, with a full collection
-    of everything the process holds about once a run: about 45% of a mocked run's time in a test
-    process. Refcounting still frees what it can; the collector takes the run's cycles at once
-    afterwards, as its young generation."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextmanager
 def _no_source_positions() -> Iterator[None]:
     """Skip the SDK's source positions while offline: each resource registration walks and reads the
     whole Python stack (``traceback.extract_stack``) only to tell the engine which line created it,
@@ -512,7 +496,10 @@ def run_callable(
     # The program reads only its config; keep the caller's environment out of it.
     env = {"PULUMI_CONFIG": None, "PULUMI_CONFIG_SECRET_KEYS": None}
     try:
-        with _environment(env), _no_source_positions(), _no_cycle_collection():
+        # The cyclic collector is held off: a run allocates some 30,000 objects (futures, tasks,
+        # outputs) that it would scan dozens of times, with a full collection of everything the
+        # process holds about once a run: about 45% of a mocked run's time in a test process.
+        with _environment(env), _no_source_positions(), cycle_collection_held():
             _sync_await(run_pulumi_func(lambda: _finish_program(program)))
     except Exception as exc:  # recorded for the caller; ConfigError is the expected kind
         error = exc
